@@ -1,0 +1,39 @@
+namespace Bmojo.Runtime.Mixers;
+
+/// <summary>How a B'MOJO layer predicts u_t from the SSM state in the innovation test.</summary>
+public enum Predictor
+{
+    /// <summary>P is the identity: e_t = ||norm(u_t) - norm(y_{t-1})||^2 / D.</summary>
+    Identity,
+
+    /// <summary>P is a learned D x D matrix (parameter <c>predictor.weight</c>).</summary>
+    Learned,
+}
+
+/// <summary>Long-term eidetic memory in storage: chunks of evicted tokens, read by top-k retrieval.</summary>
+/// <param name="TopK">Chunks fetched per head at each chunk boundary.</param>
+/// <param name="ChunkSize">c: tokens per stored chunk, and the query chunk length.</param>
+/// <param name="StorePath">null: the in-process store; otherwise a persistent store at this path.</param>
+public sealed record RetrievalOptions(int TopK, int ChunkSize, string? StorePath = null);
+
+/// <summary>The B'MOJO mixer (../shared/docs/bmojo-layer.md): one softmax over window, fading tokens,
+/// eidetic memory and retrieved chunks.</summary>
+/// <param name="Attention">Heads, key/value heads and RoPE of the attention; its Window is ignored.</param>
+/// <param name="Fading">The fading-memory SSM; null: no SSM path (the Transformer special cases).</param>
+/// <param name="Window">w, the eidetic window (0 allowed).</param>
+/// <param name="FadingTokens">m_f, fading tokens per query.</param>
+/// <param name="EideticCapacity">m_e, the most recent selected tokens kept; 0 is B'MOJO-F.</param>
+/// <param name="Threshold">tau: token t is selected iff e_t &gt; tau.</param>
+/// <param name="Predictor">Identity or learned P of the innovation test.</param>
+/// <param name="TiedFadingProjections">kf, vf from the k, v projections instead of their own.</param>
+/// <param name="Retrieval">null: no retrieval.</param>
+public sealed record BmojoOptions(
+    AttentionOptions Attention,
+    MambaOptions? Fading,
+    int Window,
+    int FadingTokens,
+    int EideticCapacity,
+    double Threshold,
+    Predictor Predictor = Predictor.Identity,
+    bool TiedFadingProjections = false,
+    RetrievalOptions? Retrieval = null) : MixerOptions;

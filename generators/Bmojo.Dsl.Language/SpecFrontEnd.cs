@@ -1,0 +1,28 @@
+using System;
+using System.Collections.Generic;
+using Bmojo.Dsl.Language.Diagnostics;
+using Bmojo.Dsl.Language.Plan;
+
+namespace Bmojo.Dsl.Language
+{
+    /// <summary>One spec file's text and the path it is reported under.</summary>
+    public sealed record SpecSource(string Path, string Text);
+
+    /// <summary>The parse of one spec file: its syntax tree (equatable) and its syntax diagnostics.</summary>
+    public sealed record ParsedSpec(string Path, Syntax.SpecSyntax Syntax, EquatableArray<Diagnostic> Diagnostics);
+
+    /// <summary>The models every spec file declares, resolved, and every diagnostic of binding.</summary>
+    public sealed record BoundSpecs(EquatableArray<ModelPlan> Models, EquatableArray<Diagnostic> Diagnostics);
+
+    /// <summary>The front end: text -> syntax tree -> bound, validated plans. Pure; never throws on any input.</summary>
+    public static class SpecFrontEnd
+    {
+        /// <summary>Lexes and parses one file. Cheap and per file, so the generator caches it per file.</summary>
+        public static ParsedSpec Parse(SpecSource source) => throw new NotImplementedException();
+
+        /// <summary>Binds all files together (`extends` may cross files): validation, defaults, the layer plan.
+        /// A model with errors is left out of <see cref="BoundSpecs.Models"/>; its diagnostics are reported.</summary>
+        public static BoundSpecs Bind(IReadOnlyList<ParsedSpec> files, string defaultNamespace) =>
+            throw new NotImplementedException();
+    }
+}

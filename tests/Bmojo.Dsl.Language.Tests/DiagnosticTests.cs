@@ -48,7 +48,7 @@ public sealed class DiagnosticTests
         { "BMJ0304", Head + "  mixer = mamba\n  mixer every 2 offset ⟦2⟧ = attention { heads = 4 }\n}", "'offset' must be at least 0 and less than 'every' (2), got 2" },
         { "BMJ0305", Head + "  mixer = mamba\n  mixer at [1, ⟦1⟧] = attention { heads = 4 }\n}", "layer 1 is listed twice in 'at'" },
         { "BMJ0306", Head + "  mixer = mamba\n  mixer ⟦every 8 offset 4⟧ = attention { heads = 4 }\n}", "rule 'every 8 offset 4' matches no layer of the 4 layers" },
-        { "BMJ0307", Head + "  mixer pattern = ⟦[mamba, mamba, mamba, mamba, mamba]⟧\n}", "the pattern has 5 entries but the model has 4 layers" },
+        { "BMJ0307", Head + "  mixer pattern = ⟦[mamba, mamba, mamba, mamba, mamba]⟧\n}", "a pattern needs 1 to 4 entries (at most one per layer), got 5" },
         { "BMJ0308", Head + "  mixer = mamba\n  mixer at [2] = ⟦none⟧\n}", "every layer needs a mixer: 'mixer' cannot be none" },
         // Models and extends
         { "BMJ0400", "model A extends ⟦Transformr⟧ {\n}\nmodel Transformer {\n  vocab = 64\n  d_model = 64\n  layers = 2\n  mixer = mamba\n}", "model 'A' extends unknown model 'Transformr'; did you mean 'Transformer'?" },

@@ -90,10 +90,7 @@ namespace Bmojo.Dsl.Language.Binding
             }
             if (list.Items.Count == 0 || list.Items.Count > _layers)
             {
-                string problem = list.Items.Count == 0
-                    ? "a pattern needs at least one entry"
-                    : $"the pattern has {list.Items.Count} entries but the model has {_layers} layers";
-                _reporter.Report(rule, DiagnosticCatalogue.InvalidPattern, list.Span, problem);
+                _reporter.Report(rule, DiagnosticCatalogue.InvalidPattern, list.Span, list.Items.Count, _layers);
                 for (int i = 0; i < _layers; i++) assigned[i] = true;
                 return;
             }
@@ -112,13 +109,13 @@ namespace Bmojo.Dsl.Language.Binding
                     double period = every.Every.Value, offset = every.Offset?.Value ?? 0;
                     if (period < 1)
                     {
-                        _reporter.Report(rule, DiagnosticCatalogue.InvalidEvery, every.Every.Span, $"'every' must be at least 1, got {every.Every.Text}");
+                        _reporter.Report(rule, DiagnosticCatalogue.InvalidEvery, every.Every.Span, "every", "at least 1", every.Every.Text);
                         return claimed;
                     }
                     if (offset < 0 || offset >= period)
                     {
-                        _reporter.Report(rule, DiagnosticCatalogue.InvalidEvery, every.Offset!.Span,
-                            $"'offset' must be at least 0 and less than 'every' ({every.Every.Text}), got {every.Offset.Text}");
+                        _reporter.Report(rule, DiagnosticCatalogue.InvalidEvery, every.Offset!.Span, "offset",
+                            $"at least 0 and less than 'every' ({every.Every.Text})", every.Offset.Text);
                         return claimed;
                     }
                     for (double i = offset; i < _layers; i += period) claimed.Add((int)i);

@@ -77,13 +77,13 @@ namespace Bmojo.Dsl.Language.Diagnostics
         public static readonly DiagnosticDescriptor LayerOutOfRange = Error("BMJ0303", "Layer out of range",
             "layer {0} is out of range: the model has {1} layers (0..{2})");
         public static readonly DiagnosticDescriptor InvalidEvery = Error("BMJ0304", "Invalid every/offset",
-            "{0}");
+            "'{0}' must be {1}, got {2}");
         public static readonly DiagnosticDescriptor DuplicateLayerInAt = Error("BMJ0305", "Layer listed twice",
             "layer {0} is listed twice in 'at'");
         public static readonly DiagnosticDescriptor RuleMatchesNothing = Warning("BMJ0306", "Rule matches no layer",
             "rule '{0}' matches no layer of the {1}");
         public static readonly DiagnosticDescriptor InvalidPattern = Error("BMJ0307", "Invalid pattern",
-            "{0}");
+            "a pattern needs 1 to {1} entries (at most one per layer), got {0}");
         public static readonly DiagnosticDescriptor NoneMixer = Error("BMJ0308", "Mixer cannot be none",
             "every layer needs a mixer: 'mixer' cannot be none");
 

@@ -19,6 +19,7 @@ public sealed class DiagnosticTests
         { "BMJ0006", "model A ⟦{⟧\n  vocab = 64\n", "'{' of model 'A' is never closed: expected '}'" },
         { "BMJ0007", Head + "  mixer = ⟦,⟧\n}", "expected a value after '=', got ','" },
         { "BMJ0008", Head + "  mixer = bmojo { heads = 4, retrieval = retrieval { store = \"a⟦\\q⟧b\" } }\n}", "invalid escape '\\q' in string: only \\\" and \\\\ are allowed" },
+        { "BMJ0009", Head + "  mixer = " + string.Concat(Enumerable.Repeat("a { k = ", 16)) + "b ⟦{⟧ }" + string.Concat(Enumerable.Repeat(" }", 16)) + "\n}", "components and lists nest deeper than 16 levels" },
         // Keys and types
         { "BMJ0100", Head + "  ⟦vocabs⟧ = 64\n  mixer = mamba\n}", "unknown key 'vocabs' in model; did you mean 'vocab'?" },
         { "BMJ0101", Head + "  mixer = bmojo { heads = 4, ⟦windw⟧ = 8 }\n}", "unknown key 'windw' in bmojo; did you mean 'window'?" },
@@ -31,6 +32,7 @@ public sealed class DiagnosticTests
         { "BMJ0108", Head + "  norm ⟦every 2⟧ = layernorm\n  mixer = mamba\n}", "'norm' is not a layer slot: only 'mixer' and 'mlp' take 'every', 'at' and 'pattern'" },
         { "BMJ0109", Head + "  mixer = bmojo_f { heads = 4, ⟦eidetic_capacity⟧ = 8 }\n}", "'eidetic_capacity' does not apply to bmojo_f: B'MOJO-F has no eidetic memory (use bmojo for it)" },
         { "BMJ0110", Head + "  let a = b { d_state = 8 }\n  let b = ⟦a⟧\n  mixer = a\n}", "let 'a' refers to itself: a -> b -> a" },
+        { "BMJ0111", Head + string.Concat(Enumerable.Range(0, 65).Select(i => i == 63 ? "  let l63 = ⟦l64⟧\n" : $"  let l{i} = l{i + 1}\n")) + "  let l65 = mamba\n  mixer = l0\n}", "'l64' is defined through more than 64 lets" },
         // Values and ranges
         { "BMJ0200", Head + "  mixer = mamba { d_state = ⟦0⟧ }\n}", "d_state must be in 1..256, got 0" },
         { "BMJ0201", "model A {\n  vocab = 64\n  d_model = 1000\n  layers = 4\n  mixer = attention { heads = ⟦12⟧ }\n}", "heads (12) must divide d_model (1000)" },

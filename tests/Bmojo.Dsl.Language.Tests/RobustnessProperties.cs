@@ -49,6 +49,18 @@ public sealed class RobustnessProperties
         AssertWellFormed(files);
     }
 
+    [Theory]
+    [InlineData("[")]
+    [InlineData("a { k = ")]
+    public void Deep_nesting_is_an_error_not_a_stack_overflow(string opener)
+    {
+        string text = "model A {\n  mixer = " + string.Concat(Enumerable.Repeat(opener, 100_000)) + "\n}";
+        var (models, diagnostics) = TestSpecs.Compile(text);
+        Assert.Contains(diagnostics, d => d.Id == "BMJ0009");
+        Assert.Empty(models);
+        AssertWellFormed([("test.arch", text)]);
+    }
+
     private static void AssertWellFormed((string Path, string Text)[] files)
     {
         var (_, diagnostics) = TestSpecs.Compile(files);

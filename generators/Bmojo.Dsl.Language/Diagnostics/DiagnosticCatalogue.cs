@@ -25,6 +25,9 @@ namespace Bmojo.Dsl.Language.Diagnostics
         public static readonly DiagnosticDescriptor InvalidEscape = Error("BMJ0008", "Invalid escape",
             "invalid escape '\\{0}' in string: only \\\" and \\\\ are allowed");
 
+        public static readonly DiagnosticDescriptor NestingTooDeep = Error("BMJ0009", "Nesting too deep",
+            "components and lists nest deeper than {0} levels");
+
         // Keys and types
         public static readonly DiagnosticDescriptor UnknownModelKey = Error("BMJ0100", "Unknown model key",
             "unknown key '{0}' in model{1}");
@@ -48,6 +51,8 @@ namespace Bmojo.Dsl.Language.Diagnostics
             "'{0}' does not apply to {1}: {2}");
         public static readonly DiagnosticDescriptor LetCycle = Error("BMJ0110", "Cyclic let",
             "let '{0}' refers to itself: {1}");
+        public static readonly DiagnosticDescriptor LetTooDeep = Error("BMJ0111", "Let chain too deep",
+            "'{0}' is defined through more than {1} lets");
 
         // Values and ranges
         public static readonly DiagnosticDescriptor OutOfRange = Error("BMJ0200", "Value out of range",
@@ -112,9 +117,9 @@ namespace Bmojo.Dsl.Language.Diagnostics
         public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
         {
             UnexpectedCharacter, UnterminatedString, InvalidNumber, ExpectedToken, ExpectedModel, UnclosedBrace,
-            ExpectedValue, InvalidEscape,
+            ExpectedValue, InvalidEscape, NestingTooDeep,
             UnknownModelKey, UnknownComponentKey, UnknownComponent, DuplicateKey, WrongType, MissingKey,
-            WrongComponentKind, DuplicateLet, SelectorOnPlainKey, KeyNotApplicable, LetCycle,
+            WrongComponentKind, DuplicateLet, SelectorOnPlainKey, KeyNotApplicable, LetCycle, LetTooDeep,
             OutOfRange, HeadsDivideModel, KvHeadsDivideHeads, RotaryDim, TopKExceedsExperts, DtRange, EmptyAttention,
             RotaryWithoutRope,
             DuplicateFillRule, RulesCollide, LayerWithoutMixer, LayerOutOfRange, InvalidEvery, DuplicateLayerInAt,

@@ -50,25 +50,19 @@ namespace Bmojo.Dsl.Language.Binding
             }
         }
 
-        /// <summary>The feed-forward a slot value names; <paramref name="ok"/> false after reporting an error.</summary>
-        public FeedForwardPlan? BindFeedForward(Located<ValueSyntax> value, out bool ok)
+        /// <summary>The feed-forward a slot value names; null for none, or after reporting an error.</summary>
+        public FeedForwardPlan? BindFeedForward(Located<ValueSyntax> value)
         {
-            ok = false;
             ResolvedComponent? component = _resolver.Resolve(value, ModelScope.FeedForwardSlot);
             if (component == null) return null;
             switch (component.Kind)
             {
                 case ResolvedComponent.None:
-                    ok = Checked(component, r => true);
-                    return null;
+                    return Checked<FeedForwardPlan?>(component, r => null);
                 case ComponentKinds.Mlp:
-                    FeedForwardPlan mlp = Checked(component, BindMlp);
-                    ok = true;
-                    return mlp;
+                    return Checked(component, BindMlp);
                 case ComponentKinds.Moe:
-                    FeedForwardPlan moe = Checked(component, BindMoe);
-                    ok = true;
-                    return moe;
+                    return Checked(component, BindMoe);
                 default:
                     WrongKind(value, ModelScope.FeedForwardSlot, "a feed-forward (mlp, moe or none)", component.Kind);
                     return null;

@@ -77,6 +77,7 @@ namespace Bmojo.Dsl.Language.Syntax
                 else Report(DiagnosticCatalogue.ExpectedToken, Current.Span, "the name of the model to extend", Current.Describe());
             }
             var members = new List<MemberSyntax>();
+            SkipSeparators(commas: false); // the brace may open on the next line, C# style
             if (Current.Kind == TokenKind.OpenBrace)
             {
                 Token open = Advance();

@@ -88,7 +88,7 @@ namespace Bmojo.Dsl.Language.Binding
             if (!rope)
             {
                 if (r.IsStated("rotary_dim")) Report(r.ValueOf("rotary_dim"), DiagnosticCatalogue.RotaryWithoutRope);
-                r.Value("rotary_dim");
+                r.Read("rotary_dim");
             }
             else
             {
@@ -145,7 +145,7 @@ namespace Bmojo.Dsl.Language.Binding
                 eideticCapacity = r.Int("eidetic_capacity", 256, 0, MaxTokens);
                 threshold = r.Real("threshold", 1.0, Bounds.Any);
                 predictor = r.Enum("predictor", PredictorKind.Identity, ("identity", PredictorKind.Identity), ("learned", PredictorKind.Learned));
-                retrieval = BindRetrieval(r.Value("retrieval"));
+                retrieval = BindRetrieval(r.Read("retrieval"));
             }
             if (window == 0 && fadingTokens == 0)
                 Report(r.ValueOf("window") ?? r.ValueOf("fading_tokens"), DiagnosticCatalogue.EmptyAttention, kind);

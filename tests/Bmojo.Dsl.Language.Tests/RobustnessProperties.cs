@@ -49,6 +49,16 @@ public sealed class RobustnessProperties
         AssertWellFormed(files);
     }
 
+    [Property(MaxTest = 50)]
+    public void The_order_of_the_files_does_not_change_the_models(int seed)
+    {
+        var shuffled = RealSpecs.ToArray();
+        new Random(seed).Shuffle(shuffled);
+        var (models, diagnostics) = TestSpecs.Compile(shuffled);
+        Assert.Empty(diagnostics);
+        Assert.Equal(TestSpecs.CompileRepositorySpecs().Models.OrderBy(m => m.Name), models.OrderBy(m => m.Name));
+    }
+
     [Theory]
     [InlineData("[")]
     [InlineData("a { k = ")]

@@ -19,7 +19,7 @@ public static class FusedSelectiveScan
     private const string Operation = "fused selective scan";
 
     /// <summary>The largest d_state the kernel holds (one warp lane per state).</summary>
-    public const int MaxDState = 32;
+    public const int MaxDState = SelectiveScanKernel.MaxLanes;
 
     private static readonly Dictionary<Accelerator, Action<KernelConfig, SelectiveScanArguments>> Kernels = [];
 
@@ -76,10 +76,9 @@ public static class FusedSelectiveScan
                           | (biasf is null ? 0 : ScanOptions.DeltaBias) | (h0 is null ? 0 : ScanOptions.InitialState)
                           | (deltaSoftplus ? ScanOptions.DeltaSoftplus : 0),
             };
-            long threads = batch * dInner * lanes;
-            int groups = (int)((threads + SelectiveScanKernel.GroupSize - 1) / SelectiveScanKernel.GroupSize);
+            long groups = batch * SelectiveScanKernel.BlocksPerBatch((int)dInner, lanes);    // one batch row per block
             if (groups > 0 && length > 0)
-                host.Launch(accelerator => Kernel(accelerator)(new KernelConfig(groups, SelectiveScanKernel.GroupSize), arguments));
+                host.Launch(accelerator => Kernel(accelerator)(new KernelConfig((int)groups, SelectiveScanKernel.GroupSize), arguments));
         }
 
         Tensor y = output.to_type(u.dtype);

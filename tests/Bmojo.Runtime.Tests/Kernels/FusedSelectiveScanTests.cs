@@ -18,7 +18,8 @@ public sealed class FusedSelectiveScanTests
         { 1, 5, 16, 16, false },     // L exactly one chunk, no options
         { 3, 2, 33, 5, true },       // N not a power of two: idle lanes
         { 2, 3, 50, 32, false },     // N = 32: a whole warp per channel
-        { 1, 7, 9, 3, true },        // odd channel count: a warp half padding
+        { 1, 7, 9, 3, true },        // odd channel count: a block mostly padding
+        { 2, 40, 21, 16, true },     // several blocks per batch row, the last one part padding
     };
 
     [Theory]

@@ -42,35 +42,38 @@ internal enum ScanOptions
 
 /// <summary>
 /// The forward selective scan (mamba's <c>selective_scan_fwd</c> semantics). A block of <see cref="GroupSize"/>
-/// threads serves consecutive channels <c>d</c> of one batch row <c>b</c>; each channel is a group of
-/// <c>Lanes</c> warp lanes, lane <c>n</c> holding state <c>h[n]</c> in a register in fp32. Time runs in chunks of
-/// <c>Lanes</c> steps. Per chunk the block stages <c>B[b, :, chunk]</c> and <c>C[b, :, chunk]</c> in shared memory
-/// with coalesced reads (once for all its channels), and each channel loads its <c>u, delta</c> with one coalesced
-/// read (lane <c>j</c> takes step <c>t0 + j</c> and computes that step's size once). Every step is then broadcast
-/// with a shuffle, each lane updates its state, the group sums <c>h · C</c> with a butterfly of xor-shuffles, and lane
-/// <c>j</c> keeps step <c>j</c>'s sum; the chunk's outputs (with the <c>D</c> skip and the <c>silu(z)</c> gate) leave
-/// in one coalesced write.
+/// threads serves consecutive channels <c>d</c> of one batch row <c>b</c>; each channel is a group of <c>Lanes</c>
+/// threads, thread <c>n</c> holding state <c>h[n]</c> in a register in fp32. Time runs in chunks of <c>Lanes</c> steps.
+/// Per chunk: the block stages <c>B[b, :, chunk]</c> and <c>C[b, :, chunk]</c> in shared memory with coalesced reads
+/// (once for all its channels); each channel reads its <c>u, delta</c> with one coalesced read (thread <c>j</c> takes
+/// step <c>t0 + j</c> and computes that step's size once) and shares them; then every thread runs the chunk's steps
+/// on its state, writing <c>h · C</c> per step to shared memory, so the only dependency from step to step is one
+/// multiply-add; last, thread <c>j</c> sums step <c>j</c>'s column over the states and writes <c>y</c> (with the
+/// <c>D</c> skip and the <c>silu(z)</c> gate): one coalesced write per channel and chunk.
 /// </summary>
 internal static class SelectiveScanKernel
 {
     public const int GroupSize = 256;
     public const int MaxLanes = 32;
-    private const int TileStride = MaxLanes + 1;            // odd row stride: lane n reads row n without bank conflicts
+    private const int Stride = MaxLanes + 1;                // odd row stride: a row per thread, no bank conflicts
 
     public static int BlocksPerBatch(int dInner, int lanes) => (dInner + GroupSize / lanes - 1) / (GroupSize / lanes);
 
     public static void Forward(SelectiveScanArguments p)
     {
-        ArrayView<float> tileB = SharedMemory.Allocate<float>(MaxLanes * TileStride);    // (N, chunk) of B[b]
-        ArrayView<float> tileC = SharedMemory.Allocate<float>(MaxLanes * TileStride);    // (N, chunk) of C[b]
+        ArrayView<float> tileB = SharedMemory.Allocate<float>(MaxLanes * Stride);         // (N, chunk) of B[b]
+        ArrayView<float> tileC = SharedMemory.Allocate<float>(MaxLanes * Stride);         // (N, chunk) of C[b]
+        ArrayView<float> stepSizes = SharedMemory.Allocate<float>(GroupSize);             // (channel, chunk): dt
+        ArrayView<float> stepInputs = SharedMemory.Allocate<float>(GroupSize);            // (channel, chunk): dt * u
+        ArrayView<float> outputs = SharedMemory.Allocate<float>(GroupSize * Stride);      // (channel, N, chunk): h · C
+
         int lanes = p.Lanes;
         int blocksPerBatch = BlocksPerBatch(p.DInner, lanes);
         int b = Grid.IdxX / blocksPerBatch;
         int localChannel = Group.IdxX / lanes;
-        int lane = Group.IdxX - localChannel * lanes;       // the state index n this lane holds
-        int groupBase = Warp.LaneIdx - lane;                // the warp lane of this channel's lane 0
+        int lane = Group.IdxX - localChannel * lanes;       // the state index n this thread holds
         int dRaw = (Grid.IdxX - b * blocksPerBatch) * (GroupSize / lanes) + localChannel;
-        bool active = dRaw < p.DInner;                      // padding channels still join every barrier and shuffle
+        bool active = dRaw < p.DInner;                      // padding channels still reach every barrier
         int d = active ? dRaw : 0;
         int c = b * p.DInner + d;
         bool ownsState = active && lane < p.DState;
@@ -82,46 +85,45 @@ internal static class SelectiveScanKernel
         float bias = p.Has(ScanOptions.DeltaBias) ? p.DeltaBias[d] : 0f;
         int row = c * p.Length;                             // (b, d, :) in u, delta, z, output
         int batchRows = b * p.DState * p.Length;            // (b, :, :) in B and C
+        int channelSteps = localChannel * lanes;            // this channel's slots in stepSizes, stepInputs
+        int channelOutputs = localChannel * lanes * Stride; // this channel's (N, chunk) block of outputs
 
         for (int t0 = 0; t0 < p.Length; t0 += lanes)
         {
             int steps = XMath.Min(lanes, p.Length - t0);
-            Group.Barrier();                                // the last chunk's tiles are no longer read
-            for (int i = Group.IdxX; i < p.DState * lanes; i += GroupSize)
-            {
-                int tileRow = i / lanes, step = i - tileRow * lanes;
-                int at = batchRows + tileRow * p.Length + t0 + step;
-                tileB[tileRow * TileStride + step] = step < steps ? p.B[at] : 0f;
-                tileC[tileRow * TileStride + step] = step < steps ? p.C[at] : 0f;
-            }
-            Group.Barrier();
-
-            int mine = t0 + lane;                           // the step this lane loads and writes
+            int mine = t0 + lane;                           // the step this thread loads and writes
             bool inChunk = lane < steps;
             float u = inChunk ? p.U[row + mine] : 0f;
             float dt = inChunk ? p.Delta[row + mine] + bias : 0f;
             if (p.Has(ScanOptions.DeltaSoftplus)) dt = dt <= 20f ? XMath.Log(1f + XMath.Exp(dt)) : dt;
-            float dtu = dt * u;
-            float y = 0f;
 
-            for (int k = 0; k < steps; k++)
+            Group.Barrier();                                // the last chunk's shared values are all read
+            stepSizes[Group.IdxX] = dt;
+            stepInputs[Group.IdxX] = dt * u;
+            for (int i = Group.IdxX; i < p.DState * lanes; i += GroupSize)
             {
-                float dtk = Warp.Shuffle(dt, groupBase + k);
-                float dtuk = Warp.Shuffle(dtu, groupBase + k);
-                float contribution = 0f;
-                if (ownsState)
-                {
-                    h = XMath.Exp(dtk * a) * h + dtuk * tileB[n * TileStride + k];
-                    contribution = h * tileC[n * TileStride + k];
-                }
-                for (int offset = lanes / 2; offset > 0; offset /= 2)
-                    contribution += Warp.ShuffleXor(contribution, offset);
-                if (lane == k) y = contribution;
+                int state = i / lanes, step = i - state * lanes;
+                int at = batchRows + state * p.Length + t0 + step;
+                tileB[state * Stride + step] = step < steps ? p.B[at] : 0f;
+                tileC[state * Stride + step] = step < steps ? p.C[at] : 0f;
             }
+            Group.Barrier();
+
+            if (ownsState)
+            {
+                for (int k = 0; k < steps; k++)
+                {
+                    h = XMath.Exp(stepSizes[channelSteps + k] * a) * h + stepInputs[channelSteps + k] * tileB[n * Stride + k];
+                    outputs[channelOutputs + n * Stride + k] = h * tileC[n * Stride + k];
+                }
+            }
+            Group.Barrier();
 
             if (active && inChunk)
             {
-                y += skip * u;
+                float y = skip * u;
+                for (int state = 0; state < p.DState; state++)
+                    y += outputs[channelOutputs + state * Stride + lane];
                 if (p.Has(ScanOptions.Z))
                 {
                     float z = p.Z[row + mine];

@@ -78,7 +78,9 @@ public static class FusedSelectiveScan
             };
             long groups = batch * SelectiveScanKernel.BlocksPerBatch((int)dInner, lanes);    // one batch row per block
             if (groups > 0 && length > 0)
-                host.Launch(accelerator => Kernel(accelerator)(new KernelConfig((int)groups, SelectiveScanKernel.GroupSize), arguments));
+                host.Launch(accelerator => Kernel(accelerator)(
+                    ((int)groups, SelectiveScanKernel.GroupSize, SharedMemoryConfig.RequestDynamic<float>(SelectiveScanKernel.SharedFloats((int)dState, lanes))),
+                    arguments));
         }
 
         Tensor y = output.to_type(u.dtype);

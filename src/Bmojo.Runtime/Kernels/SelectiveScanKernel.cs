@@ -45,29 +45,37 @@ internal enum ScanOptions
 /// threads serves consecutive channels <c>d</c> of one batch row <c>b</c>; each channel is a group of <c>Lanes</c>
 /// threads, thread <c>n</c> holding state <c>h[n]</c> in a register in fp32. Time runs in chunks of <c>Lanes</c> steps.
 /// Per chunk: the block stages <c>B[b, :, chunk]</c> and <c>C[b, :, chunk]</c> in shared memory with coalesced reads
-/// (once for all its channels); each channel reads its <c>u, delta</c> with one coalesced read (thread <c>j</c> takes
-/// step <c>t0 + j</c> and computes that step's size once) and shares them; then every thread runs the chunk's steps
-/// on its state, writing <c>h · C</c> per step to shared memory, so the only dependency from step to step is one
+/// (once for all its channels); each channel reads its <c>u, delta, z</c> with one coalesced read (thread <c>j</c>
+/// takes step <c>t0 + j</c> and computes that step's size once) and shares them; then every thread runs the chunk's
+/// steps on its state, writing <c>h · C</c> per step to shared memory, so the only dependency from step to step is one
 /// multiply-add; last, thread <c>j</c> sums step <c>j</c>'s column over the states and writes <c>y</c> (with the
-/// <c>D</c> skip and the <c>silu(z)</c> gate): one coalesced write per channel and chunk.
+/// <c>D</c> skip and the <c>silu(z)</c> gate): one coalesced write per channel and chunk. The next chunk's global
+/// reads are issued before the current chunk is computed, so their latency hides behind it.
 /// </summary>
 internal static class SelectiveScanKernel
 {
     public const int GroupSize = 256;
     public const int MaxLanes = 32;
-    private const int Stride = MaxLanes + 1;                // odd row stride: a row per thread, no bank conflicts
 
     public static int BlocksPerBatch(int dInner, int lanes) => (dInner + GroupSize / lanes - 1) / (GroupSize / lanes);
 
+    /// <summary>Floats of dynamic shared memory per block: the B and C tiles (N, Lanes + 1), step sizes and inputs
+    /// (GroupSize each), and h · C per channel (N, Lanes + 1). Rows are Lanes + 1 long (odd for power-of-two lanes),
+    /// so threads reading one row each meet no bank conflicts.</summary>
+    public static int SharedFloats(int dState, int lanes) => (2 + GroupSize / lanes) * dState * (lanes + 1) + 2 * GroupSize;
+
     public static void Forward(SelectiveScanArguments p)
     {
-        ArrayView<float> tileB = SharedMemory.Allocate<float>(MaxLanes * Stride);         // (N, chunk) of B[b]
-        ArrayView<float> tileC = SharedMemory.Allocate<float>(MaxLanes * Stride);         // (N, chunk) of C[b]
-        ArrayView<float> stepSizes = SharedMemory.Allocate<float>(GroupSize);             // (channel, chunk): dt
-        ArrayView<float> stepInputs = SharedMemory.Allocate<float>(GroupSize);            // (channel, chunk): dt * u
-        ArrayView<float> outputs = SharedMemory.Allocate<float>(GroupSize * Stride);      // (channel, N, chunk): h · C
-
         int lanes = p.Lanes;
+        int stride = lanes + 1;
+        int tileSize = p.DState * stride;
+        ArrayView<float> shared = SharedMemory.GetDynamic<float>();
+        ArrayView<float> tileB = shared.SubView(0, tileSize);                              // (N, chunk) of B[b]
+        ArrayView<float> tileC = shared.SubView(tileSize, tileSize);                       // (N, chunk) of C[b]
+        ArrayView<float> stepSizes = shared.SubView(2 * tileSize, GroupSize);              // (channel, chunk): dt
+        ArrayView<float> stepInputs = shared.SubView(2 * tileSize + GroupSize, GroupSize); // (channel, chunk): dt * u
+        ArrayView<float> outputs = shared.SubView(2 * tileSize + 2 * GroupSize);           // (channel, N, chunk): h · C
+
         int blocksPerBatch = BlocksPerBatch(p.DInner, lanes);
         int b = Grid.IdxX / blocksPerBatch;
         int localChannel = Group.IdxX / lanes;
@@ -86,26 +94,36 @@ internal static class SelectiveScanKernel
         int row = c * p.Length;                             // (b, d, :) in u, delta, z, output
         int batchRows = b * p.DState * p.Length;            // (b, :, :) in B and C
         int channelSteps = localChannel * lanes;            // this channel's slots in stepSizes, stepInputs
-        int channelOutputs = localChannel * lanes * Stride; // this channel's (N, chunk) block of outputs
+        int channelOutputs = localChannel * tileSize;       // this channel's (N, chunk) block of outputs
+        int tileState = Group.IdxX / lanes, tileStep = Group.IdxX - tileState * lanes;   // this thread's tile entry
+        bool inTile = Group.IdxX < p.DState * lanes;
 
+        var next = ChunkReads.Load(p, 0, row + lane, lane, batchRows + tileState * p.Length + tileStep, tileStep, inTile);
         for (int t0 = 0; t0 < p.Length; t0 += lanes)
         {
+            ChunkReads current = next;
             int steps = XMath.Min(lanes, p.Length - t0);
-            int mine = t0 + lane;                           // the step this thread loads and writes
+            next = ChunkReads.Load(p, t0 + lanes, row + t0 + lanes + lane, lane,
+                                   batchRows + tileState * p.Length + t0 + lanes + tileStep, tileStep, inTile);
             bool inChunk = lane < steps;
-            float u = inChunk ? p.U[row + mine] : 0f;
-            float dt = inChunk ? p.Delta[row + mine] + bias : 0f;
+            float dt = current.Delta + bias;
             if (p.Has(ScanOptions.DeltaSoftplus)) dt = dt <= 20f ? XMath.Log(1f + XMath.Exp(dt)) : dt;
 
             Group.Barrier();                                // the last chunk's shared values are all read
             stepSizes[Group.IdxX] = dt;
-            stepInputs[Group.IdxX] = dt * u;
-            for (int i = Group.IdxX; i < p.DState * lanes; i += GroupSize)
+            stepInputs[Group.IdxX] = dt * current.U;
+            if (inTile)
+            {
+                tileB[tileState * stride + tileStep] = current.B;
+                tileC[tileState * stride + tileStep] = current.C;
+            }
+            for (int i = Group.IdxX + GroupSize; i < p.DState * lanes; i += GroupSize)   // N * Lanes > GroupSize
             {
                 int state = i / lanes, step = i - state * lanes;
+                bool valid = t0 + step < p.Length;
                 int at = batchRows + state * p.Length + t0 + step;
-                tileB[state * Stride + step] = step < steps ? p.B[at] : 0f;
-                tileC[state * Stride + step] = step < steps ? p.C[at] : 0f;
+                tileB[state * stride + step] = valid ? p.B[at] : 0f;
+                tileC[state * stride + step] = valid ? p.C[at] : 0f;
             }
             Group.Barrier();
 
@@ -113,26 +131,43 @@ internal static class SelectiveScanKernel
             {
                 for (int k = 0; k < steps; k++)
                 {
-                    h = XMath.Exp(stepSizes[channelSteps + k] * a) * h + stepInputs[channelSteps + k] * tileB[n * Stride + k];
-                    outputs[channelOutputs + n * Stride + k] = h * tileC[n * Stride + k];
+                    h = XMath.Exp(stepSizes[channelSteps + k] * a) * h + stepInputs[channelSteps + k] * tileB[n * stride + k];
+                    outputs[channelOutputs + n * stride + k] = h * tileC[n * stride + k];
                 }
             }
             Group.Barrier();
 
             if (active && inChunk)
             {
-                float y = skip * u;
+                float y = skip * current.U;
                 for (int state = 0; state < p.DState; state++)
-                    y += outputs[channelOutputs + state * Stride + lane];
-                if (p.Has(ScanOptions.Z))
-                {
-                    float z = p.Z[row + mine];
-                    y *= z / (1f + XMath.Exp(-z));
-                }
-                p.Output[row + mine] = y;
+                    y += outputs[channelOutputs + state * stride + lane];
+                if (p.Has(ScanOptions.Z)) y *= current.Z / (1f + XMath.Exp(-current.Z));
+                p.Output[row + t0 + lane] = y;
             }
         }
 
         if (ownsState) p.FinalState[c * p.DState + n] = h;
+    }
+
+    /// <summary>One thread's global reads for one chunk: its step's <c>u, delta, z</c> and its entry of the B and C
+    /// tiles (zero past the sequence's end).</summary>
+    private struct ChunkReads
+    {
+        public float U, Delta, Z, B, C;
+
+        public static ChunkReads Load(SelectiveScanArguments p, int t0, int at, int lane, int tileAt, int tileStep, bool inTile)
+        {
+            bool valid = t0 + lane < p.Length;
+            bool tileValid = inTile && t0 + tileStep < p.Length;
+            return new ChunkReads
+            {
+                U = valid ? p.U[at] : 0f,
+                Delta = valid ? p.Delta[at] : 0f,
+                Z = valid && p.Has(ScanOptions.Z) ? p.Z[at] : 0f,
+                B = tileValid ? p.B[tileAt] : 0f,
+                C = tileValid ? p.C[tileAt] : 0f,
+            };
+        }
     }
 }

@@ -5,11 +5,11 @@ using static TorchSharp.torch;
 namespace Bmojo.Runtime.Kernels;
 
 /// <summary>
-/// The selective scan as a TorchSharp autograd function: the forward pass is the fused kernel
-/// (<see cref="FusedSelectiveScan"/>); the backward pass recomputes the scan through
-/// <see cref="SelectiveScanReference"/> with autograd on and differentiates that. There is no fused backward kernel
-/// yet, so training pays the reference's backward cost; the gradients are the reference's exactly.
-/// Call <see cref="Apply"/>; the optional inputs take part in the graph when given.
+/// The selective scan as a TorchSharp autograd function, both passes fused: the forward pass is
+/// <see cref="FusedSelectiveScan"/>, the backward pass <see cref="FusedSelectiveScanBackward"/> (it recomputes the
+/// states from the saved inputs, so nothing of size (B, d_inner, L, N) is kept between the passes).
+/// Call <see cref="Apply"/>; the optional inputs take part in the graph when given. Gradients come back in each
+/// input's dtype.
 /// </summary>
 public sealed class SelectiveScanFunction : autograd.SingleTensorFunction<SelectiveScanFunction>
 {
@@ -38,14 +38,12 @@ public sealed class SelectiveScanFunction : autograd.SingleTensorFunction<Select
         bool[] present = (bool[])ctx.get_data(PresentKey);
         bool softplus = (bool)ctx.get_data(SoftplusKey);
         Queue<Tensor> saved = new(ctx.get_saved_variables());
-        Tensor?[] inputs = present.Select(p => p ? saved.Dequeue().detach().requires_grad_(true) : null).ToArray();
+        Tensor?[] inputs = present.Select(p => p ? saved.Dequeue() : null).ToArray();
 
-        using var grad = enable_grad();
-        Tensor y = SelectiveScanReference.Run(inputs[0]!, inputs[1]!, inputs[2]!, inputs[3]!, inputs[4]!,
-                                              inputs[5], inputs[6], inputs[7], softplus);
-        Tensor[] leaves = inputs.Where(t => t is not null).Select(t => t!).ToArray();
-        Queue<Tensor> grads = new(autograd.grad(new[] { y }, leaves, new[] { grad_output }));
-        var result = present.Select(p => p ? grads.Dequeue() : null).ToList();
+        SelectiveScanGradients g = FusedSelectiveScanBackward.Run(inputs[0]!, inputs[1]!, inputs[2]!, inputs[3]!, inputs[4]!,
+                                                                  inputs[5], inputs[6], inputs[7], softplus, grad_output);
+        Tensor?[] grads = [g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias];
+        var result = grads.Select((grad, i) => grad is null ? null : grad.to_type(inputs[i]!.dtype)).ToList();
         result.Add(null);                                   // delta_softplus is not a tensor
         return result!;
     }

@@ -16,7 +16,7 @@ public sealed record KernelBenchmarkOptions(long Batch, long DInner, long Length
     public static KernelBenchmarkOptions Issue { get; } = new(8, 2048, 4096, 16, Runs: 20, ReferenceRuns: 2);
 
     /// <summary>A small shape for a dry run on the CPU (ILGPU's CPU accelerator).</summary>
-    public static KernelBenchmarkOptions Quick { get; } = new(1, 32, 128, 16, Runs: 3, ReferenceRuns: 1);
+    public static KernelBenchmarkOptions Quick { get; } = new(1, 16, 64, 16, Runs: 3, ReferenceRuns: 1);
 }
 
 /// <summary>
@@ -134,29 +134,59 @@ public sealed class KernelBenchmark
             output.WriteLine($"agree    fused vs sequential reference: |y - ref| / |ref| = {relative:E2}, max |diff| = {worst:E2}, all finite: {finite}");
         }
 
+        Backward(sets, copyBytesPerSecond, matmulFlops);
         TrainingStep(sets[0]);
         foreach (Tensor t in sets.SelectMany(x => x)) t.Dispose();
     }
 
-    /// <summary>Forward + backward through the autograd function (fused forward, reference backward) and through
-    /// the reference's own autograd.</summary>
-    private void TrainingStep(Tensor[] s)
+    /// <summary>The backward kernel alone. It must read u, delta, z and the output gradient and write the gradients
+    /// of u, delta and z (B, d_inner, L each); B, C and their gradients are small.</summary>
+    private void Backward(Tensor[][] sets, double copyRate, double matmulRate)
     {
-        // One run each, no warm-up: the kernel is compiled by now, and each run takes tens of seconds at the issue's shape.
-        Timing function = timer.Measure(0, 1, _ => Backward(s, fused: true));
-        Timing reference = timer.Measure(0, 1, _ => Backward(s, fused: false));
-        output.WriteLine($"train    fwd+bwd SelectiveScanFunction (fused fwd, reference bwd): {function.Milliseconds}");
-        output.WriteLine($"train    fwd+bwd sequential reference autograd: {reference.Milliseconds}");
+        long b = options.Batch, d = options.DInner, l = options.Length, n = options.DState;
+        double bytes = 4.0 * (7 * b * d * l + 4 * b * n * l);
+        double flops = 3 * 7.0 * b * d * l * n;             // forward sweep, recompute, reverse step (~3 forwards)
+        Tensor[] gradOutputs = sets.Select(_ => randn(b, d, l, device: device)).ToArray();
+        Timing backward = timer.Measure(3, options.Runs, i =>
+        {
+            Tensor[] s = sets[i % InputSets];
+            SelectiveScanGradients g = FusedSelectiveScanBackward.Run(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], true, gradOutputs[i % InputSets]);
+            foreach (Tensor? t in new[] { g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias }) t?.Dispose();
+        });
+        Report("fused backward (ILGPU)", backward, bytes, flops, copyRate, matmulRate);
+        foreach (Tensor t in gradOutputs) t.Dispose();
     }
 
-    private static void Backward(Tensor[] s, bool fused)
+    /// <summary>Forward + backward through the autograd function (both passes fused) and through the reference's
+    /// autograd, with the gradients of the two compared.</summary>
+    private void TrainingStep(Tensor[] s)
     {
         using var scope = NewDisposeScope();
+        Tensor weights = randn(s[0].shape, device: device);       // a loss that weighs every output differently
+        Tensor[] fusedGrads = [];
+        Timing function = timer.Measure(1, 5, _ => fusedGrads = Gradients(s, weights, fused: true));
+        // One run, no warm-up: it takes tens of seconds at the issue's shape.
+        Tensor[] referenceGrads = [];
+        Timing reference = timer.Measure(0, 1, _ => referenceGrads = Gradients(s, weights, fused: false));
+        output.WriteLine($"train    fwd+bwd SelectiveScanFunction (fused both ways): {function.Milliseconds}");
+        output.WriteLine($"train    fwd+bwd sequential reference autograd: {reference.Milliseconds} -> fused {reference.Median / function.Median:F0}x faster");
+        string[] names = ["u", "delta", "A", "B", "C", "D", "z", "delta_bias"];
+        var errors = names.Select((name, i) =>
+            $"d{name} {((fusedGrads[i] - referenceGrads[i]).norm() / referenceGrads[i].norm()).item<float>():E1}");
+        output.WriteLine($"agree    gradients, |fused - ref| / |ref|: {string.Join(", ", errors)}");
+    }
+
+    private static Tensor[] Gradients(Tensor[] s, Tensor weights, bool fused)
+    {
         Tensor[] leaves = s.Select(t => t.detach().requires_grad_(true)).ToArray();
-        Tensor y = fused
-            ? SelectiveScanFunction.Apply(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], leaves[5], leaves[6], leaves[7], deltaSoftplus: true)
-            : SelectiveScanReference.Run(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], leaves[5], leaves[6], leaves[7], deltaSoftplus: true);
-        y.sum().backward();
+        using (var scope = NewDisposeScope())
+        {
+            Tensor y = fused
+                ? SelectiveScanFunction.Apply(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], leaves[5], leaves[6], leaves[7], deltaSoftplus: true)
+                : SelectiveScanReference.Run(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], leaves[5], leaves[6], leaves[7], deltaSoftplus: true);
+            (y * weights).sum().backward();
+        }
+        return leaves.Select(t => t.grad!).ToArray();
     }
 
     private void Report(string name, Timing t, double bytes, double flops, double copyRate, double matmulRate)

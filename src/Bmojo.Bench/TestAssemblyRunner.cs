@@ -64,7 +64,8 @@ public sealed class TestAssemblyRunner
         return sources.SelectMany(source =>
         {
             string member = (string)source.GetType().GetProperty("MemberName")!.GetValue(source)!;
-            object data = type.GetProperty(member, BindingFlags.Public | BindingFlags.Static)!.GetValue(null)!;
+            Type owner = source.GetType().GetProperty("MemberType")?.GetValue(source) as Type ?? type;
+            object data = owner.GetProperty(member, BindingFlags.Public | BindingFlags.Static)!.GetValue(null)!;
             return ((System.Collections.IEnumerable)data).Cast<object?[]>();
         });
     }

@@ -153,7 +153,7 @@ public sealed class KernelBenchmark
             SelectiveScanGradients g = FusedSelectiveScanBackward.Run(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], true, gradOutputs[i % InputSets]);
             foreach (Tensor? t in new[] { g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias }) t?.Dispose();
         });
-        Report("fused backward (ILGPU)", backward, bytes, flops, copyRate, matmulRate);
+        Report("fused backward, own sweep", backward, bytes, flops, copyRate, matmulRate);
         foreach (Tensor t in gradOutputs) t.Dispose();
     }
 
@@ -168,7 +168,7 @@ public sealed class KernelBenchmark
         // One run, no warm-up: it takes tens of seconds at the shape.
         Tensor[] referenceGrads = [];
         Timing reference = timer.Measure(0, 1, _ => referenceGrads = Gradients(s, weights, fused: false));
-        output.WriteLine($"train    fwd+bwd SelectiveScanFunction (fused both ways): {function.Milliseconds}");
+        output.WriteLine($"train    fwd+bwd SelectiveScanFunction (fused both ways, backward from the forward's checkpoints): {function.Milliseconds}");
         output.WriteLine($"train    fwd+bwd sequential reference autograd: {reference.Milliseconds} -> fused {reference.Median / function.Median:F0}x faster");
         string[] names = ["u", "delta", "A", "B", "C", "D", "z", "delta_bias"];
         var errors = names.Select((name, i) =>

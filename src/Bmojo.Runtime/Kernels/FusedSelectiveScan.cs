@@ -37,11 +37,34 @@ public static class FusedSelectiveScan
         Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D = null, Tensor? z = null,
         Tensor? deltaBias = null, bool deltaSoftplus = false, Tensor? initialState = null)
     {
+        (Tensor output, Tensor finalState, _) = Launch(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, initialState, checkpoints: false);
+        return (output, finalState);
+    }
+
+    /// <summary><c>y</c>, and the state before every chunk of the kernel (B, d_inner, chunks, N) for
+    /// <see cref="FusedSelectiveScanBackward"/>, which then skips recomputing them.</summary>
+    internal static (Tensor Output, Tensor Checkpoints) RunForTraining(
+        Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z, Tensor? deltaBias, bool deltaSoftplus)
+    {
+        (Tensor output, Tensor finalState, Tensor? checkpoints) = Launch(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, null, checkpoints: true);
+        finalState.Dispose();
+        return (output, checkpoints!);
+    }
+
+    /// <summary>The number of kernel chunks along L for a given d_state (checkpoints are kept per chunk).</summary>
+    internal static long Chunks(long length, long dState) => (length + Lanes(dState) - 1) / Lanes(dState);
+
+    private static int Lanes(long dState) => (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(dState, 1));
+
+    private static (Tensor Output, Tensor FinalState, Tensor? Checkpoints) Launch(
+        Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z,
+        Tensor? deltaBias, bool deltaSoftplus, Tensor? initialState, bool checkpoints)
+    {
         ScanShapes.Check(u, delta, A, B, C, D, z, deltaBias, initialState);
         long batch = u.shape[0], dInner = u.shape[1], length = u.shape[2], dState = A.shape[1];
         if (dState > MaxDState)
             throw new ArgumentException($"{Operation}: d_state = {dState} is over the kernel's {MaxDState}; use SelectiveScanReference");
-        if (batch * dInner * length > int.MaxValue || batch * dInner * BitOperations.RoundUpToPowerOf2((uint)dState) > int.MaxValue)
+        if (batch * dInner * length > int.MaxValue || batch * dInner * Chunks(length, dState) * dState > int.MaxValue)
             throw new ArgumentException($"{Operation}: (B={batch}, d_inner={dInner}, L={length}) has more than 2^31 elements; split the batch");
         foreach ((Tensor? t, string name) in new[] { (delta, "delta"), (A, "A"), (B, "B"), (C, "C"), (D, "D"), (z, "z"), (deltaBias, "deltaBias"), (initialState, "initialState") })
             if (t is not null && (t.device_type != u.device_type || t.device_index != u.device_index))
@@ -51,13 +74,15 @@ public static class FusedSelectiveScan
         KernelHost host = KernelHost.For(u);
         Tensor output = empty(batch, dInner, length, ScalarType.Float32, u.device);       // (B, d_inner, L)
         Tensor finalState = empty(batch, dInner, dState, ScalarType.Float32, u.device);   // (B, d_inner, N)
+        long chunks = Chunks(length, dState);
+        Tensor? states = checkpoints ? empty(batch, dInner, chunks, dState, ScalarType.Float32, u.device) : null;
         Tensor uf = Fp32(u), deltaf = Fp32(delta), Af = Fp32(A), Bf = Fp32(B), Cf = Fp32(C);
         Tensor? Df = D is null ? null : Fp32(D), zf = z is null ? null : Fp32(z);
         Tensor? biasf = deltaBias is null ? null : Fp32(deltaBias), h0 = initialState is null ? null : Fp32(initialState);
 
         using (var views = new TorchInterop(host, Operation))
         {
-            int lanes = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(dState, 1));
+            int lanes = Lanes(dState);
             var arguments = new SelectiveScanArguments
             {
                 U = views.Float32(uf, "u", batch, dInner, length),
@@ -71,10 +96,11 @@ public static class FusedSelectiveScan
                 InitialState = h0 is null ? TorchInterop.Absent : views.Float32(h0, "initialState", batch, dInner, dState),
                 Output = views.Float32(output, "output", batch, dInner, length),
                 FinalState = views.Float32(finalState, "finalState", batch, dInner, dState),
+                Checkpoints = states is null ? TorchInterop.Absent : views.Float32(states, "checkpoints", batch, dInner, chunks, dState),
                 Batch = (int)batch, DInner = (int)dInner, Length = (int)length, DState = (int)dState, Lanes = lanes,
                 Options = (Df is null ? 0 : ScanOptions.D) | (zf is null ? 0 : ScanOptions.Z)
                           | (biasf is null ? 0 : ScanOptions.DeltaBias) | (h0 is null ? 0 : ScanOptions.InitialState)
-                          | (deltaSoftplus ? ScanOptions.DeltaSoftplus : 0),
+                          | (deltaSoftplus ? ScanOptions.DeltaSoftplus : 0) | (states is null ? 0 : ScanOptions.Checkpoints),
             };
             long groups = batch * SelectiveScanKernel.BlocksPerBatch((int)dInner, lanes);    // one batch row per block
             if (groups > 0 && length > 0)
@@ -84,7 +110,7 @@ public static class FusedSelectiveScan
         }
 
         Tensor y = output.to_type(u.dtype);
-        return (y.MoveToOuterDisposeScope(), finalState.MoveToOuterDisposeScope());
+        return (y.MoveToOuterDisposeScope(), finalState.MoveToOuterDisposeScope(), states?.MoveToOuterDisposeScope());
     }
 
     private static Tensor Fp32(Tensor t) => t.to_type(ScalarType.Float32).contiguous();

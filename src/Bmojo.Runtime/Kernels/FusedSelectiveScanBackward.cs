@@ -24,6 +24,12 @@ public static class FusedSelectiveScanBackward
 
     public static SelectiveScanGradients Run(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z,
                                              Tensor? deltaBias, bool deltaSoftplus, Tensor gradOutput)
+        => Run(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, gradOutput, checkpoints: null);
+
+    /// <param name="checkpoints">The forward kernel's states before each chunk (from the autograd function's forward
+    /// pass); when null, the kernel recomputes them with a forward sweep of its own.</param>
+    internal static SelectiveScanGradients Run(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z,
+                                               Tensor? deltaBias, bool deltaSoftplus, Tensor gradOutput, Tensor? checkpoints)
     {
         ScanShapes.Check(u, delta, A, B, C, D, z, deltaBias, initialState: null);
         long batch = u.shape[0], dInner = u.shape[1], length = u.shape[2], dState = A.shape[1];
@@ -48,7 +54,7 @@ public static class FusedSelectiveScanBackward
         Tensor gradBBlocks = empty(batch, blocksPerBatch, dState, length, f, device);             // per block
         Tensor gradCBlocks = empty(batch, blocksPerBatch, dState, length, f, device);
         Tensor gradD = empty(batch, dInner, f, device), gradBias = empty(batch, dInner, f, device);
-        Tensor checkpoints = empty(batch, dInner, chunks, dState, f, device);
+        Tensor states = checkpoints ?? empty(batch, dInner, chunks, dState, f, device);
 
         Tensor uf = Fp32(u), deltaf = Fp32(delta), Af = Fp32(A), Bf = Fp32(B), Cf = Fp32(C), gf = Fp32(gradOutput);
         Tensor? Df = D is null ? null : Fp32(D), zf = z is null ? null : Fp32(z), biasf = deltaBias is null ? null : Fp32(deltaBias);
@@ -65,7 +71,7 @@ public static class FusedSelectiveScanBackward
                 Z = zf is null ? TorchInterop.Absent : views.Float32(zf, "z", batch, dInner, length),
                 DeltaBias = biasf is null ? TorchInterop.Absent : views.Float32(biasf, "deltaBias", dInner),
                 GradOutput = views.Float32(gf, "gradOutput", batch, dInner, length),
-                Checkpoints = views.Float32(checkpoints, "checkpoints", batch, dInner, chunks, dState),
+                Checkpoints = views.Float32(states, "checkpoints", batch, dInner, chunks, dState),
                 GradU = views.Float32(gradU, "gradU", batch, dInner, length),
                 GradDelta = views.Float32(gradDelta, "gradDelta", batch, dInner, length),
                 GradZ = gradZ is null ? TorchInterop.Absent : views.Float32(gradZ, "gradZ", batch, dInner, length),
@@ -77,7 +83,8 @@ public static class FusedSelectiveScanBackward
                 Batch = (int)batch, DInner = (int)dInner, Length = (int)length, DState = (int)dState, Lanes = lanes,
                 Threads = SelectiveScanBackwardKernel.Threads(lanes),
                 Options = (Df is null ? 0 : ScanOptions.D) | (zf is null ? 0 : ScanOptions.Z)
-                          | (biasf is null ? 0 : ScanOptions.DeltaBias) | (deltaSoftplus ? ScanOptions.DeltaSoftplus : 0),
+                          | (biasf is null ? 0 : ScanOptions.DeltaBias) | (deltaSoftplus ? ScanOptions.DeltaSoftplus : 0)
+                          | (checkpoints is null ? 0 : ScanOptions.Checkpoints),
             };
             long groups = batch * blocksPerBatch;
             if (groups > 0 && length > 0)

@@ -16,7 +16,7 @@ internal struct SelectiveScanGradientArguments
     public ArrayView<float> Z;             // (B, d_inner, L) or empty
     public ArrayView<float> DeltaBias;     // (d_inner) or empty
     public ArrayView<float> GradOutput;    // (B, d_inner, L)
-    public ArrayView<float> Checkpoints;   // (B, d_inner, chunks, N): the state before each chunk (scratch)
+    public ArrayView<float> Checkpoints;   // (B, d_inner, chunks, N): the state before each chunk (given or scratch)
     public ArrayView<float> GradU;         // (B, d_inner, L)
     public ArrayView<float> GradDelta;     // (B, d_inner, L)
     public ArrayView<float> GradZ;         // (B, d_inner, L) or empty
@@ -38,8 +38,8 @@ internal struct SelectiveScanGradientArguments
 
 /// <summary>
 /// The backward selective scan, laid out as <see cref="SelectiveScanKernel"/> (a block of channels of one batch row,
-/// thread <c>n</c> of a channel holding state <c>n</c>, chunks of <c>Lanes</c> steps). A first sweep runs the scan
-/// forward and stores the state before every chunk. The second sweep walks the chunks backwards: it recomputes the
+/// thread <c>n</c> of a channel holding state <c>n</c>, chunks of <c>Lanes</c> steps). It needs the state before every
+/// chunk: the forward kernel's checkpoints when given, else a first sweep runs the scan forward and stores them. The second sweep walks the chunks backwards: it recomputes the
 /// chunk's states into shared memory from the stored one, then runs the steps backwards carrying the adjoint
 /// <c>λ_t = gy_t C_t + exp(dt_{t+1} A) λ_{t+1}</c> in a register. Sums over states (the gradients of <c>dt</c> and
 /// <c>u</c>) are column sums in shared memory; sums over channels (<c>dB, dC</c>) are shared-memory atomics per block,
@@ -99,9 +99,9 @@ internal static class SelectiveScanBackwardKernel
         int channelTile = localChannel * tile;
         int checkpoints = c * chunks * p.DState;
 
-        // Forward sweep: the state before every chunk.
+        // Forward sweep: the state before every chunk, unless the forward kernel left them.
         float h = 0f;
-        for (int chunk = 0; chunk < chunks; chunk++)
+        for (int chunk = 0; chunk < chunks && !p.Has(ScanOptions.Checkpoints); chunk++)
         {
             int t0 = chunk * lanes, steps = XMath.Min(lanes, p.Length - t0);
             if (ownsState) p.Checkpoints[checkpoints + chunk * p.DState + n] = h;

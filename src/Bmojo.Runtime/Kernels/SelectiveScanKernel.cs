@@ -18,6 +18,7 @@ internal struct SelectiveScanArguments
     public ArrayView<float> InitialState;  // (B, d_inner, N) or empty
     public ArrayView<float> Output;        // (B, d_inner, L)
     public ArrayView<float> FinalState;    // (B, d_inner, N)
+    public ArrayView<float> Checkpoints;   // (B, d_inner, chunks, N) or empty: the state before each chunk
     public int Batch;
     public int DInner;
     public int Length;
@@ -38,6 +39,7 @@ internal enum ScanOptions
     DeltaBias = 4,
     InitialState = 8,
     DeltaSoftplus = 16,
+    Checkpoints = 32,   // forward: write the state before each chunk; backward: read them instead of a forward sweep
 }
 
 /// <summary>
@@ -98,10 +100,13 @@ internal static class SelectiveScanKernel
         int tileState = Group.IdxX / lanes, tileStep = Group.IdxX - tileState * lanes;   // this thread's tile entry
         bool inTile = Group.IdxX < p.DState * lanes;
 
+        int chunkStates = c * ((p.Length + lanes - 1) / lanes) * p.DState;   // (b, d, :, :) in Checkpoints
+
         var next = ChunkReads.Load(p, 0, row + lane, lane, batchRows + tileState * p.Length + tileStep, tileStep, inTile);
         for (int t0 = 0; t0 < p.Length; t0 += lanes)
         {
             ChunkReads current = next;
+            if (ownsState && p.Has(ScanOptions.Checkpoints)) p.Checkpoints[chunkStates + t0 / lanes * p.DState + n] = h;
             int steps = XMath.Min(lanes, p.Length - t0);
             next = ChunkReads.Load(p, t0 + lanes, row + t0 + lanes + lane, lane,
                                    batchRows + tileState * p.Length + t0 + lanes + tileStep, tileStep, inTile);

@@ -23,6 +23,18 @@ public sealed class FusedSelectiveScanBackwardTests
         Check(2, 64, 300, 16, true, CUDA);
     }
 
+    [Theory]
+    [MemberData(nameof(FusedSelectiveScanTests.Shapes), MemberType = typeof(FusedSelectiveScanTests))]
+    public void TheForwardKernelsCheckpointsGiveTheSameGradientsOnCpu(long batch, long dInner, long length, long dState, bool options) =>
+        CheckCheckpoints(batch, dInner, length, dState, options, CPU);
+
+    [CudaFact]
+    public void TheForwardKernelsCheckpointsGiveTheSameGradientsOnCuda()
+    {
+        foreach (object[] row in FusedSelectiveScanTests.Shapes)
+            CheckCheckpoints((long)row[0], (long)row[1], (long)row[2], (long)row[3], (bool)row[4], CUDA);
+    }
+
     [Fact]
     public void RefusesAGradientOfTheWrongShape()
     {
@@ -30,6 +42,24 @@ public sealed class FusedSelectiveScanBackwardTests
         var error = Assert.Throws<ArgumentException>(() =>
             FusedSelectiveScanBackward.Run(s.U, s.Delta, s.A, s.B, s.C, null, null, null, false, zeros(1, 2, 4)));
         Assert.Contains("gradOutput must be (1, 2, 3)", error.Message);
+    }
+
+    /// <summary>Backward from the forward kernel's checkpoints = backward from its own forward sweep.</summary>
+    private static void CheckCheckpoints(long batch, long dInner, long length, long dState, bool options, Device device)
+    {
+        manual_seed(batch * 1000 + dInner * 100 + length + dState + 11);
+        ScanInputs s = ScanInputs.Random(batch, dInner, length, dState, device);
+        Tensor delta = options ? s.Delta : nn.functional.softplus(s.Delta);
+        Tensor? D = options ? s.D : null, z = options ? s.Z : null, bias = options ? s.DeltaBias : null;
+        Tensor gradOutput = randn(batch, dInner, length, device: device);
+        (_, Tensor checkpoints) = FusedSelectiveScan.RunForTraining(s.U, delta, s.A, s.B, s.C, D, z, bias, options);
+        SelectiveScanGradients given = FusedSelectiveScanBackward.Run(s.U, delta, s.A, s.B, s.C, D, z, bias, options, gradOutput, checkpoints);
+        SelectiveScanGradients swept = FusedSelectiveScanBackward.Run(s.U, delta, s.A, s.B, s.C, D, z, bias, options, gradOutput);
+        string shape = $"(B={batch}, d_inner={dInner}, L={length}, N={dState}, options={options}) on {device}";
+        TensorAssert.Close(swept.U, given.U, 1e-6, 1e-5, "du " + shape);
+        TensorAssert.Close(swept.Delta, given.Delta, 1e-6, 1e-5, "ddelta " + shape);
+        TensorAssert.Close(swept.A, given.A, 1e-6, 1e-5, "dA " + shape);
+        TensorAssert.Close(swept.B, given.B, 1e-6, 1e-5, "dB " + shape);
     }
 
     private static void Check(long batch, long dInner, long length, long dState, bool options, Device device)

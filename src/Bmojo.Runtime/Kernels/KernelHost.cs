@@ -15,6 +15,9 @@ namespace Bmojo.Runtime.Kernels;
 /// accelerator for tensors on <c>cuda:i</c>, ILGPU's CPU accelerator (simulating 32-lane warps, as on NVIDIA GPUs)
 /// for tensors on the CPU. ILGPU runs in a CUDA context of its own, so <see cref="Launch"/> orders the two runtimes:
 /// torch's queued work finishes before a kernel starts, and the kernel finishes before torch reads its output.
+/// Binding the accelerator leaves ILGPU's CUDA context current on the calling thread; torch's CUDA calls on that
+/// thread work on regardless (the device pointers are the same in both contexts, as the CUDA tests check), but the
+/// two runtimes never overlap: each fused call costs its kernel plus ~12-21 µs of waiting (docs/benchmarks.md).
 /// </summary>
 public sealed class KernelHost
 {

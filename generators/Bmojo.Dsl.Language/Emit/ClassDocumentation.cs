@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO;
 using Bmojo.Dsl.Language.Plan;
 using static Bmojo.Dsl.Language.Emit.Literals;
@@ -37,7 +38,7 @@ namespace Bmojo.Dsl.Language.Emit
             string norm = s.Norm == NormKind.RmsNorm ? "RMSNorm" : "LayerNorm";
             string head = s.TiedEmbeddings ? "tied embeddings" : "separate lm_head";
             return $"{Int(s.LayerCount)} layers, d_model {Int(s.DModel)}, vocab {Int(s.Vocab)}, {norm} (eps {Double(s.NormEps)}), " +
-                   $"{head}, {Long(plan.ParameterCount)} parameters";
+                   $"{head}, {plan.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters";
         }
     }
 }

@@ -120,7 +120,7 @@ namespace Bmojo.Dsl.Language.Emit
             if (!plan.Sizes.TiedEmbeddings)
                 w.WriteLine($"lm_head = {R.Torch}.nn.Linear(DModel, Vocab, hasBias: false);");
             w.WriteLine("RegisterComponents();");
-            w.WriteLine("if (device is not null) this.to(device);");
+            w.WriteLine("if (device is not null) global::TorchSharp.ModuleExtensionMethods.to(this, device);");
             w.CloseBlock();
         }
 
@@ -142,6 +142,7 @@ namespace Bmojo.Dsl.Language.Emit
             w.WriteLine("/// <summary>Logits of a chunk of tokens that continues the sequences held by <paramref name=\"cache\"/>,");
             w.WriteLine("/// which it advances; chunk by chunk gives the same logits as <see cref=\"forward\"/> on the whole.</summary>");
             w.WriteLine("/// <param name=\"tokens\">Token ids <c>(B, T)</c>, int64, T &gt;= 1.</param>");
+            w.WriteLine("/// <param name=\"cache\">From <see cref=\"AllocateCache\"/>, holding the tokens before these.</param>");
             w.WriteLine("/// <returns>Logits <c>(B, T, V)</c>.</returns>");
             w.WriteLine($"public {R.Tensor} Forward({R.Tensor} tokens, {R.ModelCache} cache)");
             w.OpenBlock();

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.IO;
 using Bmojo.Dsl.Language.Plan;
 using static Bmojo.Dsl.Language.Emit.Literals;
 
@@ -17,7 +16,7 @@ namespace Bmojo.Dsl.Language.Emit
                 w.WriteLine(line.Trim().Length == 0 ? "///" : "/// " + Xml(line.TrimEnd()));
             w.WriteLine("/// </summary>");
             w.WriteLine("/// <remarks>");
-            w.WriteLine($"/// <para>Generated from <c>{Xml(Path.GetFileName(plan.SourcePath))}</c>{Extends(plan)}: {Sizes(plan)}.</para>");
+            w.WriteLine($"/// <para>Generated from <c>{Xml(FileName(plan.SourcePath))}</c>{Extends(plan)}: {Sizes(plan)}.</para>");
             w.WriteLine("/// <list type=\"table\">");
             w.WriteLine("/// <listheader><term>layer</term><term>mixer</term><term>feed-forward</term></listheader>");
             foreach (LayerPlan layer in plan.Layers)
@@ -28,6 +27,9 @@ namespace Bmojo.Dsl.Language.Emit
             w.WriteLine("/// </list>");
             w.WriteLine("/// </remarks>");
         }
+
+        /// <summary>The file name alone, whatever the separator, so the text is the same on every machine.</summary>
+        private static string FileName(string path) => path.Substring(path.LastIndexOfAny(new[] { '/', '\\' }) + 1);
 
         private static string Extends(ModelPlan plan) =>
             plan.Extends is null ? "" : $" (extends <c>{Xml(plan.Extends)}</c>)";

@@ -7,13 +7,13 @@ public static class BrokenSpec
         "# A model with a misspelt key.\n" +
         "model Broken {\n" +
         "  vocab = 64\n" +
-        "  d_modle = 64\n" +
+        "  d_model = 64\n" +
         "  layers = 2\n" +
-        "  mixer = attention { heads = 4 }\n" +
+        "  mixer = attention { heads = 4, windw = 8 }\n" +
         "}\n";
 
-    public const string Id = "BMJ0100";
-    public const int Line = 4;
-    public const int Column = 3;
-    public const string Key = "d_modle";
+    public const string Id = "BMJ0101";
+    public const int Line = 6;
+    public const int Column = 34;
+    public const string Key = "windw";
 }

@@ -24,7 +24,7 @@ public static class GeneratorHarness
             new[] { new SpecGenerator().AsSourceGenerator() },
             specs,
             CompilationHelper.ParseOptions,
-            new GlobalOptions((properties ?? new Dictionary<string, string> { ["build_property.BmojoNamespace"] = "Bmojo.Models" })
+            new BuildProperties((properties ?? new Dictionary<string, string> { ["build_property.BmojoNamespace"] = "Bmojo.Models" })
                 .ToImmutableDictionary()),
             new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
@@ -40,7 +40,7 @@ public static class GeneratorHarness
         return driver.GetRunResult().Results.Single();
     }
 
-    private sealed class GlobalOptions(ImmutableDictionary<string, string> values) : AnalyzerConfigOptionsProvider
+    private sealed class BuildProperties(ImmutableDictionary<string, string> values) : AnalyzerConfigOptionsProvider
     {
         private readonly Options _global = new(values);
         private static readonly Options None = new(ImmutableDictionary<string, string>.Empty);

@@ -24,15 +24,15 @@ namespace Bmojo.Dsl.Language.Emit
         public static string[] BmojoLines(BmojoPlan b) => new[]
         {
             "new(",
-            $"    Attention: {Attention(b.Attention)},",
-            $"    Fading: {(b.Fading is null ? "null" : Mamba(b.Fading))},",
-            $"    Window: {Int(b.Window)},",
-            $"    FadingTokens: {Int(b.FadingTokens)},",
-            $"    EideticCapacity: {Int(b.EideticCapacity)},",
-            $"    Threshold: {Double(b.Threshold)},",
-            $"    Predictor: {RuntimeNames.Predictor}.{b.Predictor},",
-            $"    TiedFadingProjections: {Bool(b.TiedFadingProjections)},",
-            $"    Retrieval: {(b.Retrieval is null ? "null" : Retrieval(b.Retrieval))})",
+            $"Attention: {Attention(b.Attention)},",
+            $"Fading: {(b.Fading is null ? "null" : Mamba(b.Fading))},",
+            $"Window: {Int(b.Window)},",
+            $"FadingTokens: {Int(b.FadingTokens)},",
+            $"EideticCapacity: {Int(b.EideticCapacity)},",
+            $"Threshold: {Double(b.Threshold)},",
+            $"Predictor: {RuntimeNames.Predictor}.{b.Predictor},",
+            $"TiedFadingProjections: {Bool(b.TiedFadingProjections)},",
+            $"Retrieval: {(b.Retrieval is null ? "null" : Retrieval(b.Retrieval))})",
         };
 
         public static string Mlp(MlpPlan m) =>

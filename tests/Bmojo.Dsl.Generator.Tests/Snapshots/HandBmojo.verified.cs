@@ -7,7 +7,7 @@ namespace Bmojo.Models
     /// B'MOJO by hand: fading, eidetic &amp; in-storage memory.
     /// </summary>
     /// <remarks>
-    /// <para>Generated from <c>C:\specs\hand-bmojo.arch</c>: 2 layers, d_model 32, vocab 100, RMSNorm (eps 1E-05), tied embeddings, 54,321 parameters.</para>
+    /// <para>Generated from <c>hand-bmojo.arch</c>: 2 layers, d_model 32, vocab 100, RMSNorm (eps 1E-05), tied embeddings, 54,321 parameters.</para>
     /// <list type="table">
     /// <listheader><term>layer</term><term>mixer</term><term>feed-forward</term></listheader>
     /// <item><term>0</term><term>bmojo(w 16, m_f 16, m_e 8)</term><term>gated-mlp(128)</term></item>
@@ -25,25 +25,25 @@ namespace Bmojo.Models
 
         private static readonly global::Bmojo.Runtime.Blocks.NormOptions NormOptions = new(global::Bmojo.Runtime.Blocks.NormKind.RmsNorm, Eps: 1E-05);
         private static readonly global::Bmojo.Runtime.Mixers.BmojoOptions BmojoOptions1 = new(
-                Attention: new(Heads: 4, KvHeads: 2, Window: null, RotaryDim: 0, RopeBase: 10000.0, Bias: true),
-                Fading: new(DState: 8, DConv: 4, Expand: 2, DtRank: 4, DtMin: 0.001, DtMax: 0.1, DtInitFloor: 0.0001, ConvBias: true, Bias: false),
-                Window: 16,
-                FadingTokens: 16,
-                EideticCapacity: 8,
-                Threshold: 0.5,
-                Predictor: global::Bmojo.Runtime.Mixers.Predictor.Learned,
-                TiedFadingProjections: false,
-                Retrieval: new(TopK: 2, ChunkSize: 8, StorePath: "runs/\"store\"\\chunks"));
+            Attention: new(Heads: 4, KvHeads: 2, Window: null, RotaryDim: 0, RopeBase: 10000.0, Bias: true),
+            Fading: new(DState: 8, DConv: 4, Expand: 2, DtRank: 4, DtMin: 0.001, DtMax: 0.1, DtInitFloor: 0.0001, ConvBias: true, Bias: false),
+            Window: 16,
+            FadingTokens: 16,
+            EideticCapacity: 8,
+            Threshold: 0.5,
+            Predictor: global::Bmojo.Runtime.Mixers.Predictor.Learned,
+            TiedFadingProjections: false,
+            Retrieval: new(TopK: 2, ChunkSize: 8, StorePath: "runs/\"store\"\\chunks"));
         private static readonly global::Bmojo.Runtime.Mixers.BmojoOptions BmojoOptions2 = new(
-                Attention: new(Heads: 4, KvHeads: 2, Window: null, RotaryDim: 16, RopeBase: 10000.0, Bias: false),
-                Fading: null,
-                Window: 8,
-                FadingTokens: 0,
-                EideticCapacity: 0,
-                Threshold: double.PositiveInfinity,
-                Predictor: global::Bmojo.Runtime.Mixers.Predictor.Identity,
-                TiedFadingProjections: true,
-                Retrieval: null);
+            Attention: new(Heads: 4, KvHeads: 2, Window: null, RotaryDim: 16, RopeBase: 10000.0, Bias: false),
+            Fading: null,
+            Window: 8,
+            FadingTokens: 0,
+            EideticCapacity: 0,
+            Threshold: double.PositiveInfinity,
+            Predictor: global::Bmojo.Runtime.Mixers.Predictor.Identity,
+            TiedFadingProjections: true,
+            Retrieval: null);
         private static readonly global::Bmojo.Runtime.Blocks.MlpOptions MlpOptions =
             new(Hidden: 128, Activation: global::Bmojo.Runtime.Blocks.Activation.Silu, Gated: true, Bias: false);
 

@@ -2,7 +2,8 @@ using static TorchSharp.torch;
 
 namespace Bmojo.Runtime.Mixers;
 
-/// <summary>The recurrent state of a <see cref="MambaMixer"/>: the last <c>d_conv - 1</c> conv inputs and the SSM state.</summary>
+/// <summary>The recurrent state of a <see cref="MambaMixer"/>: the last <c>d_conv - 1</c> conv inputs and the SSM state.
+/// It holds values only (no autograd history).</summary>
 public sealed class MambaCache : IMixerCache
 {
     private Tensor convState;
@@ -10,8 +11,8 @@ public sealed class MambaCache : IMixerCache
 
     internal MambaCache(Tensor convState, Tensor ssmState)
     {
-        this.convState = convState.DetachFromDisposeScope();
-        this.ssmState = ssmState.DetachFromDisposeScope();
+        this.convState = convState.detach().DetachFromDisposeScope();
+        this.ssmState = ssmState.detach().DetachFromDisposeScope();
     }
 
     /// <summary>The inputs of the causal conv of the last <c>d_conv - 1</c> tokens <c>(B, d_inner, d_conv - 1)</c>, in the model dtype.</summary>
@@ -39,7 +40,7 @@ public sealed class MambaCache : IMixerCache
     private static void Replace(ref Tensor field, Tensor value)
     {
         Tensor old = field;
-        field = value.DetachFromDisposeScope();
+        field = value.detach().DetachFromDisposeScope();
         old.Dispose();
     }
 }

@@ -81,7 +81,7 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGr
         // Causal depthwise conv: left context of d_conv - 1 inputs (zeros, or the cached ones), then a valid conv.
         Tensor context = cache?.ConvState ?? zeros(x.shape[0], dInner, dConv - 1, xs.dtype, xs.device);
         Tensor convInput = cat(new[] { context.to_type(xs.dtype), xs }, 2);                 // (B, d_inner, d_conv - 1 + L)
-        if (cache is not null) cache.ConvState = convInput[.., .., (int)length..].detach();
+        if (cache is not null) cache.ConvState = convInput[.., .., (int)length..];
         xs = nn.functional.silu(nn.functional.conv1d(convInput, conv1d.weight!, conv1d.bias, groups: dInner)); // (B, d_inner, L)
 
         Tensor[] dtBC = x_proj.forward(xs.transpose(1, 2)).split(new[] { dtRank, dState, dState }, -1);

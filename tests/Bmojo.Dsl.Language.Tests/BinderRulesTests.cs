@@ -55,6 +55,30 @@ public sealed class BinderRulesTests
     }
 
     [Fact]
+    public void Disjoint_override_rules_combine_and_none_removes_the_feed_forward()
+    {
+        ModelPlan model = TestSpecs.Model("""
+            model A {
+              vocab = 16, d_model = 32, layers = 8
+              mixer = mamba
+              mixer every 4 offset 2 = attention { heads = 4 }
+              mixer at [0, 5] = bmojo { heads = 4, window = 8 }
+              mlp = mlp
+              mlp every 2 = none
+            }
+            """);
+        Assert.Equal("bmammbam", Kinds(model));
+        Assert.Equal("-f-f-f-f", FeedForwards(model));
+    }
+
+    [Fact]
+    public void A_let_may_shadow_a_kind_and_refer_to_it()
+    {
+        ModelPlan model = TestSpecs.Model("model A {\n  vocab = 16, d_model = 32, layers = 1\n  mixer = mamba\n  let mamba = mamba { d_state = 8 }\n}");
+        Assert.Equal(8, ((MambaPlan)model.Layers[0].Mixer).DState);
+    }
+
+    [Fact]
     public void A_let_used_with_arguments_overrides_its_keys()
     {
         ModelPlan model = TestSpecs.Model("model A {\n  vocab = 16, d_model = 32, layers = 2\n  let ssm = mamba { d_state = 16, expand = 2 }\n  mixer = ssm\n  mixer at [1] = ssm { d_state = 8 }\n}");

@@ -19,6 +19,7 @@ public sealed class DiagnosticTests
         { "BMJ0006", "model A ⟦{⟧\n  vocab = 64\n", "'{' of model 'A' is never closed: expected '}'" },
         { "BMJ0007", Head + "  mixer = ⟦,⟧\n}", "expected a value after '=', got ','" },
         { "BMJ0008", Head + "  mixer = bmojo { heads = 4, retrieval = retrieval { store = \"a⟦\\q⟧b\" } }\n}", "invalid escape '\\q' in string: only \\\" and \\\\ are allowed" },
+        { "BMJ0009", Head + "  mixer = " + string.Concat(Enumerable.Repeat("a { k = ", 16)) + "b ⟦{⟧ }" + string.Concat(Enumerable.Repeat(" }", 16)) + "\n}", "components and lists nest deeper than 16 levels" },
         // Keys and types
         { "BMJ0100", Head + "  ⟦vocabs⟧ = 64\n  mixer = mamba\n}", "unknown key 'vocabs' in model; did you mean 'vocab'?" },
         { "BMJ0101", Head + "  mixer = bmojo { heads = 4, ⟦windw⟧ = 8 }\n}", "unknown key 'windw' in bmojo; did you mean 'window'?" },
@@ -31,6 +32,7 @@ public sealed class DiagnosticTests
         { "BMJ0108", Head + "  norm ⟦every 2⟧ = layernorm\n  mixer = mamba\n}", "'norm' is not a layer slot: only 'mixer' and 'mlp' take 'every', 'at' and 'pattern'" },
         { "BMJ0109", Head + "  mixer = bmojo_f { heads = 4, ⟦eidetic_capacity⟧ = 8 }\n}", "'eidetic_capacity' does not apply to bmojo_f: B'MOJO-F has no eidetic memory (use bmojo for it)" },
         { "BMJ0110", Head + "  let a = b { d_state = 8 }\n  let b = ⟦a⟧\n  mixer = a\n}", "let 'a' refers to itself: a -> b -> a" },
+        { "BMJ0111", Head + string.Concat(Enumerable.Range(0, 65).Select(i => i == 63 ? "  let l63 = ⟦l64⟧\n" : $"  let l{i} = l{i + 1}\n")) + "  let l65 = mamba\n  mixer = l0\n}", "'l64' is defined through more than 64 lets" },
         // Values and ranges
         { "BMJ0200", Head + "  mixer = mamba { d_state = ⟦0⟧ }\n}", "d_state must be in 1..256, got 0" },
         { "BMJ0201", "model A {\n  vocab = 64\n  d_model = 1000\n  layers = 4\n  mixer = attention { heads = ⟦12⟧ }\n}", "heads (12) must divide d_model (1000)" },
@@ -48,7 +50,7 @@ public sealed class DiagnosticTests
         { "BMJ0304", Head + "  mixer = mamba\n  mixer every 2 offset ⟦2⟧ = attention { heads = 4 }\n}", "'offset' must be at least 0 and less than 'every' (2), got 2" },
         { "BMJ0305", Head + "  mixer = mamba\n  mixer at [1, ⟦1⟧] = attention { heads = 4 }\n}", "layer 1 is listed twice in 'at'" },
         { "BMJ0306", Head + "  mixer = mamba\n  mixer ⟦every 8 offset 4⟧ = attention { heads = 4 }\n}", "rule 'every 8 offset 4' matches no layer of the 4 layers" },
-        { "BMJ0307", Head + "  mixer pattern = ⟦[mamba, mamba, mamba, mamba, mamba]⟧\n}", "the pattern has 5 entries but the model has 4 layers" },
+        { "BMJ0307", Head + "  mixer pattern = ⟦[mamba, mamba, mamba, mamba, mamba]⟧\n}", "a pattern needs 1 to 4 entries (at most one per layer), got 5" },
         { "BMJ0308", Head + "  mixer = mamba\n  mixer at [2] = ⟦none⟧\n}", "every layer needs a mixer: 'mixer' cannot be none" },
         // Models and extends
         { "BMJ0400", "model A extends ⟦Transformr⟧ {\n}\nmodel Transformer {\n  vocab = 64\n  d_model = 64\n  layers = 2\n  mixer = mamba\n}", "model 'A' extends unknown model 'Transformr'; did you mean 'Transformer'?" },

@@ -57,6 +57,9 @@ public sealed class LexerTests
     [InlineData("1e")]
     [InlineData("1.2.3")]
     [InlineData("1__0")]
+    [InlineData("1_")]
+    [InlineData("1_.5")]
+    [InlineData("1e_5")]
     [InlineData("1e999")]
     public void Reports_a_malformed_number_as_one_token(string text)
     {

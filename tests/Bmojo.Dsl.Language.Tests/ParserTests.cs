@@ -97,6 +97,14 @@ public sealed class ParserTests
     }
 
     [Fact]
+    public void The_model_brace_may_open_on_the_next_line()
+    {
+        ParsedSpec parsed = Parse("model A extends B\n{\n  vocab = 64\n}\n");
+        Assert.Empty(parsed.Diagnostics);
+        Assert.Equal("vocab", ((AssignmentSyntax)Assert.Single(parsed.Syntax.Models).Members[0]).Key.Text);
+    }
+
+    [Fact]
     public void Syntax_trees_compare_by_value()
     {
         const string text = "model A {\n  mixer = attention { heads = 4 }\n}";

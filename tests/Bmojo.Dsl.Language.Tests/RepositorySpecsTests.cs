@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text.RegularExpressions;
 using Bmojo.Dsl.Language.Plan;
 using Xunit.Abstractions;
 

@@ -30,8 +30,8 @@ namespace Bmojo.Dsl.Language.Binding
 
         public bool IsStated(string key) => _arguments.ContainsKey(key);
 
-        /// <summary>The raw value of a key (for values that are components), marking it read.</summary>
-        public Located<ValueSyntax>? Value(string key)
+        /// <summary>The raw value of a key (for values that are components), marking the key read.</summary>
+        public Located<ValueSyntax>? Read(string key)
         {
             _read.Add(key);
             return _arguments.TryGetValue(key, out Located<AssignmentSyntax>? argument)
@@ -59,7 +59,7 @@ namespace Bmojo.Dsl.Language.Binding
 
         public int Int(string key, int fallback, int min, int max)
         {
-            Located<ValueSyntax>? value = Value(key);
+            Located<ValueSyntax>? value = Read(key);
             if (value == null) return fallback;
             if (value.Node is NumberSyntax { IsInteger: true } number)
             {
@@ -89,7 +89,7 @@ namespace Bmojo.Dsl.Language.Binding
 
         public double Real(string key, double fallback, Bounds bounds)
         {
-            Located<ValueSyntax>? value = Value(key);
+            Located<ValueSyntax>? value = Read(key);
             if (value == null) return fallback;
             if (value.Node is NumberSyntax number)
             {
@@ -103,7 +103,7 @@ namespace Bmojo.Dsl.Language.Binding
 
         public bool Bool(string key, bool fallback)
         {
-            Located<ValueSyntax>? value = Value(key);
+            Located<ValueSyntax>? value = Read(key);
             if (value == null) return fallback;
             if (value.Node is IdentifierSyntax { Name: "true" }) return true;
             if (value.Node is IdentifierSyntax { Name: "false" }) return false;
@@ -113,7 +113,7 @@ namespace Bmojo.Dsl.Language.Binding
 
         public T Enum<T>(string key, T fallback, params (string Word, T Value)[] options)
         {
-            Located<ValueSyntax>? value = Value(key);
+            Located<ValueSyntax>? value = Read(key);
             if (value == null) return fallback;
             if (value.Node is IdentifierSyntax identifier)
                 foreach ((string word, T option) in options)
@@ -125,7 +125,7 @@ namespace Bmojo.Dsl.Language.Binding
 
         public string? String(string key)
         {
-            Located<ValueSyntax>? value = Value(key);
+            Located<ValueSyntax>? value = Read(key);
             if (value == null) return null;
             if (value.Node is StringSyntax text) return text.Value;
             WrongType(key, "a string", value);

@@ -16,8 +16,6 @@ namespace Bmojo.Dsl.Language.Binding
 
         public BindingReporter(ModelDeclaration model) => _model = model;
 
-        public ModelDeclaration Model => _model;
-
         public IReadOnlyList<BindingDiagnostic> Items => _items;
 
         public bool HasErrors { get; private set; }
@@ -34,8 +32,5 @@ namespace Bmojo.Dsl.Language.Binding
 
         public void Report<T>(Located<T> at, DiagnosticDescriptor descriptor, TextSpan span, params object[] args) =>
             Report(at.Owner, descriptor, span, args);
-
-        /// <summary>The one-based line of a node, as messages quote it.</summary>
-        public static int Line<T>(Located<T> at, TextSpan span) => at.Owner.File.LineNumber(span.Start);
     }
 }

@@ -50,25 +50,19 @@ namespace Bmojo.Dsl.Language.Binding
             }
         }
 
-        /// <summary>The feed-forward a slot value names; <paramref name="ok"/> false after reporting an error.</summary>
-        public FeedForwardPlan? BindFeedForward(Located<ValueSyntax> value, out bool ok)
+        /// <summary>The feed-forward a slot value names; null for none, or after reporting an error.</summary>
+        public FeedForwardPlan? BindFeedForward(Located<ValueSyntax> value)
         {
-            ok = false;
             ResolvedComponent? component = _resolver.Resolve(value, ModelScope.FeedForwardSlot);
             if (component == null) return null;
             switch (component.Kind)
             {
                 case ResolvedComponent.None:
-                    ok = Checked(component, r => true);
-                    return null;
+                    return Checked<FeedForwardPlan?>(component, r => null);
                 case ComponentKinds.Mlp:
-                    FeedForwardPlan mlp = Checked(component, BindMlp);
-                    ok = true;
-                    return mlp;
+                    return Checked(component, BindMlp);
                 case ComponentKinds.Moe:
-                    FeedForwardPlan moe = Checked(component, BindMoe);
-                    ok = true;
-                    return moe;
+                    return Checked(component, BindMoe);
                 default:
                     WrongKind(value, ModelScope.FeedForwardSlot, "a feed-forward (mlp, moe or none)", component.Kind);
                     return null;
@@ -94,7 +88,7 @@ namespace Bmojo.Dsl.Language.Binding
             if (!rope)
             {
                 if (r.IsStated("rotary_dim")) Report(r.ValueOf("rotary_dim"), DiagnosticCatalogue.RotaryWithoutRope);
-                r.Value("rotary_dim");
+                r.Read("rotary_dim");
             }
             else
             {
@@ -151,7 +145,7 @@ namespace Bmojo.Dsl.Language.Binding
                 eideticCapacity = r.Int("eidetic_capacity", 256, 0, MaxTokens);
                 threshold = r.Real("threshold", 1.0, Bounds.Any);
                 predictor = r.Enum("predictor", PredictorKind.Identity, ("identity", PredictorKind.Identity), ("learned", PredictorKind.Learned));
-                retrieval = BindRetrieval(r.Value("retrieval"));
+                retrieval = BindRetrieval(r.Read("retrieval"));
             }
             if (window == 0 && fadingTokens == 0)
                 Report(r.ValueOf("window") ?? r.ValueOf("fading_tokens"), DiagnosticCatalogue.EmptyAttention, kind);

@@ -10,6 +10,9 @@ namespace Bmojo.Dsl.Language.Binding
     /// <c>let ssm = ssm { d_state = 8 }</c>.</summary>
     internal sealed class ComponentResolver
     {
+        /// <summary>How many lets deep a definition may go; bounds the resolver's recursion.</summary>
+        public const int MaxLetDepth = 64;
+
         private readonly ModelScope _scope;
         private readonly BindingReporter _reporter;
         private readonly List<(string Name, int Level)> _inProgress = new List<(string, int)>();
@@ -50,6 +53,11 @@ namespace Bmojo.Dsl.Language.Binding
             ResolvedComponent? basis;
             if (let != null)
             {
+                if (_inProgress.Count == MaxLetDepth)
+                {
+                    _reporter.Report(site, DiagnosticCatalogue.LetTooDeep, head.Span, head.Text, MaxLetDepth);
+                    return null;
+                }
                 if (_inProgress.Contains((head.Text, level)))
                 {
                     string cycle = string.Join(" -> ", _inProgress.SkipWhile(p => p != (head.Text, level)).Select(p => p.Name)) + " -> " + head.Text;

@@ -6,8 +6,9 @@ using Bmojo.Dsl.Language.Syntax;
 
 namespace Bmojo.Dsl.Language.Binding
 {
-    /// <summary>What a slot's rules give each layer: <see cref="Plans"/>[i] for layer i where
-    /// <see cref="Assigned"/>[i] (a rule may assign none, e.g. <c>mlp = none</c>).</summary>
+    /// <summary>What a slot's rules give each layer: <see cref="Plans"/>[i] for layer i, and whether a rule claims
+    /// layer i at all (<see cref="Assigned"/>[i]; a rule may assign none, e.g. <c>mlp = none</c>, and a rule whose
+    /// value has an error still claims its layers, so no second error follows).</summary>
     internal sealed record LayerAssignment<T>(T?[] Plans, bool[] Assigned) where T : class;
 
     /// <summary>A slot's rules -> one plan per layer. At most one fill rule (<c>slot = v</c> or
@@ -24,8 +25,8 @@ namespace Bmojo.Dsl.Language.Binding
             _layers = layers;
         }
 
-        /// <param name="bind">Binds one value; false after reporting an error.</param>
-        public LayerAssignment<T> Bind<T>(string slot, IReadOnlyList<Located<AssignmentSyntax>> rules, Func<Located<ValueSyntax>, (bool Ok, T? Plan)> bind)
+        /// <param name="bind">Binds one value (null for none, or after reporting an error).</param>
+        public LayerAssignment<T> Bind<T>(string slot, IReadOnlyList<Located<AssignmentSyntax>> rules, Func<Located<ValueSyntax>, T?> bind)
             where T : class
         {
             var plans = new T?[_layers];
@@ -62,22 +63,18 @@ namespace Bmojo.Dsl.Language.Binding
                         _reporter.Report(rule, DiagnosticCatalogue.RulesCollide, rule.Node.Selector!.Span, slot, layer,
                             ValueText.Describe(earlier.Node.Selector), Line(earlier), ValueText.Describe(rule.Node.Selector), Line(rule));
                 }
-                var (ok, plan) = bind(new Located<ValueSyntax>(rule.Node.Value, rule.Owner));
-                foreach (int layer in layers)
-                {
-                    plans[layer] = plan;
-                    assigned[layer] = ok || assigned[layer];
-                }
+                T? plan = bind(new Located<ValueSyntax>(rule.Node.Value, rule.Owner));
+                foreach (int layer in layers) (plans[layer], assigned[layer]) = (plan, true);
             }
             return new LayerAssignment<T>(plans, assigned);
         }
 
-        private void Fill<T>(string slot, Located<AssignmentSyntax> rule, Func<Located<ValueSyntax>, (bool Ok, T? Plan)> bind, T?[] plans, bool[] assigned)
+        private void Fill<T>(string slot, Located<AssignmentSyntax> rule, Func<Located<ValueSyntax>, T?> bind, T?[] plans, bool[] assigned)
             where T : class
         {
             if (rule.Node.Selector is null)
             {
-                var (ok, plan) = bind(new Located<ValueSyntax>(rule.Node.Value, rule.Owner));
+                T? plan = bind(new Located<ValueSyntax>(rule.Node.Value, rule.Owner));
                 for (int i = 0; i < _layers; i++) (plans[i], assigned[i]) = (plan, true);
                 return;
             }
@@ -90,15 +87,12 @@ namespace Bmojo.Dsl.Language.Binding
             }
             if (list.Items.Count == 0 || list.Items.Count > _layers)
             {
-                string problem = list.Items.Count == 0
-                    ? "a pattern needs at least one entry"
-                    : $"the pattern has {list.Items.Count} entries but the model has {_layers} layers";
-                _reporter.Report(rule, DiagnosticCatalogue.InvalidPattern, list.Span, problem);
+                _reporter.Report(rule, DiagnosticCatalogue.InvalidPattern, list.Span, list.Items.Count, _layers);
                 for (int i = 0; i < _layers; i++) assigned[i] = true;
                 return;
             }
             var entries = list.Items.Select(item => bind(new Located<ValueSyntax>(item, rule.Owner))).ToArray();
-            for (int i = 0; i < _layers; i++) (plans[i], assigned[i]) = (entries[i % entries.Length].Plan, true);
+            for (int i = 0; i < _layers; i++) (plans[i], assigned[i]) = (entries[i % entries.Length], true);
         }
 
         /// <summary>The layers an override rule claims, each checked against the layer count.</summary>
@@ -112,13 +106,13 @@ namespace Bmojo.Dsl.Language.Binding
                     double period = every.Every.Value, offset = every.Offset?.Value ?? 0;
                     if (period < 1)
                     {
-                        _reporter.Report(rule, DiagnosticCatalogue.InvalidEvery, every.Every.Span, $"'every' must be at least 1, got {every.Every.Text}");
+                        _reporter.Report(rule, DiagnosticCatalogue.InvalidEvery, every.Every.Span, "every", "at least 1", every.Every.Text);
                         return claimed;
                     }
                     if (offset < 0 || offset >= period)
                     {
-                        _reporter.Report(rule, DiagnosticCatalogue.InvalidEvery, every.Offset!.Span,
-                            $"'offset' must be at least 0 and less than 'every' ({every.Every.Text}), got {every.Offset.Text}");
+                        _reporter.Report(rule, DiagnosticCatalogue.InvalidEvery, every.Offset!.Span, "offset",
+                            $"at least 0 and less than 'every' ({every.Every.Text})", every.Offset.Text);
                         return claimed;
                     }
                     for (double i = offset; i < _layers; i += period) claimed.Add((int)i);

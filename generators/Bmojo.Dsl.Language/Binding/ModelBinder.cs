@@ -32,16 +32,8 @@ namespace Bmojo.Dsl.Language.Binding
             if (!layersValid) return null;
             var components = new ComponentBinder(reporter, new ComponentResolver(scope, reporter), dModel, dModelValid);
             var rules = new LayerRuleBinder(reporter, layerCount);
-            LayerAssignment<MixerPlan> mixers = rules.Bind<MixerPlan>(ModelScope.MixerSlot, scope.Rules(ModelScope.MixerSlot), value =>
-            {
-                MixerPlan? plan = components.BindMixer(value);
-                return (plan != null, plan);
-            });
-            LayerAssignment<FeedForwardPlan> feedForwards = rules.Bind<FeedForwardPlan>(ModelScope.FeedForwardSlot, scope.Rules(ModelScope.FeedForwardSlot), value =>
-            {
-                FeedForwardPlan? plan = components.BindFeedForward(value, out bool ok);
-                return (ok, plan);
-            });
+            LayerAssignment<MixerPlan> mixers = rules.Bind(ModelScope.MixerSlot, scope.Rules(ModelScope.MixerSlot), components.BindMixer);
+            LayerAssignment<FeedForwardPlan> feedForwards = rules.Bind(ModelScope.FeedForwardSlot, scope.Rules(ModelScope.FeedForwardSlot), components.BindFeedForward);
 
             int[] withoutMixer = Enumerable.Range(0, layerCount).Where(i => !mixers.Assigned[i]).ToArray();
             if (withoutMixer.Length > 0 && !reporter.SuppressMissing)

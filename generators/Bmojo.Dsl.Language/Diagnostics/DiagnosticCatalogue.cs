@@ -25,6 +25,9 @@ namespace Bmojo.Dsl.Language.Diagnostics
         public static readonly DiagnosticDescriptor InvalidEscape = Error("BMJ0008", "Invalid escape",
             "invalid escape '\\{0}' in string: only \\\" and \\\\ are allowed");
 
+        public static readonly DiagnosticDescriptor NestingTooDeep = Error("BMJ0009", "Nesting too deep",
+            "components and lists nest deeper than {0} levels");
+
         // Keys and types
         public static readonly DiagnosticDescriptor UnknownModelKey = Error("BMJ0100", "Unknown model key",
             "unknown key '{0}' in model{1}");
@@ -48,6 +51,8 @@ namespace Bmojo.Dsl.Language.Diagnostics
             "'{0}' does not apply to {1}: {2}");
         public static readonly DiagnosticDescriptor LetCycle = Error("BMJ0110", "Cyclic let",
             "let '{0}' refers to itself: {1}");
+        public static readonly DiagnosticDescriptor LetTooDeep = Error("BMJ0111", "Let chain too deep",
+            "'{0}' is defined through more than {1} lets");
 
         // Values and ranges
         public static readonly DiagnosticDescriptor OutOfRange = Error("BMJ0200", "Value out of range",
@@ -77,13 +82,13 @@ namespace Bmojo.Dsl.Language.Diagnostics
         public static readonly DiagnosticDescriptor LayerOutOfRange = Error("BMJ0303", "Layer out of range",
             "layer {0} is out of range: the model has {1} layers (0..{2})");
         public static readonly DiagnosticDescriptor InvalidEvery = Error("BMJ0304", "Invalid every/offset",
-            "{0}");
+            "'{0}' must be {1}, got {2}");
         public static readonly DiagnosticDescriptor DuplicateLayerInAt = Error("BMJ0305", "Layer listed twice",
             "layer {0} is listed twice in 'at'");
         public static readonly DiagnosticDescriptor RuleMatchesNothing = Warning("BMJ0306", "Rule matches no layer",
             "rule '{0}' matches no layer of the {1}");
         public static readonly DiagnosticDescriptor InvalidPattern = Error("BMJ0307", "Invalid pattern",
-            "{0}");
+            "a pattern needs 1 to {1} entries (at most one per layer), got {0}");
         public static readonly DiagnosticDescriptor NoneMixer = Error("BMJ0308", "Mixer cannot be none",
             "every layer needs a mixer: 'mixer' cannot be none");
 
@@ -112,9 +117,9 @@ namespace Bmojo.Dsl.Language.Diagnostics
         public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
         {
             UnexpectedCharacter, UnterminatedString, InvalidNumber, ExpectedToken, ExpectedModel, UnclosedBrace,
-            ExpectedValue, InvalidEscape,
+            ExpectedValue, InvalidEscape, NestingTooDeep,
             UnknownModelKey, UnknownComponentKey, UnknownComponent, DuplicateKey, WrongType, MissingKey,
-            WrongComponentKind, DuplicateLet, SelectorOnPlainKey, KeyNotApplicable, LetCycle,
+            WrongComponentKind, DuplicateLet, SelectorOnPlainKey, KeyNotApplicable, LetCycle, LetTooDeep,
             OutOfRange, HeadsDivideModel, KvHeadsDivideHeads, RotaryDim, TopKExceedsExperts, DtRange, EmptyAttention,
             RotaryWithoutRope,
             DuplicateFillRule, RulesCollide, LayerWithoutMixer, LayerOutOfRange, InvalidEvery, DuplicateLayerInAt,

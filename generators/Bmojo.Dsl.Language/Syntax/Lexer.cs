@@ -141,7 +141,7 @@ namespace Bmojo.Dsl.Language.Syntax
             var span = new TextSpan(start, _position - start);
             string text = _text.Substring(start, span.Length);
             string digits = text.Replace("_", "");
-            valid &= !text.Contains("__") && !text.EndsWith("_", System.StringComparison.Ordinal);
+            valid &= SeparatorsBetweenDigits(text);
             if (valid && double.TryParse(digits, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
                 && !double.IsInfinity(value))
             {
@@ -150,6 +150,15 @@ namespace Bmojo.Dsl.Language.Syntax
             }
             _diagnostics.Add(_file.Create(DiagnosticCatalogue.InvalidNumber, span, text));
             _tokens.Add(new Token(TokenKind.Bad, text, span, 0, false));
+        }
+
+        /// <summary>'_' only between two digits, as C# allows it: 50_280, not 1__0, 1_ or 1_.5.</summary>
+        private static bool SeparatorsBetweenDigits(string text)
+        {
+            for (int i = 0; i < text.Length; i++)
+                if (text[i] == '_' && (i == 0 || i + 1 == text.Length || !IsDigit(text[i - 1]) || !IsDigit(text[i + 1])))
+                    return false;
+            return true;
         }
 
         /// <summary>Digits with '_' separators (50_280); returns how many characters it took.</summary>

@@ -14,6 +14,11 @@ namespace Bmojo.Dsl.Language.Syntax
         private readonly SourceFile _file;
         private readonly DiagnosticBag _diagnostics;
         private int _index;
+        private int _depth;
+
+        /// <summary>How deep components and lists may nest (real specs nest 2 levels); bounds the recursion of the
+        /// parser and of record equality on the tree.</summary>
+        public const int MaxNesting = 16;
 
         private Parser(IReadOnlyList<Token> tokens, IReadOnlyList<Comment> comments, SourceFile file, DiagnosticBag diagnostics)
         {
@@ -72,6 +77,7 @@ namespace Bmojo.Dsl.Language.Syntax
                 else Report(DiagnosticCatalogue.ExpectedToken, Current.Span, "the name of the model to extend", Current.Describe());
             }
             var members = new List<MemberSyntax>();
+            SkipSeparators(commas: false); // the brace may open on the next line, C# style
             if (Current.Kind == TokenKind.OpenBrace)
             {
                 Token open = Advance();
@@ -217,9 +223,9 @@ namespace Bmojo.Dsl.Language.Syntax
                 case TokenKind.Identifier:
                     Advance();
                     if (Current.Kind != TokenKind.OpenBrace) return new IdentifierSyntax(token.Text, token.Span);
-                    return ParseComponent(token);
+                    return Nested(() => ParseComponent(token));
                 case TokenKind.OpenBracket:
-                    return ParseList();
+                    return Nested(ParseList);
                 case TokenKind.Bad:
                     SkipMember();
                     return null;
@@ -228,6 +234,20 @@ namespace Bmojo.Dsl.Language.Syntax
                     SkipMember();
                     return null;
             }
+        }
+
+        private ValueSyntax? Nested(System.Func<ValueSyntax?> parse)
+        {
+            if (_depth == MaxNesting)
+            {
+                Report(DiagnosticCatalogue.NestingTooDeep, Current.Span, MaxNesting);
+                SkipMember();
+                return null;
+            }
+            _depth++;
+            ValueSyntax? value = parse();
+            _depth--;
+            return value;
         }
 
         private ComponentSyntax ParseComponent(Token kind)

@@ -74,3 +74,27 @@ public sealed class ModelEmitterTests
         return found;
     }
 }
+
+public sealed class ReservedModelNameTests
+{
+    [Theory]
+    [InlineData("Settings")]
+    [InlineData("ParameterCount")]
+    [InlineData("AuxLoss")]
+    [InlineData("Logits")]
+    [InlineData("AttentionOptions")]
+    [InlineData("AttentionOptions2")]
+    public void A_model_named_like_a_generated_member_is_reserved_because_it_would_not_compile(string name)
+    {
+        Assert.True(ModelEmitter.IsReservedModelName(name));
+        Assert.Contains(HandBuiltPlans.All, plan =>
+            CompilationHelper.Problems(CompilationHelper.Create(ModelEmitter.Emit(plan with { Name = name })))
+                             .Any(problem => problem.Contains("CS0542")));
+    }
+
+    [Theory]
+    [InlineData("Hybrid")]
+    [InlineData("AttentionOptionsLarge")]
+    [InlineData("Option")]
+    public void Other_names_are_free(string name) => Assert.False(ModelEmitter.IsReservedModelName(name));
+}

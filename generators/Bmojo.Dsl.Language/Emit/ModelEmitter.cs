@@ -13,6 +13,17 @@ namespace Bmojo.Dsl.Language.Emit
         /// <summary>The version written into <c>[GeneratedCode]</c>: this assembly's, as major.minor.patch.</summary>
         public static string Version { get; } = FormatVersion(typeof(ModelEmitter).Assembly.GetName().Version);
 
+        /// <summary>Names a model cannot take: a class may not declare a member of its own name (CS0542), and the
+        /// generated class declares these (plus the numbered options fields, <c>AttentionOptions2</c> ...).</summary>
+        public static bool IsReservedModelName(string name) =>
+            ReservedMemberNames.Contains(name) || OptionFields.IsFieldName(name);
+
+        private static readonly string[] ReservedMemberNames =
+        {
+            "ParameterCount", "Vocab", "DModel", "NormOptions", "Settings", "backbone", "lm_head", "forward",
+            "AllocateCache", "Forward", "AuxLoss", "Logits",
+        };
+
         public static string Emit(ModelPlan plan)
         {
             var fields = new OptionFields(plan);

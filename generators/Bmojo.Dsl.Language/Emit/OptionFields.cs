@@ -10,6 +10,8 @@ namespace Bmojo.Dsl.Language.Emit
     /// A kind used with one setting gets a plain name (<c>MambaOptions</c>); several are numbered from 1.</summary>
     internal sealed class OptionFields
     {
+        private const string Suffix = "Options";
+
         private readonly Dictionary<MixerPlan, OptionField> _mixers;
         private readonly Dictionary<FeedForwardPlan, OptionField> _feedForwards;
 
@@ -41,12 +43,18 @@ namespace Bmojo.Dsl.Language.Emit
                 int ordinal = 0;
                 foreach (TPlan plan in kind)
                 {
-                    string name = kind.Count() == 1 ? kind.Key + "Options" : kind.Key + "Options" + ++ordinal;
+                    string name = kind.Count() == 1 ? kind.Key + Suffix : kind.Key + Suffix + ++ordinal;
                     fields.Add((plan, field(plan, name)));
                 }
             }
             return fields;
         }
+
+        /// <summary>Whether <paramref name="name"/> is, or may be, the name of an options field.</summary>
+        public static bool IsFieldName(string name) =>
+            new[] { "Attention", "Mamba", "Bmojo", "Mlp", "Moe" }.Any(kind =>
+                name.StartsWith(kind + Suffix, StringComparison.Ordinal) &&
+                name.Substring(kind.Length + Suffix.Length).All(char.IsDigit));
 
         private static string Kind<TPlan>(TPlan plan) => plan switch
         {

@@ -4,7 +4,8 @@
 namespace Bmojo.Models
 {
     /// <summary>
-    /// Jamba's layer rules (Lieber et al. 2024, "Jamba: A Hybrid Transformer-Mamba Language Model", Sec. 2-3) at the
+    /// Jamba's layer rules (Lieber et al. 2024, "Jamba: A Hybrid Transformer-Mamba Language Model", Sec. 2; the released
+    /// config's attn_layer_period 8 / attn_layer_offset 4, expert_layer_period 2 / expert_layer_offset 1) at the
     /// 370M class width: blocks of 8 layers with attention at offset 4 and Mamba elsewhere (1:7 attention:Mamba),
     /// a mixture of experts (16 experts, top-2) in every 2nd layer (offset 1) and a dense MLP in the others,
     /// grouped-query attention (16 heads, 8 key/value heads), no positional embedding in Jamba (we keep RoPE on).

@@ -4,9 +4,10 @@
 namespace Bmojo.Models
 {
     /// <summary>
-    /// Mamba-370M (Gu &amp; Dao 2023, "Mamba: Linear-Time Sequence Modeling with Selective State Spaces", Table 12;
-    /// state-spaces/mamba config mamba-370m): 48 layers, d_model 1024, d_state 16, d_conv 4, expand 2, dt_rank auto (64),
-    /// mixer-only blocks (no MLP), RMSNorm, vocabulary 50280, tied embeddings.
+    /// Mamba-370M (Gu &amp; Dao 2023, "Mamba: Linear-Time Sequence Modeling with Selective State Spaces"; the released
+    /// checkpoint's config, huggingface.co/state-spaces/mamba-370m): 48 layers, d_model 1024, the Mamba defaults d_state 16,
+    /// d_conv 4, expand 2, dt_rank auto (64), mixer-only blocks (no MLP), RMSNorm, tied embeddings, vocabulary 50277
+    /// padded to a multiple of 8 = 50280.
     /// Parameters: 371,516,416 (embedding 51,486,720 + 48 x 6,667,264 per layer + final norm 1,024).
     /// </summary>
     /// <remarks>

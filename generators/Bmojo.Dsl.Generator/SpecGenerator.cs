@@ -97,7 +97,21 @@ namespace Bmojo.Dsl.Generator
 
         private static void Report(SourceProductionContext output, EquatableArray<SpecDiagnostic> diagnostics)
         {
-            foreach (SpecDiagnostic diagnostic in diagnostics) output.ReportDiagnostic(RoslynDiagnostics.From(diagnostic));
+            foreach (SpecDiagnostic diagnostic in diagnostics)
+            {
+                Diagnostic reported;
+                try
+                {
+                    reported = RoslynDiagnostics.From(diagnostic);
+                }
+                catch (Exception e)
+                {
+                    // A diagnostic Roslyn cannot place (a span out of range): still say what it was.
+                    reported = RoslynDiagnostics.From(SpecCompiler.InternalError(
+                        "", $"internal error while reporting '{diagnostic}': {e.Message}"));
+                }
+                output.ReportDiagnostic(reported);
+            }
         }
     }
 }

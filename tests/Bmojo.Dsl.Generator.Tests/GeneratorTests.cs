@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Bmojo.Dsl.Language;
 using Microsoft.CodeAnalysis;
 
@@ -20,6 +21,18 @@ public sealed class GeneratorTests
     {
         GeneratedSourceResult source = Canonical.Value.Result.GeneratedSources.Single(s => ModelName(s.HintName) == model);
         Snapshot.Verify(source.SourceText.ToString(), model);
+    }
+
+    [Fact]
+    public void Every_verified_snapshot_belongs_to_a_model_that_still_exists()
+    {
+        IEnumerable<string> models = Canonical.Value.Result.GeneratedSources.Select(source => ModelName(source.HintName))
+            .Concat(HandBuiltPlans.All.Select(plan => plan.Name));
+        string[] orphans = Directory.GetFiles(SnapshotDirectory(), "*.verified.cs")
+            .Select(path => Path.GetFileName(path)[..^".verified.cs".Length])
+            .Except(models)
+            .ToArray();
+        Assert.True(orphans.Length == 0, $"snapshots of models that no longer exist: {string.Join(", ", orphans)}");
     }
 
     [Fact]
@@ -83,6 +96,9 @@ public sealed class GeneratorTests
         Assert.All(result.GeneratedSources, source =>
             Assert.Contains($"\nnamespace {expected}\n{{\n", source.SourceText.ToString()));
     }
+
+    private static string SnapshotDirectory([CallerFilePath] string thisFile = "") =>
+        Path.Combine(Path.GetDirectoryName(thisFile)!, "Snapshots");
 
     private static string ModelName(string hintName) => hintName.Substring(0, hintName.Length - ".g.cs".Length);
 }

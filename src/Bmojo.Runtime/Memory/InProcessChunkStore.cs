@@ -1,3 +1,6 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
 namespace Bmojo.Runtime.Memory;
 
 /// <summary>The default chunk store: chunks held in memory (detached copies) for the life of a cache.</summary>
@@ -11,7 +14,10 @@ public sealed class InProcessChunkStore : IChunkStore
     {
         if (chunks.Count > 0 && boundary < chunks[^1].Boundary)
             throw new ArgumentException($"chunk store: write at boundary {boundary} after a write at boundary {chunks[^1].Boundary}");
-        chunks.Add((new StoredChunk(chunk.Keys.detach().clone(), chunk.Values.detach().clone(), [.. chunk.Positions]), boundary));
+        // Copies owned by the store, outside any dispose scope of the caller.
+        Tensor keys = chunk.Keys.detach().clone().DetachFromDisposeScope();
+        Tensor values = chunk.Values.detach().clone().DetachFromDisposeScope();
+        chunks.Add((new StoredChunk(keys, values, [.. chunk.Positions]), boundary));
     }
 
     public IReadOnlyList<int> Search(int kvHead, ReadOnlySpan<float> meanQuery, int topK, long boundary)

@@ -13,16 +13,13 @@ namespace Bmojo.Runtime.Mixers;
 /// </summary>
 internal static class BmojoBlockwise
 {
-    /// <summary>Query block length when retrieval is off (with retrieval, one block per query chunk).</summary>
-    public const int BlockSize = 64;
-
     /// <returns><c>(B, H, L, Dh)</c>.</returns>
     public static Tensor Run(Tensor q, Tensor k, Tensor v, Tensor kf, Tensor vf, Tensor selected,
-                             int window, int fadingTokens, int eideticCapacity, RetrievalPlan? plan)
+                             int window, int fadingTokens, int eideticCapacity, RetrievalPlan? plan, int blockSize)
     {
         using var scope = NewDisposeScope();
         long length = q.shape[2];
-        int block = plan?.ChunkSize ?? BlockSize;
+        int block = plan?.ChunkSize ?? blockSize;
         Tensor edge = EdgeCounts(selected, window);                                             // (B, L): S[t - w]
         Tensor rankedPositions = SelectedInOrder(selected);                                     // (B, L)
         var outputs = new List<Tensor>();

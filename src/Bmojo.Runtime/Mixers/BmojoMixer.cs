@@ -24,12 +24,15 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
     private readonly Linear out_proj;
 
     private readonly BmojoOptions options;
-    private readonly int heads, kvHeads, headDim, window, fadingTokens, eideticCapacity;
+    private readonly RotaryEmbedding rotary;
+    private readonly int layerIndex, heads, kvHeads, headDim, window, fadingTokens, eideticCapacity;
 
     public BmojoMixer(int dModel, int layerIndex, BmojoOptions options) : base(nameof(BmojoMixer))
     {
         Validate(dModel, layerIndex, options);
         this.options = options;
+        this.layerIndex = layerIndex;
+        rotary = new RotaryEmbedding(options.Attention.RotaryDim, options.Attention.RopeBase);
         heads = options.Attention.Heads;
         kvHeads = options.Attention.KvHeads;
         headDim = dModel / heads;
@@ -58,7 +61,8 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
             : RetrievalPlan.Build(q, k, selected, window, eideticCapacity, options.Retrieval);
         Tensor o = options.Path == BmojoPath.Reference
             ? AttendReference(q, k, v, kf, vf, selected, plan)
-            : BmojoBlockwise.Run(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity, plan);
+            : BmojoBlockwise.Run(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity, plan,
+                                   options.BlockSize);
         return Output(o).MoveToOuterDisposeScope();
     }
 
@@ -94,7 +98,7 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
         Tensor q = Heads(qkv.narrow(-1, 0, heads * headDim), heads);
         Tensor k = Heads(qkv.narrow(-1, heads * headDim, kvHeads * headDim), kvHeads);
         Tensor v = Heads(qkv.narrow(-1, (heads + kvHeads) * headDim, kvHeads * headDim), kvHeads);
-        return (Rotary(q, start).MoveToOuterDisposeScope(), Rotary(k, start).MoveToOuterDisposeScope(),
+        return (rotary.Apply(q, start).MoveToOuterDisposeScope(), rotary.Apply(k, start).MoveToOuterDisposeScope(),
                 v.MoveToOuterDisposeScope());
     }
 
@@ -109,7 +113,7 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
                                    in_proj.bias?.narrow(0, heads * headDim, 2 * kvHeads * headDim)); // (B, T, 2 Hkv Dh)
         Tensor kf = Heads(kv.narrow(-1, 0, kvHeads * headDim), kvHeads);
         Tensor vf = Heads(kv.narrow(-1, kvHeads * headDim, kvHeads * headDim), kvHeads);
-        return (Rotary(kf, start).MoveToOuterDisposeScope(), vf.MoveToOuterDisposeScope());
+        return (rotary.Apply(kf, start).MoveToOuterDisposeScope(), vf.MoveToOuterDisposeScope());
     }
 
     // (B, T, h Dh) -> (B, h, T, Dh)
@@ -118,28 +122,7 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
     // o (B, H, T, Dh) -> out_proj -> (B, T, D)
     private Tensor Output(Tensor o) => out_proj.forward(o.transpose(1, 2).reshape(o.shape[0], o.shape[2], heads * headDim));
 
-    // RoPE (GPT-NeoX rotate-half layout) on the first RotaryDim dims of each head, tokens at start, start + 1, ...
-    private Tensor Rotary(Tensor x, long start)
-    {
-        int rotary = options.Attention.RotaryDim;
-        if (rotary == 0) return x.alias();
-        using var scope = NewDisposeScope();
-        ScalarType compute = x.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
-        Tensor inverseFrequency = pow(options.Attention.RopeBase,
-                                      -arange(0, rotary, 2, compute, x.device) / rotary);       // (rotary / 2)
-        Tensor angles = arange(start, start + x.shape[2], 1, compute, x.device).outer(inverseFrequency); // (T, rotary / 2)
-        Tensor cos = cat([angles.cos(), angles.cos()], -1), sin = cat([angles.sin(), angles.sin()], -1); // (T, rotary)
-        Tensor rotated = x.narrow(-1, 0, rotary).to_type(compute);
-        Tensor half1 = rotated.narrow(-1, 0, rotary / 2), half2 = rotated.narrow(-1, rotary / 2, rotary / 2);
-        Tensor turned = rotated * cos + cat([-half2, half1], -1) * sin;
-        return cat([turned.to_type(x.dtype), x.narrow(-1, rotary, x.shape[3] - rotary)], -1).MoveToOuterDisposeScope();
-    }
-
-    private void CheckInput(Tensor x)
-    {
-        if (x.dim() != 3 || x.shape[2] != in_proj.weight!.shape[1])
-            throw new ArgumentException($"B'MOJO mixer: input must be (B, L, {in_proj.weight!.shape[1]}), got ({string.Join(", ", x.shape)})");
-    }
+    private void CheckInput(Tensor x) => MixerInput.Check(x, in_proj.weight!.shape[1], $"B'MOJO mixer (layer {layerIndex})");
 
     private static void Validate(int dModel, int layerIndex, BmojoOptions o)
     {
@@ -155,6 +138,8 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
             throw new ArgumentException($"{where}: needs window >= 1 or fading_tokens >= 1 with an SSM path, so every query attends to at least one token");
         if (double.IsNaN(o.Threshold))
             throw new ArgumentException($"{where}: the innovation threshold tau is NaN");
+        if (o.BlockSize < 1)
+            throw new ArgumentException($"{where}: block size ({o.BlockSize}) must be >= 1");
         if (o.Retrieval is { } r && (r.TopK < 1 || r.ChunkSize < 1))
             throw new ArgumentException($"{where}: retrieval top_k ({r.TopK}) and chunk size ({r.ChunkSize}) must be >= 1");
     }

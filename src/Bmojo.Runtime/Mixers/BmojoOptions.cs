@@ -53,6 +53,10 @@ public sealed record BmojoOptions(
     /// <summary>The implementation of the full forward (recurrent inference has its own).</summary>
     public BmojoPath Path { get; init; } = BmojoPath.Blockwise;
 
+    /// <summary>Query block length of the blockwise path without retrieval (with retrieval a block is one query
+    /// chunk of <see cref="RetrievalOptions.ChunkSize"/> tokens).</summary>
+    public int BlockSize { get; init; } = 64;
+
     /// <summary>m_f in effect: <see cref="FadingTokens"/>, or 0 without an SSM path.</summary>
     public int EffectiveFadingTokens => Fading is null ? 0 : FadingTokens;
 }

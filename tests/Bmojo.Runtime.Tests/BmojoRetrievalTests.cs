@@ -65,4 +65,31 @@ public sealed class BmojoRetrievalTests
         Assert.Equal([0, 1, 2], store.Search(0, new float[4], topK: 10, boundary: 5).Order());
         Assert.Equal([0, 1, 2, 3], store.Search(0, new float[4], topK: 10, boundary: 6).Order());
     }
+
+    [Fact]
+    public void A_persistent_store_gives_the_in_process_results_and_serves_a_later_session()
+    {
+        manual_seed(53);
+        string directory = Path.Combine(Path.GetTempPath(), "bmojo-retrieval-tests", Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var inProcess = new BmojoMixer(D, 0, Options(1, 1, 1, 2.0, retrieval: new RetrievalOptions(2, 2)));
+            using var persistent = Copy(inProcess, Options(1, 1, 1, 2.0, retrieval: new RetrievalOptions(2, 2, directory)));
+            Tensor x = randn(2, Length, D);
+            using var noGrad = no_grad();
+            Tensor full = inProcess.forward(x);
+            TensorAssert.Close(full, Recurrent(persistent, x, 5, 1, 6), atol: 1e-4, what: "file store, first session");
+            Assert.True(File.Exists(Path.Combine(directory, "layer0-seq1.chunks")));
+
+            // A second session on the same files sees the first session's chunks from its first boundary (position 2).
+            Tensor second = Recurrent(persistent, x, Length);
+            TensorAssert.Close(full.narrow(1, 0, 2), second.narrow(1, 0, 2), atol: 1e-5, what: "before the first boundary");
+            Assert.True((full.narrow(1, 2, 2) - second.narrow(1, 2, 2)).abs().max().item<float>() > 1e-4,
+                        "the earlier session's chunks were not retrieved");
+        }
+        finally
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        }
+    }
 }

@@ -20,6 +20,7 @@ public interface IChunkStore : IDisposable
     /// </summary>
     IReadOnlyList<int> Search(int kvHead, ReadOnlySpan<float> meanQuery, int topK, long boundary);
 
-    /// <summary>The chunk with id <paramref name="id"/> (ids count writes from 0).</summary>
+    /// <summary>The chunk with id <paramref name="id"/> (ids count chunks from 0). Its tensors are read-only and not the
+    /// caller's to dispose: the store owns them, or they are fresh copies in the caller's dispose scope.</summary>
     StoredChunk Read(int id);
 }

@@ -22,6 +22,10 @@ internal static class BmojoBlockwise
         int block = plan?.ChunkSize ?? blockSize;
         Tensor edge = EdgeCounts(selected, window);                                             // (B, L): S[t - w]
         Tensor rankedPositions = SelectedInOrder(selected);                                     // (B, L)
+        Tensor selectedCount = selected.to_type(ScalarType.Int64).sum([1], keepdim: true);      // (B, 1)
+        long group = q.shape[1] / k.shape[1];
+        // Retrieved tokens differ per query head: gather them from keys/values spread to the query heads.
+        (Tensor kH, Tensor vH) = plan is null ? (k, v) : (k.repeat_interleave(group, 1), v.repeat_interleave(group, 1));
         var outputs = new List<Tensor>();
         for (long start = 0; start < length; start += block)
         {
@@ -47,7 +51,7 @@ internal static class BmojoBlockwise
                 Tensor blockEdge = edge.narrow(1, start, count);                               // (B, T)
                 Tensor ranks = blockEdge.narrow(1, 0, 1) - eideticCapacity
                                + arange(eideticCapacity + count, device: q.device).unsqueeze(0); // (B, E)
-                Tensor valid = ranks.ge(0) & ranks.lt(selected.to_type(ScalarType.Int64).sum([1], keepdim: true));
+                Tensor valid = ranks.ge(0) & ranks.lt(selectedCount);
                 Tensor positions = rankedPositions.gather(1, ranks.clamp(0, length - 1));       // (B, E)
                 Tensor kept = valid.unsqueeze(1) & ranks.unsqueeze(1).lt(blockEdge.unsqueeze(2))
                               & ranks.unsqueeze(1).ge(blockEdge.unsqueeze(2) - eideticCapacity); // (B, T, E)
@@ -55,7 +59,7 @@ internal static class BmojoBlockwise
             }
             Tensor o = plan is null
                 ? Attend(q.narrow(2, start, count), keys, values, masks)
-                : AttendWithRetrieval(q.narrow(2, start, count), k, v, keys, values, masks, plan, (int)(start / block));
+                : AttendWithRetrieval(q.narrow(2, start, count), kH, vH, group, keys, values, masks, plan, (int)(start / block));
             outputs.Add(o);
         }
         return cat(outputs, 2).MoveToOuterDisposeScope();                                     // (B, H, L, Dh)
@@ -69,10 +73,11 @@ internal static class BmojoBlockwise
     }
 
     // With retrieval the block is one query chunk: each head adds the tokens of the chunks it retrieved.
-    private static Tensor AttendWithRetrieval(Tensor q, Tensor k, Tensor v, List<Tensor> keys, List<Tensor> values,
+    // kH, vH: keys and values spread to the query heads (B, H, L, Dh).
+    private static Tensor AttendWithRetrieval(Tensor q, Tensor kH, Tensor vH, long group, List<Tensor> keys, List<Tensor> values,
                                               List<Tensor> masks, RetrievalPlan plan, int queryChunk)
     {
-        long batch = q.shape[0], heads = q.shape[1], group = heads / k.shape[1], count = q.shape[2];
+        long batch = q.shape[0], heads = q.shape[1], count = q.shape[2];
         int widest = Enumerable.Range(0, (int)batch).SelectMany(b => Enumerable.Range(0, (int)heads)
                          .Select(h => plan.Retrieved(b, h, queryChunk).Count)).DefaultIfEmpty(0).Max();
         if (widest == 0) return Attend(q, keys, values, masks);
@@ -89,7 +94,6 @@ internal static class BmojoBlockwise
                 }
             }
         Tensor index = tensor(positions, [batch, heads, widest], device: q.device);            // (B, H, R)
-        Tensor kH = k.repeat_interleave(group, 1), vH = v.repeat_interleave(group, 1);          // (B, H, L, Dh)
         Tensor retrievedMask = tensor(valid, [batch, heads, 1, widest], device: q.device).expand(-1, -1, count, -1);
         Tensor local = cat(masks.Select(m => m.expand(batch, heads, -1, -1)).ToList(), 3);     // (B, H, T, K)
         return MaskedAttention.Run(q,

@@ -22,9 +22,10 @@ public enum BmojoPath
 }
 
 /// <summary>Long-term eidetic memory in storage: chunks of evicted tokens, read by top-k retrieval.</summary>
-/// <param name="TopK">Chunks fetched per head at each chunk boundary.</param>
+/// <param name="TopK">Chunks fetched per query head at each chunk boundary.</param>
 /// <param name="ChunkSize">c: tokens per stored chunk, and the query chunk length.</param>
-/// <param name="StorePath">null: the in-process store; otherwise a persistent store at this path.</param>
+/// <param name="StorePath">null: the in-process store; otherwise a directory for persistent stores, one file per layer
+/// and sequence (<see cref="Bmojo.Runtime.Memory.FileChunkStore"/>).</param>
 public sealed record RetrievalOptions(int TopK, int ChunkSize, string? StorePath = null);
 
 /// <summary>The B'MOJO mixer (../shared/docs/bmojo-layer.md): one softmax over window, fading tokens,

@@ -60,6 +60,22 @@ public sealed class BmojoMixerTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void Sequences_shorter_than_a_block_or_a_retrieval_chunk(int length)
+    {
+        manual_seed(36);
+        var retrieval = new RetrievalOptions(2, ChunkSize: 8);
+        using var reference = new BmojoMixer(D, 0, Options(2, 2, 2, -1.0, retrieval: retrieval, path: BmojoPath.Reference));
+        using var blockwise = Copy(reference, Options(2, 2, 2, -1.0, retrieval: retrieval, blockSize: 64));
+        Tensor x = randn(2, length, D);
+        using var noGrad = no_grad();
+        Tensor full = reference.forward(x);
+        TensorAssert.Close(full, blockwise.forward(x), atol: 1e-5, what: "blockwise");
+        TensorAssert.Close(full, Recurrent(reference, x, [.. Enumerable.Repeat(1, length)]), atol: 1e-5, what: "token by token");
+    }
+
+    [Theory]
     [InlineData(BmojoPath.Blockwise)]
     [InlineData(BmojoPath.Reference)]
     public void Gradients_match_central_differences_in_float64(BmojoPath path)

@@ -75,6 +75,12 @@ namespace Bmojo.Dsl.Language.Binding
                 diagnostics.Add(declaration.File.Create(DiagnosticCatalogue.ReservedModelName, name.Span, name.Text, "BMojo"));
                 return false;
             }
+            if (Emit.ModelEmitter.IsReservedModelName(name.Text))
+            {
+                // A class cannot declare a member of its own name (CS0542): say so here, at the name.
+                diagnostics.Add(declaration.File.Create(DiagnosticCatalogue.MemberNameClash, name.Span, name.Text));
+                return false;
+            }
             if (CSharpNames.IsAllLowerCase(name.Text))
                 diagnostics.Add(declaration.File.Create(DiagnosticCatalogue.LowercaseModelName, name.Span, name.Text,
                     CSharpNames.Capitalized(name.Text)));

@@ -109,6 +109,8 @@ namespace Bmojo.Dsl.Language.Diagnostics
             "model name '{0}' is all lower-case; C# warns on such type names (CS8981), use '{1}'");
         public static readonly DiagnosticDescriptor EmptySpec = Warning("BMJ0407", "No model",
             "the spec file declares no model");
+        public static readonly DiagnosticDescriptor MemberNameClash = Error("BMJ0408", "Model name clashes with a generated member",
+            "model name '{0}' is also the name of a member of the generated class; choose another name");
 
         public static readonly DiagnosticDescriptor InternalError = Error("BMJ9999", "Internal error",
             "internal error in the spec compiler: {0}; please report it with this spec file");
@@ -125,7 +127,7 @@ namespace Bmojo.Dsl.Language.Diagnostics
             DuplicateFillRule, RulesCollide, LayerWithoutMixer, LayerOutOfRange, InvalidEvery, DuplicateLayerInAt,
             RuleMatchesNothing, InvalidPattern, NoneMixer,
             UnknownParent, DuplicateModel, InvalidModelName, KeywordModelName, ReservedModelName, ExtendsCycle,
-            LowercaseModelName, EmptySpec,
+            LowercaseModelName, EmptySpec, MemberNameClash,
             InternalError,
         };
 

@@ -352,9 +352,13 @@ namespace Bmojo.Dsl.Language.Syntax
                         depth++;
                         break;
                     case TokenKind.CloseBrace:
-                    case TokenKind.CloseBracket:
                         if (depth == 0) return;
                         depth--;
+                        break;
+                    case TokenKind.CloseBracket:
+                        // A stray ']' at depth 0 is skipped like any other token: returning on it without
+                        // consuming it would leave the caller looping on the same token.
+                        if (depth > 0) depth--;
                         break;
                 }
                 Advance();

@@ -19,7 +19,7 @@ public sealed class ReadmeExampleTests
     [Fact]
     public void The_example_spec_generates_a_class_the_example_code_compiles_against()
     {
-        string spec = Block("```\n");
+        string spec = Block("```\n# ");
         string program = Block("```csharp\n");
 
         GeneratorRunResult result = GeneratorHarness.Run(new[] { new SpecFile("/repo/specs/tiny-hybrid.arch", spec) }, out Compilation generated);
@@ -39,7 +39,7 @@ public sealed class ReadmeExampleTests
     [Fact]
     public void The_example_error_is_the_one_the_generator_reports()
     {
-        string spec = Block("```\n").Replace("window = 32, fading", "windw = 32, fading");
+        string spec = Block("```\n# ").Replace("window = 32, fading", "windw = 32, fading");
         string expected = Block("```\nspecs/").Trim();
 
         GeneratorRunResult result = GeneratorHarness.Run(new SpecFile("specs/tiny-hybrid.arch", spec));
@@ -58,5 +58,5 @@ public sealed class ReadmeExampleTests
     }
 
     private static string ExamplePath([CallerFilePath] string thisFile = "") =>
-        Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "..", "docs", "readme-example.md");
+        Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "..", "README.md");
 }

@@ -46,6 +46,12 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGr
     /// <summary>The scan implementation; all paths compute the same function.</summary>
     public ScanPath ScanPath { get; set; } = ScanPath.Chunked;
 
+    /// <summary>Sets <see cref="ScanPath"/> on every Mamba mixer of a model (B'MOJO's fading SSM included).</summary>
+    public static void UseScanPath(nn.Module model, ScanPath path)
+    {
+        foreach (MambaMixer mixer in model.modules().Prepend(model).OfType<MambaMixer>()) mixer.ScanPath = path;
+    }
+
     /// <summary>d_inner = expand * d_model.</summary>
     public long DInner => dInner;
 

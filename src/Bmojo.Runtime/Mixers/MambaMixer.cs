@@ -127,7 +127,7 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGr
     /// keeps in fp32 (the scan runs in fp32 anyway). Null for casts that lose nothing.</summary>
     private Tensor[]? KeptFp32(ScalarType dtype, Device? device)
     {
-        if (!is_floating_point(empty(0, dtype)) || dtype is ScalarType.Float32 or ScalarType.Float64) return null;
+        if (dtype is not (ScalarType.BFloat16 or ScalarType.Float16)) return null;
         return new[] { A_log, D, dt_proj.bias! }
             .Select(p => p.detach().to(ScalarType.Float32, device ?? p.device).clone().DetachFromDisposeScope())
             .ToArray();

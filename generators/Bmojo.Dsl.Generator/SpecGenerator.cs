@@ -26,12 +26,13 @@ namespace Bmojo.Dsl.Generator
                 .Select(static (file, cancellationToken) => Parse(file, cancellationToken))
                 .WithTrackingName(TrackingNames.Parse);
 
-            IncrementalValueProvider<string> modelNamespace = context.AnalyzerConfigOptionsProvider
-                .Select(static (options, _) => ModelNamespace(options.GlobalOptions))
-                .WithTrackingName(TrackingNames.Namespace);
+            IncrementalValueProvider<CompileOptions> compileOptions = context.AnalyzerConfigOptionsProvider
+                .Select(static (options, _) => new CompileOptions(ModelNamespace(options.GlobalOptions),
+                                                                  FusedKernels(options.GlobalOptions)))
+                .WithTrackingName(TrackingNames.Options);
 
             IncrementalValueProvider<BoundSpecs> bound = files.Collect()
-                .Combine(modelNamespace)
+                .Combine(compileOptions)
                 .Select(static (input, _) => SpecCompiler.Bind(input.Left, input.Right))
                 .WithTrackingName(TrackingNames.Bind);
 
@@ -79,6 +80,11 @@ namespace Bmojo.Dsl.Generator
             }
             return SpecCompiler.DefaultNamespace;
         }
+
+        /// <summary><c>BmojoFusedKernels</c>: anything but <c>false</c> (the default, unset, is true).</summary>
+        private static bool FusedKernels(AnalyzerConfigOptions options) =>
+            !(options.TryGetValue("build_property.BmojoFusedKernels", out string? value) &&
+              string.Equals(value?.Trim(), "false", StringComparison.OrdinalIgnoreCase));
 
         private static void AddSource(SourceProductionContext output, EmittedModel model, GeneratedSource source)
         {

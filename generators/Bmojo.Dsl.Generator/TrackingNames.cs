@@ -6,8 +6,8 @@ namespace Bmojo.Dsl.Generator
         /// <summary>One spec file's text to its syntax tree and syntax diagnostics (per file).</summary>
         public const string Parse = nameof(Parse);
 
-        /// <summary>The namespace the models go into, from the project's properties.</summary>
-        public const string Namespace = nameof(Namespace);
+        /// <summary>The project's properties the generated code depends on: namespace, fused kernels.</summary>
+        public const string Options = nameof(Options);
 
         /// <summary>All parsed files together to the resolved model plans and binding diagnostics.</summary>
         public const string Bind = nameof(Bind);

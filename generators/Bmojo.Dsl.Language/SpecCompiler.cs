@@ -16,6 +16,10 @@ namespace Bmojo.Dsl.Language
     /// <summary>The generated source of one model, or the internal error that stopped it.</summary>
     public sealed record EmittedModel(string Name, GeneratedSource? Source, EquatableArray<Diagnostic> Diagnostics);
 
+    /// <summary>What the build says about the generated code: the namespace of the classes, and whether they may
+    /// use the fused ILGPU kernels (MSBuild <c>BmojoNamespace</c>, <c>BmojoFusedKernels</c>).</summary>
+    public sealed record CompileOptions(string Namespace, bool FusedKernels = true);
+
     /// <summary>Everything a set of spec files compiles to: one source per valid model, and every diagnostic.</summary>
     public sealed record SpecCompilation(EquatableArray<GeneratedSource> Sources, EquatableArray<Diagnostic> Diagnostics)
     {
@@ -36,10 +40,14 @@ namespace Bmojo.Dsl.Language
         public const string InternalErrorId = "BMJ9998";
 
         /// <summary>Parses, binds and emits every model of <paramref name="sources"/> into <paramref name="namespace"/>.</summary>
-        public static SpecCompilation Compile(IReadOnlyList<SpecSource> sources, string @namespace)
+        public static SpecCompilation Compile(IReadOnlyList<SpecSource> sources, string @namespace) =>
+            Compile(sources, new CompileOptions(@namespace));
+
+        /// <summary>Parses, binds and emits every model of <paramref name="sources"/> as <paramref name="options"/> say.</summary>
+        public static SpecCompilation Compile(IReadOnlyList<SpecSource> sources, CompileOptions options)
         {
             List<ParsedFile> parsed = sources.Select(Parse).ToList();
-            BoundSpecs bound = Bind(parsed, @namespace);
+            BoundSpecs bound = Bind(parsed, options);
             List<EmittedModel> emitted = bound.Models.Select(Emit).ToList();
             IEnumerable<Diagnostic> diagnostics = parsed.SelectMany(file => file.Diagnostics)
                 .Concat(bound.Diagnostics)
@@ -63,12 +71,20 @@ namespace Bmojo.Dsl.Language
         }
 
         /// <summary>Binds the files that parsed (with or without syntax errors) into model plans.</summary>
-        public static BoundSpecs Bind(IReadOnlyList<ParsedFile> files, string @namespace)
+        public static BoundSpecs Bind(IReadOnlyList<ParsedFile> files, string @namespace) =>
+            Bind(files, new CompileOptions(@namespace));
+
+        /// <summary>Binds the files that parsed into model plans carrying <paramref name="options"/>.</summary>
+        public static BoundSpecs Bind(IReadOnlyList<ParsedFile> files, CompileOptions options)
         {
             List<ParsedSpec> specs = files.Where(file => file.Spec is not null).Select(file => file.Spec!).ToList();
             try
             {
-                return SpecFrontEnd.Bind(specs, @namespace);
+                BoundSpecs bound = SpecFrontEnd.Bind(specs, options.Namespace);
+                return options.FusedKernels ? bound : bound with
+                {
+                    Models = bound.Models.Select(model => model with { FusedKernels = false }).ToEquatableArray(),
+                };
             }
             catch (Exception e)
             {

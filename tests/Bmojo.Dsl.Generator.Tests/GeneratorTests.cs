@@ -97,6 +97,34 @@ public sealed class GeneratorTests
             Assert.Contains($"\nnamespace {expected}\n{{\n", source.SourceText.ToString()));
     }
 
+    [Fact]
+    public void BmojoFusedKernels_false_pins_every_model_to_the_reference_paths_and_still_compiles()
+    {
+        var properties = new Dictionary<string, string>
+        {
+            ["build_property.BmojoNamespace"] = "Bmojo.Models",
+            ["build_property.BmojoFusedKernels"] = "False",
+        };
+        GeneratorDriver driver = GeneratorHarness.CreateDriver(
+            GeneratorHarness.CanonicalSpecs.Select(spec => spec.ToAdditionalText()), properties);
+
+        driver = driver.RunGeneratorsAndUpdateCompilation(GeneratorHarness.EmptyCompilation(), out Compilation output, out _);
+        GeneratorRunResult result = driver.GetRunResult().Results.Single();
+
+        string[] problems = CompilationHelper.Problems(output);
+        Assert.True(problems.Length == 0, string.Join("\n", problems));
+        string Source(string model) =>
+            result.GeneratedSources.Single(source => source.HintName == model + ".g.cs").SourceText.ToString();
+        Assert.Contains("MambaMixer.UseScanPath(this, global::Bmojo.Runtime.Mixers.ScanPath.Chunked);", Source("Mamba"));
+        Assert.Contains("MambaMixer.UseScanPath(this, global::Bmojo.Runtime.Mixers.ScanPath.Chunked);", Source("BMojo"));
+        Assert.Contains("{ Path = global::Bmojo.Runtime.Mixers.BmojoPath.Blockwise }", Source("BMojo"));
+        // Attention has no fused path: nothing to pin.
+        Assert.DoesNotContain("UseScanPath", Source("Transformer"));
+        // The default (true) leaves the choice to the runtime's Auto paths: the snapshots hold no pin.
+        Assert.All(GeneratorHarness.Run(GeneratorHarness.CanonicalSpecs, out _).GeneratedSources,
+            source => Assert.DoesNotContain("UseScanPath", source.SourceText.ToString()));
+    }
+
     private static string SnapshotDirectory([CallerFilePath] string thisFile = "") =>
         Path.Combine(Path.GetDirectoryName(thisFile)!, "Snapshots");
 

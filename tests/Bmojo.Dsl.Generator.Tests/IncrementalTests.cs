@@ -9,7 +9,7 @@ public sealed class IncrementalTests
 {
     private static readonly string[] AllSteps =
     {
-        TrackingNames.Parse, TrackingNames.Namespace, TrackingNames.Bind, TrackingNames.Models, TrackingNames.Emit,
+        TrackingNames.Parse, TrackingNames.Options, TrackingNames.Bind, TrackingNames.Models, TrackingNames.Emit,
     };
 
     private const string EditedFile = "transformer-tiny.arch";

@@ -131,6 +131,11 @@ namespace Bmojo.Dsl.Language.Emit
             if (!plan.Sizes.TiedEmbeddings)
                 w.WriteLine($"lm_head = {R.Torch}.nn.Linear(DModel, Vocab, hasBias: false);");
             w.WriteLine("RegisterComponents();");
+            if (!plan.FusedKernels && plan.Layers.Any(layer => layer.Mixer is MambaPlan || layer.Mixer is BmojoPlan { Fading: not null }))
+            {
+                w.WriteLine("// BmojoFusedKernels=false: the chunked scan, never the fused ILGPU kernels.");
+                w.WriteLine($"{R.MambaMixer}.UseScanPath(this, {R.ScanPath}.Chunked);");
+            }
             w.WriteLine("if (device is not null) global::TorchSharp.ModuleExtensionMethods.to(this, device);");
             w.CloseBlock();
         }

@@ -18,7 +18,8 @@ namespace Bmojo.Dsl.Language.Emit
         public OptionFields(ModelPlan plan)
         {
             List<(MixerPlan Plan, OptionField Field)> mixers =
-                Name(plan.Layers.Select(layer => layer.Mixer).Distinct().ToList(), MixerField);
+                Name(plan.Layers.Select(layer => layer.Mixer).Distinct().ToList(),
+                     (mixer, name) => MixerField(mixer, name, plan.FusedKernels));
             List<(FeedForwardPlan Plan, OptionField Field)> feedForwards = Name(
                 plan.Layers.Where(layer => layer.FeedForward is not null).Select(layer => layer.FeedForward!).Distinct().ToList(),
                 FeedForwardField);
@@ -66,13 +67,13 @@ namespace Bmojo.Dsl.Language.Emit
             _ => throw new ArgumentOutOfRangeException(nameof(plan), plan, "unknown layer kind"),
         };
 
-        private static OptionField MixerField(MixerPlan mixer, string name) => mixer switch
+        private static OptionField MixerField(MixerPlan mixer, string name, bool fusedKernels) => mixer switch
         {
             AttentionPlan a => new OptionField(name, RuntimeNames.AttentionOptions, new[] { OptionsExpressions.Attention(a) },
                                                RuntimeNames.AttentionMixer),
             MambaPlan m => new OptionField(name, RuntimeNames.MambaOptions, new[] { OptionsExpressions.Mamba(m) },
                                            RuntimeNames.MambaMixer),
-            BmojoPlan b => new OptionField(name, RuntimeNames.BmojoOptions, OptionsExpressions.BmojoLines(b),
+            BmojoPlan b => new OptionField(name, RuntimeNames.BmojoOptions, OptionsExpressions.BmojoLines(b, fusedKernels),
                                            RuntimeNames.BmojoMixer),
             _ => throw new ArgumentOutOfRangeException(nameof(mixer), mixer, "unknown mixer"),
         };

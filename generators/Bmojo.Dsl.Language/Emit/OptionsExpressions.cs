@@ -21,7 +21,7 @@ namespace Bmojo.Dsl.Language.Emit
             $"ConvBias: {Bool(m.ConvBias)}, Bias: {Bool(m.Bias)})";
 
         /// <summary>The B'MOJO options, one argument per line (they do not fit on one).</summary>
-        public static string[] BmojoLines(BmojoPlan b) => new[]
+        public static string[] BmojoLines(BmojoPlan b, bool fusedKernels) => new[]
         {
             "new(",
             $"Attention: {Attention(b.Attention)},",
@@ -32,7 +32,8 @@ namespace Bmojo.Dsl.Language.Emit
             $"Threshold: {Double(b.Threshold)},",
             $"Predictor: {RuntimeNames.Predictor}.{b.Predictor},",
             $"TiedFadingProjections: {Bool(b.TiedFadingProjections)},",
-            $"Retrieval: {(b.Retrieval is null ? "null" : Retrieval(b.Retrieval))})",
+            $"Retrieval: {(b.Retrieval is null ? "null" : Retrieval(b.Retrieval))})" +
+                (fusedKernels ? "" : $" {{ Path = {RuntimeNames.BmojoPath}.Blockwise }}"),
         };
 
         public static string Mlp(MlpPlan m) =>

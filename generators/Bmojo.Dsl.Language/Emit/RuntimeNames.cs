@@ -26,6 +26,8 @@ namespace Bmojo.Dsl.Language.Emit
         public const string AttentionMixer = "global::Bmojo.Runtime.Mixers.AttentionMixer";
         public const string MambaMixer = "global::Bmojo.Runtime.Mixers.MambaMixer";
         public const string BmojoMixer = "global::Bmojo.Runtime.Mixers.BmojoMixer";
+        public const string BmojoPath = "global::Bmojo.Runtime.Mixers.BmojoPath";
+        public const string ScanPath = "global::Bmojo.Runtime.Mixers.ScanPath";
         public const string AttentionOptions = "global::Bmojo.Runtime.Mixers.AttentionOptions";
         public const string MambaOptions = "global::Bmojo.Runtime.Mixers.MambaOptions";
         public const string BmojoOptions = "global::Bmojo.Runtime.Mixers.BmojoOptions";

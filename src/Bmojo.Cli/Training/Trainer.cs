@@ -111,20 +111,26 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Accuracy on <see cref="TrainingOptions.EvalExamples"/> held-out examples of each grid setting. The
     /// held-out data depends only on the seed and the setting, so every model of a comparison sees the same.</summary>
-    public IReadOnlyList<EvalResult> Evaluate()
+    public IReadOnlyList<EvalResult> Evaluate() => Evaluate(grid, Options.EvalExamples);
+
+    /// <summary>Accuracy on <paramref name="examples"/> held-out examples of each of <paramref name="settings"/>.</summary>
+    public IReadOnlyList<EvalResult> Evaluate(IReadOnlyList<MqarConfig> settings, int examples)
     {
+        foreach (MqarConfig config in settings)
+            if (task.Check(config) is string unfit)
+                throw new UserError($"{Definition.Name} (vocabulary {task.Vocab}) cannot run MQAR {config}: {unfit}");
         model.Module.eval();
         using var noGrad = no_grad();
         var results = new List<EvalResult>();
-        foreach (MqarConfig config in grid)
+        foreach (MqarConfig config in settings)
         {
             var rng = new DataRng(EvalSeed(config));
             long correct = 0, answers = 0;
             double lossSum = 0;
-            for (int done = 0; done < Options.EvalExamples; done += Options.Batch)
+            for (int done = 0; done < examples; done += Options.Batch)
             {
                 using var scope = NewDisposeScope();
-                MqarBatch batch = task.Sample(rng, Math.Min(Options.Batch, Options.EvalExamples - done), config);
+                MqarBatch batch = task.Sample(rng, Math.Min(Options.Batch, examples - done), config);
                 (Tensor inputs, Tensor labels) = batch.ToTensors();
                 Tensor logits = model.Module.forward(inputs);
                 int count = batch.AnswerCount;

@@ -40,7 +40,7 @@ namespace Bmojo.Dsl.Language.Binding
             var found = new List<(BindingDiagnostic Diagnostic, string Model)>();
             foreach (ModelDeclaration declaration in byName.Values)
             {
-                List<ModelDeclaration>? chain = Chain(declaration, byName, diagnostics);
+                List<ModelDeclaration>? chain = Chain(declaration, byName, declarations, diagnostics);
                 if (chain == null) continue;
                 var reporter = new BindingReporter(declaration);
                 ModelPlan? plan = ModelBinder.Bind(chain, ns, reporter);
@@ -84,7 +84,8 @@ namespace Bmojo.Dsl.Language.Binding
         /// <summary>The root ancestor first, <paramref name="model"/> last; null when the chain is broken (reported
         /// at the model whose <c>extends</c> breaks it).</summary>
         private static List<ModelDeclaration>? Chain(
-            ModelDeclaration model, Dictionary<string, ModelDeclaration> byName, DiagnosticBag diagnostics)
+            ModelDeclaration model, Dictionary<string, ModelDeclaration> byName, List<ModelDeclaration> declarationOrder,
+            DiagnosticBag diagnostics)
         {
             var chain = new List<ModelDeclaration> { model };
             for (ModelDeclaration current = model; current.Syntax.Extends is NameSyntax parentName;)
@@ -98,8 +99,9 @@ namespace Bmojo.Dsl.Language.Binding
                 }
                 if (chain.Contains(parent))
                 {
-                    if (parent == model)
-                        diagnostics.Add(model.File.Create(DiagnosticCatalogue.ExtendsCycle, parentName.Span,
+                    // A cycle is reported once, at the first of its models in declaration order.
+                    if (parent == model && chain.All(m => declarationOrder.IndexOf(model) <= declarationOrder.IndexOf(m)))
+                        diagnostics.Add(model.File.Create(DiagnosticCatalogue.ExtendsCycle, model.Syntax.Extends!.Span,
                             string.Join(" -> ", chain.Select(m => m.Name)) + " -> " + model.Name));
                     return null;
                 }

@@ -12,7 +12,8 @@ namespace Bmojo.Dsl.Language.Binding
         public static ModelPlan? Bind(IReadOnlyList<ModelDeclaration> chain, string ns, BindingReporter reporter)
         {
             ModelDeclaration model = chain[chain.Count - 1];
-            reporter.SuppressMissing = chain.Any(m => m.Syntax.HasErrors);
+            bool syntaxErrors = chain.Any(m => m.Syntax.HasErrors);
+            reporter.SuppressMissing = syntaxErrors;
             var scope = new ModelScope(chain, reporter);
             var site = new Located<NameSyntax>(model.Syntax.Name, model);
             var settings = new ArgumentReader(scope.Settings, site, $"model '{model.Name}'", reporter);
@@ -46,7 +47,7 @@ namespace Bmojo.Dsl.Language.Binding
             if (withoutMixer.Length > 0 && !reporter.SuppressMissing)
                 reporter.Report(model, DiagnosticCatalogue.LayerWithoutMixer, model.Syntax.Name.Span, DescribeLayers(withoutMixer));
 
-            if (reporter.HasErrors) return null;
+            if (reporter.HasErrors || syntaxErrors) return null;
             var layers = Enumerable.Range(0, layerCount)
                 .Select(i => new LayerPlan(i, mixers.Plans[i]!, feedForwards.Plans[i]))
                 .ToEquatableArray();

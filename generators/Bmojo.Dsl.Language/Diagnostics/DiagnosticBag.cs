@@ -10,13 +10,24 @@ namespace Bmojo.Dsl.Language.Diagnostics
 
         public IReadOnlyList<Diagnostic> Items => _items;
 
-        public bool HasErrors { get; private set; }
-
         public void Add(Diagnostic diagnostic)
         {
             if (!_seen.Add(diagnostic)) return;
             _items.Add(diagnostic);
-            if (diagnostic.Severity == Severity.Error) HasErrors = true;
+        }
+
+        /// <summary>Replaces the diagnostic of id <paramref name="id"/> at the same span by a more telling one.</summary>
+        public void Replace(string id, Diagnostic diagnostic)
+        {
+            int index = _items.FindIndex(d => d.Id == id && d.Span == diagnostic.Span);
+            if (index < 0)
+            {
+                Add(diagnostic);
+                return;
+            }
+            _seen.Remove(_items[index]);
+            _items[index] = diagnostic;
+            _seen.Add(diagnostic);
         }
     }
 }

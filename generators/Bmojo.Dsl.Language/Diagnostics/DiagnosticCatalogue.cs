@@ -17,9 +17,9 @@ namespace Bmojo.Dsl.Language.Diagnostics
         public static readonly DiagnosticDescriptor ExpectedToken = Error("BMJ0004", "Expected token",
             "expected {0}, got {1}");
         public static readonly DiagnosticDescriptor ExpectedModel = Error("BMJ0005", "Expected a model",
-            "expected 'model', got {0}; a spec file holds only 'model Name { ... }' declarations");
+            "expected 'model', got {0}; a spec file holds only 'model Name {{ ... }}' declarations");
         public static readonly DiagnosticDescriptor UnclosedBrace = Error("BMJ0006", "Unclosed brace",
-            "'{' of {0} is never closed: expected '}'");
+            "'{{' of {0} is never closed: expected '}}'");
         public static readonly DiagnosticDescriptor ExpectedValue = Error("BMJ0007", "Expected a value",
             "expected a value after '=', got {0}");
         public static readonly DiagnosticDescriptor InvalidEscape = Error("BMJ0008", "Invalid escape",
@@ -39,7 +39,7 @@ namespace Bmojo.Dsl.Language.Diagnostics
         public static readonly DiagnosticDescriptor MissingKey = Error("BMJ0105", "Missing required key",
             "{0} needs '{1}' ({2})");
         public static readonly DiagnosticDescriptor WrongComponentKind = Error("BMJ0106", "Wrong component kind",
-            "'{0}' expects {1}, got '{2}'{3}");
+            "'{0}' expects {1}, got '{2}'");
         public static readonly DiagnosticDescriptor DuplicateLet = Error("BMJ0107", "Duplicate let",
             "'{0}' is already defined by a let on line {1}");
         public static readonly DiagnosticDescriptor SelectorOnPlainKey = Error("BMJ0108", "Layer rule on a plain key",

@@ -97,7 +97,9 @@ namespace Bmojo.Dsl.Language.Syntax
                 && token.Span.Length > 0)
             {
                 Advance();
-                Report(DiagnosticCatalogue.InvalidModelName, token.Span, token.Describe());
+                // "model 3Layer": the lexer saw an invalid number; as a name it is an invalid identifier.
+                _diagnostics.Replace(DiagnosticCatalogue.InvalidNumber.Id,
+                    _file.Create(DiagnosticCatalogue.InvalidModelName, token.Span, token.Describe()));
                 return new NameSyntax(string.Empty, token.Span);
             }
             Report(DiagnosticCatalogue.ExpectedToken, token.Span, "a model name", token.Describe());

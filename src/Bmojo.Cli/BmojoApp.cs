@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Bmojo.Cli.Commands;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -21,7 +22,8 @@ public static class BmojoApp
             config.SetApplicationName("bmojo");
             config.ConfigureConsole(output);
             config.CancellationExitCode(130);
-            config.SetExceptionHandler((exception, _) => Report(exception, errors));
+            config.UseStrictParsing();
+            config.SetExceptionHandler((exception, _) => Report(exception, args, errors));
             config.AddCommand<InspectCommand>("inspect")
                 .WithDescription("Show a spec's resolved layer plan, parameter count and memory budget per sequence.")
                 .WithExample("inspect", "BMojoTiny");
@@ -41,13 +43,16 @@ public static class BmojoApp
         return app.Run(args, cancellation);
     }
 
-    private static int Report(Exception exception, TextWriter errors)
+    private static int Report(Exception exception, string[] args, TextWriter errors)
     {
         switch (exception)
         {
             case UserError user:
                 errors.WriteLine(user.Message);
                 return user.ExitCode;
+            case CommandAppException cli when ConversionFailure(cli, args) is string message:
+                errors.WriteLine($"error: {message}");
+                return 2;
             case CommandAppException cli:
                 errors.WriteLine($"error: {cli.Message}");
                 return 2;
@@ -58,5 +63,20 @@ public static class BmojoApp
                 errors.WriteLine($"internal error: {exception.GetType().Name}: {exception.Message} (a bug in bmojo, please report it)");
                 return 70;
         }
+    }
+
+    /// <summary>Spectre reports a value it cannot convert without naming the option; find the option in the arguments.</summary>
+    private static string? ConversionFailure(CommandAppException exception, string[] args)
+    {
+        Match match = Regex.Match(exception.Message, "^Failed to convert '(?<value>.*)' to ");
+        if (!match.Success) return null;
+        string value = match.Groups["value"].Value;
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (i > 0 && args[i] == value && args[i - 1].StartsWith('-')) return $"{args[i - 1]} expects a number, got '{value}'";
+            if (args[i].StartsWith('-') && args[i].EndsWith("=" + value, StringComparison.Ordinal))
+                return $"{args[i][..args[i].IndexOf('=')]} expects a number, got '{value}'";
+        }
+        return $"'{value}' is not a number";
     }
 }

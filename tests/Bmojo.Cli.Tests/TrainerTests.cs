@@ -1,6 +1,7 @@
 using Bmojo.Cli.Models;
 using Bmojo.Cli.Tasks;
 using Bmojo.Cli.Training;
+using Bmojo.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -113,16 +114,18 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
-    public void Weight_decay_skips_norms_biases_and_the_ssm_log_decay_and_skip()
+    public void Weight_decay_skips_norms_biases_and_what_the_mamba_layers_mark()
     {
-        using var matrix = nn.Parameter(zeros(4, 4));
-        using var vector = nn.Parameter(zeros(4));
-        Assert.True(OptimizerFactory.Decays("backbone.layers.0.mixer.in_proj.weight", matrix));
-        Assert.True(OptimizerFactory.Decays("backbone.embedding.weight", matrix));
-        Assert.False(OptimizerFactory.Decays("backbone.layers.0.mixer.A_log", matrix));
-        Assert.False(OptimizerFactory.Decays("backbone.layers.0.mixer.D", vector));
-        Assert.False(OptimizerFactory.Decays("backbone.layers.0.norm.weight", vector));
-        Assert.False(OptimizerFactory.Decays("backbone.layers.0.mixer.dt_proj.bias", vector));
+        using var model = new MambaTiny();
+        IReadOnlySet<string> decayed = OptimizerFactory.Decayed(model);
+        Assert.Contains("backbone.embedding.weight", decayed);
+        Assert.Contains("backbone.layers.0.mixer.in_proj.weight", decayed);
+        Assert.Contains("backbone.layers.0.mixer.x_proj.weight", decayed);
+        Assert.DoesNotContain("backbone.layers.0.mixer.A_log", decayed);
+        Assert.DoesNotContain("backbone.layers.0.mixer.D", decayed);
+        Assert.DoesNotContain("backbone.layers.0.mixer.dt_proj.bias", decayed);
+        Assert.DoesNotContain("backbone.layers.0.norm.weight", decayed);
+        Assert.DoesNotContain("backbone.norm_f.weight", decayed);
     }
 
     [Fact]

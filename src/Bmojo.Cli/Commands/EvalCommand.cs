@@ -16,7 +16,8 @@ public sealed class EvalCommand(IAnsiConsole output, Streams streams) : Command<
         using Trainer trainer = Trainer.Resume(settings.Checkpoint, model);
         IReadOnlyList<MqarConfig> grid = settings.Grid is string g ? MqarGrid.Of(SettingsRules.ParseGrid(g)!.Value) : MqarGrid.Of(trainer.Options.Grid);
         IReadOnlyList<EvalResult> results = trainer.Evaluate(grid, settings.EvalExamples ?? trainer.Options.EvalExamples);
-        Results.WriteAccuracy(output, $"{model.Name} at step {trainer.Step} ({settings.Checkpoint})", results);
+        output.MarkupLine(Markup.Escape($"checkpoint: {settings.Checkpoint}"));
+        Results.WriteAccuracy(output, $"{model.Name} at step {trainer.Step}", results);
         return 0;
     }
 }

@@ -14,7 +14,7 @@ public sealed class CompareCommand(IAnsiConsole output, Streams streams) : Comma
     public override int Execute(CommandContext context, CompareSettings settings, CancellationToken cancellation)
     {
         SettingsRules.ApplyThreads(settings);
-        TrainingOptions options = SettingsRules.Options(settings);
+        TrainingOptions options = SettingsRules.Options(settings, CompareSettings.Defaults(settings));
         List<ModelDefinition> models = settings.Specs.SelectMany(spec => SpecLoader.Load(spec, streams.Error)).ToList();
         if (models.Count == 0) throw new UserError("compare needs at least one SPEC");
         IReadOnlyList<MqarConfig> grid = MqarGrid.Of(options.Grid);

@@ -55,16 +55,19 @@ internal static class SettingsRules
     };
 
     /// <summary>The defaults, overridden by every option given.</summary>
-    public static TrainingOptions Options(IBudgetSettings s)
+    public static TrainingOptions Options(IBudgetSettings s) =>
+        Options(s, TrainingOptions.Default(s.Grid is string grid ? ParseGrid(grid)!.Value : MqarGridKind.Small));
+
+    /// <summary><paramref name="d"/>, overridden by every option given.</summary>
+    public static TrainingOptions Options(IBudgetSettings s, TrainingOptions d)
     {
-        TrainingOptions d = TrainingOptions.Default(s.Grid is string grid ? ParseGrid(grid)!.Value : MqarGridKind.Small);
         int steps = s.Steps ?? d.Steps;
         var options = d with
         {
             Steps = steps,
             Batch = s.Batch ?? d.Batch,
             LearningRate = s.LearningRate ?? d.LearningRate,
-            WarmupSteps = s.Warmup ?? Math.Min(d.WarmupSteps, steps / 10),
+            WarmupSteps = s.Warmup ?? Math.Min(60, steps / 10),
             WeightDecay = s.WeightDecay ?? d.WeightDecay,
             Seed = s.Seed ?? d.Seed,
             EvalExamples = s.EvalExamples ?? d.EvalExamples,
@@ -104,11 +107,11 @@ public class BudgetSettings : CommandSettings, IBudgetSettings
     public string? Grid { get; init; }
 
     [CommandOption("--steps <N>")]
-    [Description("Optimizer steps (default 600).")]
+    [Description("Optimizer steps (train: 600, compare: 60).")]
     public int? Steps { get; init; }
 
     [CommandOption("--batch <B>")]
-    [Description("Sequences per step (default 32).")]
+    [Description("Sequences per step (train: 32, compare: 8).")]
     public int? Batch { get; init; }
 
     [CommandOption("--lr <LR>")]
@@ -116,7 +119,7 @@ public class BudgetSettings : CommandSettings, IBudgetSettings
     public double? LearningRate { get; init; }
 
     [CommandOption("--warmup <N>")]
-    [Description("Linear warm-up steps (default min(60, steps / 10)).")]
+    [Description("Linear warm-up steps (default: a tenth of the steps, at most 60).")]
     public int? Warmup { get; init; }
 
     [CommandOption("--weight-decay <WD>")]
@@ -128,7 +131,7 @@ public class BudgetSettings : CommandSettings, IBudgetSettings
     public long? Seed { get; init; }
 
     [CommandOption("--eval-examples <N>")]
-    [Description("Held-out examples per grid setting (default 256).")]
+    [Description("Held-out examples per grid setting (train: 256, compare: 64).")]
     public int? EvalExamples { get; init; }
 
     [CommandOption("--threads <N>")]

@@ -23,7 +23,7 @@ internal static class ComparisonPlot
         plot.Axes.Left.Label.Text = "accuracy (%)";
         plot.Axes.Title.Label.Text = seqLens.Length == 1 ? $"MQAR, sequence length {seqLens[0]}" : "MQAR";
         plot.Axes.SetLimitsY(0, 105);
-        plot.ShowLegend(Alignment.LowerLeft);
+        plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(path, 900, 560);
     }
 }

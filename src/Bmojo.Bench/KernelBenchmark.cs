@@ -1,0 +1,222 @@
+using Bmojo.Runtime.Kernels;
+using Bmojo.Runtime.Mixers;
+using Bmojo.Runtime.Reference;
+using ILGPU;
+using ILGPU.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+using Device = TorchSharp.torch.Device;
+
+namespace Bmojo.Bench;
+
+/// <summary>Shape and repetitions of one <c>bench kernels</c> run.</summary>
+public sealed record KernelBenchmarkOptions(long Batch, long DInner, long Length, long DState, int Runs, int ReferenceRuns)
+{
+    /// <summary>The issue's shape: fp32 scan, B 8, d_inner 2048, L 4096, N 16.</summary>
+    public static KernelBenchmarkOptions Issue { get; } = new(8, 2048, 4096, 16, Runs: 20, ReferenceRuns: 2);
+
+    /// <summary>A small shape for a dry run on the CPU (ILGPU's CPU accelerator).</summary>
+    public static KernelBenchmarkOptions Quick { get; } = new(1, 16, 64, 16, Runs: 3, ReferenceRuns: 1);
+}
+
+/// <summary>
+/// Times the fused selective scan against the reference paths in one run, on fresh random inputs, checks that they
+/// agree, and puts bytes/s and FLOP/s next to ceilings measured in the same run (a large device copy; a large bf16
+/// matrix product). Also measures what ordering ILGPU against torch costs per launch. Writes a report to a writer.
+/// </summary>
+public sealed class KernelBenchmark
+{
+    private const int InputSets = 3;   // rotate inputs so no timed run finds its data in L2 from the run before
+
+    private readonly KernelBenchmarkOptions options;
+    private readonly Device device;
+    private readonly DeviceTimer timer;
+    private readonly TextWriter output;
+
+    public KernelBenchmark(KernelBenchmarkOptions options, Device device, TextWriter output)
+    {
+        this.options = options;
+        this.device = device;
+        this.output = output;
+        timer = new DeviceTimer(device);
+    }
+
+    public void Run()
+    {
+        manual_seed(20261128);
+        output.WriteLine($"bench kernels on {device} ({(device.type == DeviceType.CUDA ? "CUDA" : "ILGPU CPU accelerator")}), shape {Shape}");
+        (double copyBytesPerSecond, double matmulFlops) = Ceilings();
+        LaunchOverhead();
+        Scan(copyBytesPerSecond, matmulFlops);
+    }
+
+    private string Shape => $"B={options.Batch} d_inner={options.DInner} L={options.Length} N={options.DState} fp32";
+
+    private (double BytesPerSecond, double Flops) Ceilings()
+    {
+        long elements = device.type == DeviceType.CUDA ? 1L << 29 : 1L << 22;            // 2 GiB of fp32 on the GPU
+        using var scope = NewDisposeScope();
+        Tensor source = randn(elements, device: device), target = empty_like(source);
+        Timing copy = timer.Measure(3, 20, _ => target.copy_(source));
+        double copyRate = 2.0 * elements * sizeof(float) / copy.Median;                  // read + write
+        output.WriteLine($"ceiling  device copy {elements * 4 / (1 << 20)} MiB: {copy.Milliseconds} -> {copyRate / 1e12:F2} TB/s (read+write)");
+
+        long n = device.type == DeviceType.CUDA ? 8192 : 512;
+        ScalarType dtype = device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
+        Tensor a = randn(n, n, dtype, device), b = randn(n, n, dtype, device);
+        Timing matmul = timer.Measure(3, 10, _ => mm(a, b).Dispose());
+        double flops = 2.0 * n * n * n / matmul.Median;
+        output.WriteLine($"ceiling  {dtype} matmul {n}^3 (random data): {matmul.Milliseconds} -> {flops / 1e12:F1} TFLOP/s");
+        return (copyRate, flops);
+    }
+
+    private static void Touch(Index1D i, ArrayView<float> values) => values[i] += 1f;
+
+    /// <summary>Per launch: a bare ILGPU launch + wait; the same through KernelHost.Launch (torch sync first); and
+    /// with the tensor view made and released around it (what every fused call pays on top of its kernel).</summary>
+    private void LaunchOverhead()
+    {
+        using var scope = NewDisposeScope();
+        KernelHost host = KernelHost.For(device);
+        Tensor x = zeros(1, device: device);
+        var kernel = host.Accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>>(Touch);
+        using var views = new TorchInterop(host, "touch");
+        ArrayView<float> view = views.Float32(x, "x", 1);
+
+        Timing bare = timer.Measure(20, 200, _ => { host.Accelerator.Bind(); kernel(1, view); host.Accelerator.Synchronize(); });
+        Timing ordered = timer.Measure(20, 200, _ => host.Launch(_ => kernel(1, view)));
+        Timing full = timer.Measure(20, 200, _ =>
+        {
+            using var perCall = new TorchInterop(host, "touch");
+            ArrayView<float> v = perCall.Float32(x, "x", 1);
+            host.Launch(_ => kernel(1, v));
+        });
+        output.WriteLine($"launch   bare ILGPU launch+sync: {Micro(bare)}; + torch sync (KernelHost.Launch): {Micro(ordered)}; + tensor view: {Micro(full)}");
+        output.WriteLine($"launch   ordering overhead per launch: {(ordered.Median - bare.Median) * 1e6:F1} us (torch sync), {(full.Median - ordered.Median) * 1e6:F1} us (view)");
+    }
+
+    private static string Micro(Timing t) => $"{t.Median * 1e6:F1} us";
+
+    private void Scan(double copyBytesPerSecond, double matmulFlops)
+    {
+        long b = options.Batch, d = options.DInner, l = options.Length, n = options.DState;
+        var sets = Enumerable.Range(0, InputSets).Select(_ => ScanInputs(b, d, l, n)).ToArray();
+
+        // Bytes the kernel must move: u, delta, z read and y written (B, d_inner, L); B and C read (B, N, L).
+        double bytes = 4.0 * (4 * b * d * l + 2 * b * n * l + b * d * n + d * n + 2 * d);
+        // FLOPs per (b, d, t, n): dt*A, exp, *h, +, dt*u*B, *C, + (the sum over n) = 7.
+        double flops = 7.0 * b * d * l * n;
+
+        Timing fused = timer.Measure(3, options.Runs, i => Fused(sets[i % InputSets]).Dispose());
+        Report("fused (ILGPU)", fused, bytes, flops, copyBytesPerSecond, matmulFlops);
+
+        Timing sequential = timer.Measure(1, options.ReferenceRuns, i => Sequential(sets[i % InputSets]).Dispose());
+        Report("sequential reference", sequential, bytes, flops, copyBytesPerSecond, matmulFlops);
+        output.WriteLine($"speed-up fused vs sequential reference: {sequential.Median / fused.Median:F1}x");
+        try
+        {
+            Timing chunked = timer.Measure(1, options.ReferenceRuns, i => Chunked(sets[i % InputSets]).Dispose());
+            Report("chunked (TorchSharp ops)", chunked, bytes, flops, copyBytesPerSecond, matmulFlops);
+            output.WriteLine($"speed-up fused vs chunked: {chunked.Median / fused.Median:F1}x");
+        }
+        catch (System.Runtime.InteropServices.ExternalException e) when (e.Message.Contains("out of memory"))
+        {
+            output.WriteLine($"scan     chunked (TorchSharp ops): out of device memory at this shape ({e.Message.Split('.')[0]})");
+        }
+
+        using (var scope = NewDisposeScope())
+        {
+            Tensor[] s = ScanInputs(b, d, l, n);               // fresh inputs for the agreement check
+            Tensor y = Fused(s), yRef = Sequential(s);
+            double relative = ((y - yRef).norm() / yRef.norm()).item<float>();
+            double worst = (y - yRef).abs().max().item<float>();
+            bool finite = isfinite(y).all().item<bool>();
+            output.WriteLine($"agree    fused vs sequential reference: |y - ref| / |ref| = {relative:E2}, max |diff| = {worst:E2}, all finite: {finite}");
+        }
+
+        Backward(sets, copyBytesPerSecond, matmulFlops);
+        TrainingStep(sets[0]);
+        foreach (Tensor t in sets.SelectMany(x => x)) t.Dispose();
+    }
+
+    /// <summary>The backward kernel alone. It must read u, delta, z and the output gradient and write the gradients
+    /// of u, delta and z (B, d_inner, L each); B, C and their gradients are small.</summary>
+    private void Backward(Tensor[][] sets, double copyRate, double matmulRate)
+    {
+        long b = options.Batch, d = options.DInner, l = options.Length, n = options.DState;
+        double bytes = 4.0 * (7 * b * d * l + 4 * b * n * l);
+        double flops = 3 * 7.0 * b * d * l * n;             // forward sweep, recompute, reverse step (~3 forwards)
+        Tensor[] gradOutputs = sets.Select(_ => randn(b, d, l, device: device)).ToArray();
+        Timing backward = timer.Measure(3, options.Runs, i =>
+        {
+            Tensor[] s = sets[i % InputSets];
+            SelectiveScanGradients g = FusedSelectiveScanBackward.Run(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], true, gradOutputs[i % InputSets]);
+            foreach (Tensor? t in new[] { g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias }) t?.Dispose();
+        });
+        Report("fused backward, own sweep", backward, bytes, flops, copyRate, matmulRate);
+        foreach (Tensor t in gradOutputs) t.Dispose();
+    }
+
+    /// <summary>Forward + backward through the autograd function (both passes fused) and through the reference's
+    /// autograd, with the gradients of the two compared.</summary>
+    private void TrainingStep(Tensor[] s)
+    {
+        using var scope = NewDisposeScope();
+        Tensor weights = randn(s[0].shape, device: device);       // a loss that weighs every output differently
+        Tensor[] fusedGrads = [];
+        Timing function = timer.Measure(1, 5, _ => fusedGrads = Gradients(s, weights, fused: true));
+        // One run, no warm-up: it takes tens of seconds at the issue's shape.
+        Tensor[] referenceGrads = [];
+        Timing reference = timer.Measure(0, 1, _ => referenceGrads = Gradients(s, weights, fused: false));
+        output.WriteLine($"train    fwd+bwd SelectiveScanFunction (fused both ways, backward from the forward's checkpoints): {function.Milliseconds}");
+        output.WriteLine($"train    fwd+bwd sequential reference autograd: {reference.Milliseconds} -> fused {reference.Median / function.Median:F0}x faster");
+        string[] names = ["u", "delta", "A", "B", "C", "D", "z", "delta_bias"];
+        var errors = names.Select((name, i) =>
+            $"d{name} {((fusedGrads[i] - referenceGrads[i]).norm() / referenceGrads[i].norm()).item<float>():E1}");
+        output.WriteLine($"agree    gradients, |fused - ref| / |ref|: {string.Join(", ", errors)}");
+    }
+
+    private static Tensor[] Gradients(Tensor[] s, Tensor weights, bool fused)
+    {
+        Tensor[] leaves = s.Select(t => t.detach().requires_grad_(true)).ToArray();
+        using (var scope = NewDisposeScope())
+        {
+            Tensor y = fused
+                ? SelectiveScanFunction.Apply(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], leaves[5], leaves[6], leaves[7], deltaSoftplus: true)
+                : SelectiveScanReference.Run(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], leaves[5], leaves[6], leaves[7], deltaSoftplus: true);
+            (y * weights).sum().backward();
+        }
+        return leaves.Select(t => t.grad!).ToArray();
+    }
+
+    private void Report(string name, Timing t, double bytes, double flops, double copyRate, double matmulRate)
+    {
+        double rate = bytes / t.Median, flopRate = flops / t.Median;
+        output.WriteLine($"scan     {name,-26} {t.Milliseconds}: {rate / 1e12:F3} TB/s = {rate / copyRate:P1} of copy, " +
+                         $"{flopRate / 1e12:F2} TFLOP/s = {flopRate / matmulRate:P2} of matmul");
+    }
+
+    // u, delta, A, B, C, D, z, delta_bias: mamba's layouts and value ranges (A = -exp(A_log), delta before softplus).
+    private Tensor[] ScanInputs(long b, long d, long l, long n) =>
+    [
+        randn(b, d, l, device: device), randn(b, d, l, device: device) * 0.5 - 1.0, -exp(randn(d, n, device: device) * 0.5),
+        randn(b, n, l, device: device), randn(b, n, l, device: device), randn(d, device: device),
+        randn(b, d, l, device: device), randn(d, device: device) * 0.1,
+    ];
+
+    private static Tensor Fused(Tensor[] s) => FusedSelectiveScan.Run(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], deltaSoftplus: true);
+
+    private static Tensor Sequential(Tensor[] s)
+    {
+        using var grad = no_grad();
+        return SelectiveScanReference.Run(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], deltaSoftplus: true);
+    }
+
+    private static Tensor Chunked(Tensor[] s)
+    {
+        using var grad = no_grad();
+        (Tensor y, Tensor last) = ChunkedSelectiveScan.RunWithFinalState(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], deltaSoftplus: true);
+        last.Dispose();
+        return y;
+    }
+}

@@ -1,0 +1,72 @@
+using System.Reflection;
+
+namespace Bmojo.Bench;
+
+/// <summary>
+/// Runs an xUnit test assembly's facts and theories (with <c>MemberData</c>) by reflection, for the GPU machine,
+/// which has the .NET runtime but no SDK (so no <c>dotnet test</c>). Skips are honoured (a fact's <c>Skip</c> is set
+/// by attributes such as <c>CudaFact</c> when their condition fails). Prints one line a test and a summary.
+/// </summary>
+public sealed class TestAssemblyRunner
+{
+    private readonly TextWriter output;
+
+    public TestAssemblyRunner(TextWriter output) => this.output = output;
+
+    /// <returns>The number of failed tests.</returns>
+    public int Run(string assemblyPath, string filter)
+    {
+        Assembly assembly = Assembly.LoadFrom(Path.GetFullPath(assemblyPath));
+        int passed = 0, failed = 0, skipped = 0;
+        foreach (Type type in assembly.GetTypes().Where(t => t.IsClass && !t.IsAbstract && t.FullName!.Contains(filter)).OrderBy(t => t.FullName))
+        foreach (MethodInfo method in type.GetMethods(BindingFlags.Public | BindingFlags.Instance).OrderBy(m => m.Name))
+        {
+            Attribute? fact = method.GetCustomAttributes().FirstOrDefault(a => IsFact(a.GetType()));
+            if (fact is null) continue;
+            string name = $"{type.FullName}.{method.Name}";
+            if (fact.GetType().GetProperty("Skip")?.GetValue(fact) is string reason)
+            {
+                output.WriteLine($"  SKIP {name}: {reason}");
+                skipped++;
+                continue;
+            }
+            foreach (object?[] arguments in Cases(type, method))
+            {
+                string label = arguments.Length == 0 ? name : $"{name}({string.Join(", ", arguments)})";
+                try
+                {
+                    method.Invoke(Activator.CreateInstance(type), arguments);
+                    output.WriteLine($"  PASS {label}");
+                    passed++;
+                }
+                catch (TargetInvocationException e)
+                {
+                    output.WriteLine($"  FAIL {label}: {e.InnerException?.GetType().Name}: {e.InnerException?.Message}");
+                    failed++;
+                }
+            }
+        }
+        output.WriteLine($"{(failed == 0 ? "Passed" : "Failed")}! - Failed: {failed}, Passed: {passed}, Skipped: {skipped}, Total: {passed + failed + skipped} - {Path.GetFileName(assemblyPath)} (filter '{filter}')");
+        return failed;
+    }
+
+    private static bool IsFact(Type? attribute)
+    {
+        for (; attribute is not null; attribute = attribute.BaseType)
+            if (attribute.FullName == "Xunit.FactAttribute") return true;
+        return false;
+    }
+
+    private static IEnumerable<object?[]> Cases(Type type, MethodInfo method)
+    {
+        var sources = method.GetCustomAttributes().Where(a => a.GetType().FullName == "Xunit.MemberDataAttribute").ToList();
+        if (sources.Count == 0) return [[]];
+        return sources.SelectMany(source =>
+        {
+            string member = (string)source.GetType().GetProperty("MemberName")!.GetValue(source)!;
+            Type owner = source.GetType().GetProperty("MemberType")?.GetValue(source) as Type ?? type;
+            object data = owner.GetProperty(member, BindingFlags.Public | BindingFlags.Static)!.GetValue(null)!;
+            return ((System.Collections.IEnumerable)data).Cast<object?[]>();
+        });
+    }
+}

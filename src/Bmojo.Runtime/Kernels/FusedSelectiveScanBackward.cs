@@ -1,0 +1,122 @@
+using System.Numerics;
+using ILGPU;
+using ILGPU.Runtime;
+using Bmojo.Runtime.Reference;
+using TorchSharp;
+using static TorchSharp.torch;
+using Device = TorchSharp.torch.Device;
+
+namespace Bmojo.Runtime.Kernels;
+
+/// <summary>The gradients of the selective scan (no initial state) with respect to every tensor input.</summary>
+public sealed record SelectiveScanGradients(Tensor U, Tensor Delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? Z, Tensor? DeltaBias);
+
+/// <summary>
+/// The selective scan's backward pass as one fused ILGPU kernel (see <see cref="SelectiveScanBackwardKernel"/>),
+/// followed by torch sums of the kernel's per-block and per-row partials. Gradients come back fp32, on the inputs'
+/// device. Arguments as <see cref="FusedSelectiveScan.Run"/>, plus <c>gradOutput</c> (B, d_inner, L).
+/// </summary>
+public static class FusedSelectiveScanBackward
+{
+    private const string Operation = "fused selective scan backward";
+
+    private static readonly Dictionary<Accelerator, Action<KernelConfig, SelectiveScanGradientArguments>> Kernels = [];
+
+    public static SelectiveScanGradients Run(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z,
+                                             Tensor? deltaBias, bool deltaSoftplus, Tensor gradOutput)
+        => Run(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, gradOutput, checkpoints: null);
+
+    /// <param name="checkpoints">The forward kernel's states before each chunk (from the autograd function's forward
+    /// pass); when null, the kernel recomputes them with a forward sweep of its own.</param>
+    internal static SelectiveScanGradients Run(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z,
+                                               Tensor? deltaBias, bool deltaSoftplus, Tensor gradOutput, Tensor? checkpoints)
+    {
+        ScanShapes.Check(u, delta, A, B, C, D, z, deltaBias, initialState: null);
+        long batch = u.shape[0], dInner = u.shape[1], length = u.shape[2], dState = A.shape[1];
+        if (!gradOutput.shape.SequenceEqual(u.shape))
+            throw new ArgumentException($"{Operation}: gradOutput must be ({batch}, {dInner}, {length}) like u, got ({string.Join(", ", gradOutput.shape)})");
+        if (dState > FusedSelectiveScan.MaxDState)
+            throw new ArgumentException($"{Operation}: d_state = {dState} is over the kernel's {FusedSelectiveScan.MaxDState}; use SelectiveScanReference");
+        int lanes = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(dState, 1));
+        long blocksPerBatch = SelectiveScanBackwardKernel.BlocksPerBatch((int)dInner, lanes);
+        long chunks = SelectiveScanBackwardKernel.Chunks((int)length, lanes);
+        if (batch * dInner * length > int.MaxValue || batch * blocksPerBatch * dState * length > int.MaxValue ||
+            batch * dInner * chunks * dState > int.MaxValue)
+            throw new ArgumentException($"{Operation}: (B={batch}, d_inner={dInner}, L={length}) needs more than 2^31 elements of scratch; split the batch");
+
+        using var scope = NewDisposeScope();
+        KernelHost host = KernelHost.For(u);
+        Device device = u.device;
+        ScalarType f = ScalarType.Float32;
+        Tensor gradU = empty(batch, dInner, length, f, device), gradDelta = empty(batch, dInner, length, f, device);
+        Tensor? gradZ = z is null ? null : empty(batch, dInner, length, f, device);
+        Tensor gradA = empty(batch, dInner, dState, f, device);                                   // per batch row
+        Tensor gradBBlocks = empty(batch, blocksPerBatch, dState, length, f, device);             // per block
+        Tensor gradCBlocks = empty(batch, blocksPerBatch, dState, length, f, device);
+        Tensor gradD = empty(batch, dInner, f, device), gradBias = empty(batch, dInner, f, device);
+        Tensor states = checkpoints ?? empty(batch, dInner, chunks, dState, f, device);
+
+        Tensor uf = Fp32(u), deltaf = Fp32(delta), Af = Fp32(A), Bf = Fp32(B), Cf = Fp32(C), gf = Fp32(gradOutput);
+        Tensor? Df = D is null ? null : Fp32(D), zf = z is null ? null : Fp32(z), biasf = deltaBias is null ? null : Fp32(deltaBias);
+        using (var views = new TorchInterop(host, Operation))
+        {
+            var arguments = new SelectiveScanGradientArguments
+            {
+                U = views.Float32(uf, "u", batch, dInner, length),
+                Delta = views.Float32(deltaf, "delta", batch, dInner, length),
+                A = views.Float32(Af, "A", dInner, dState),
+                B = views.Float32(Bf, "B", batch, dState, length),
+                C = views.Float32(Cf, "C", batch, dState, length),
+                D = Df is null ? TorchInterop.Absent : views.Float32(Df, "D", dInner),
+                Z = zf is null ? TorchInterop.Absent : views.Float32(zf, "z", batch, dInner, length),
+                DeltaBias = biasf is null ? TorchInterop.Absent : views.Float32(biasf, "deltaBias", dInner),
+                GradOutput = views.Float32(gf, "gradOutput", batch, dInner, length),
+                Checkpoints = views.Float32(states, "checkpoints", batch, dInner, chunks, dState),
+                GradU = views.Float32(gradU, "gradU", batch, dInner, length),
+                GradDelta = views.Float32(gradDelta, "gradDelta", batch, dInner, length),
+                GradZ = gradZ is null ? TorchInterop.Absent : views.Float32(gradZ, "gradZ", batch, dInner, length),
+                GradA = views.Float32(gradA, "gradA", batch, dInner, dState),
+                GradBBlocks = views.Float32(gradBBlocks, "gradBBlocks", batch, blocksPerBatch, dState, length),
+                GradCBlocks = views.Float32(gradCBlocks, "gradCBlocks", batch, blocksPerBatch, dState, length),
+                GradD = views.Float32(gradD, "gradD", batch, dInner),
+                GradDeltaBias = views.Float32(gradBias, "gradDeltaBias", batch, dInner),
+                Batch = (int)batch, DInner = (int)dInner, Length = (int)length, DState = (int)dState, Lanes = lanes,
+                Threads = SelectiveScanBackwardKernel.Threads(lanes),
+                Options = (Df is null ? 0 : ScanOptions.D) | (zf is null ? 0 : ScanOptions.Z)
+                          | (biasf is null ? 0 : ScanOptions.DeltaBias) | (deltaSoftplus ? ScanOptions.DeltaSoftplus : 0)
+                          | (checkpoints is null ? 0 : ScanOptions.Checkpoints),
+            };
+            long groups = batch * blocksPerBatch;
+            if (groups > 0 && length > 0)
+                host.Launch(accelerator => Kernel(accelerator)(
+                    ((int)groups, arguments.Threads, SharedMemoryConfig.RequestDynamic<float>(SelectiveScanBackwardKernel.SharedFloats((int)dState, lanes))),
+                    arguments));
+        }
+
+        var gradients = new SelectiveScanGradients(
+            U: gradU.MoveToOuterDisposeScope(),
+            Delta: gradDelta.MoveToOuterDisposeScope(),
+            A: gradA.sum(dim: 0).MoveToOuterDisposeScope(),                                            // (d_inner, N)
+            B: gradBBlocks.sum(dim: 1).MoveToOuterDisposeScope(),                                      // (B, N, L)
+            C: gradCBlocks.sum(dim: 1).MoveToOuterDisposeScope(),
+            D: D is null ? null : gradD.sum(dim: 0).MoveToOuterDisposeScope(),                         // (d_inner)
+            Z: gradZ?.MoveToOuterDisposeScope(),
+            DeltaBias: deltaBias is null ? null : gradBias.sum(dim: 0).MoveToOuterDisposeScope());
+        return gradients;
+    }
+
+    private static Tensor Fp32(Tensor t) => t.to_type(ScalarType.Float32).contiguous();
+
+    private static Action<KernelConfig, SelectiveScanGradientArguments> Kernel(Accelerator accelerator)
+    {
+        lock (Kernels)
+        {
+            if (!Kernels.TryGetValue(accelerator, out var kernel))
+            {
+                kernel = accelerator.LoadStreamKernel<SelectiveScanGradientArguments>(SelectiveScanBackwardKernel.Backward);
+                Kernels[accelerator] = kernel;
+            }
+            return kernel;
+        }
+    }
+}

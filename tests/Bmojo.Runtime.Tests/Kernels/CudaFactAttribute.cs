@@ -1,0 +1,12 @@
+using Bmojo.Runtime.Kernels;
+
+namespace Bmojo.Runtime.Tests.Kernels;
+
+/// <summary>A fact that runs only where torch and ILGPU both see a CUDA GPU; elsewhere it is skipped, saying why.</summary>
+public sealed class CudaFactAttribute : FactAttribute
+{
+    public CudaFactAttribute()
+    {
+        if (!KernelHost.CudaAvailable) Skip = "no CUDA GPU visible to both TorchSharp and ILGPU";
+    }
+}

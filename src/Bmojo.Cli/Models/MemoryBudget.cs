@@ -8,7 +8,7 @@ namespace Bmojo.Cli.Models;
 /// <param name="KvCache">Keys and values kept: <c>2·Hkv·Dh</c> per token (window, fading tokens, eidetic memory, or
 /// all L tokens for full attention).</param>
 /// <param name="Retrieval">Retrieved tokens attended per chunk, <c>2·Hkv·Dh·k·c</c>; the store itself is outside.</param>
-public sealed record LayerMemory(int Layer, string Kind, long SsmState, long KvCache, long Retrieval)
+public sealed record LayerMemory(int Layer, long SsmState, long KvCache, long Retrieval)
 {
     public long Total => SsmState + KvCache + Retrieval;
 }
@@ -24,10 +24,10 @@ public static class MemoryBudget
 
     private static LayerMemory Of(int index, MixerOptions mixer, int dModel, int seqLen) => mixer switch
     {
-        MambaOptions mamba => new(index, "mamba", SsmState(mamba, dModel), 0, 0),
-        AttentionOptions { Window: int w } attention => new(index, $"attention (window {w})", 0, KvPerToken(attention, dModel) * Math.Min(w, seqLen), 0),
-        AttentionOptions attention => new(index, $"attention (full, L = {seqLen})", 0, KvPerToken(attention, dModel) * seqLen, 0),
-        BmojoOptions bmojo => new(index, bmojo.EideticCapacity == 0 ? "bmojo-f" : "bmojo",
+        MambaOptions mamba => new(index, SsmState(mamba, dModel), 0, 0),
+        AttentionOptions { Window: int w } attention => new(index, 0, KvPerToken(attention, dModel) * Math.Min(w, seqLen), 0),
+        AttentionOptions attention => new(index, 0, KvPerToken(attention, dModel) * seqLen, 0),
+        BmojoOptions bmojo => new(index,
             bmojo.Fading is MambaOptions fading ? SsmState(fading, dModel) : 0,
             KvPerToken(bmojo.Attention, dModel) * Math.Min(bmojo.Window + bmojo.FadingTokens + bmojo.EideticCapacity, seqLen),
             bmojo.Retrieval is RetrievalOptions r ? KvPerToken(bmojo.Attention, dModel) * r.TopK * r.ChunkSize : 0),

@@ -8,10 +8,7 @@ using static TorchSharp.torch;
 namespace Bmojo.Cli.Training;
 
 /// <summary>One optimizer step's numbers.</summary>
-public readonly record struct StepResult(int Step, float Loss, double Accuracy, double LearningRate, long Tokens, TimeSpan Elapsed)
-{
-    public double TokensPerSecond => Tokens / Math.Max(Elapsed.TotalSeconds, 1e-9);
-}
+public readonly record struct StepResult(int Step, float Loss, double Accuracy, double LearningRate, long Tokens, TimeSpan Elapsed);
 
 /// <summary>Accuracy and loss on the held-out answers of one MQAR setting.</summary>
 public sealed record EvalResult(MqarConfig Config, double Accuracy, double Loss);

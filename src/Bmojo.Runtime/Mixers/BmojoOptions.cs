@@ -10,10 +10,22 @@ public enum Predictor
     Learned,
 }
 
+/// <summary>Which implementation computes the B'MOJO softmax of a full forward.</summary>
+public enum BmojoPath
+{
+    /// <summary>The exact (L x 2L) boolean mask and masked attention: O(L^2) memory, the test oracle.</summary>
+    Reference,
+
+    /// <summary>Query blocks over the gathered window, fading band and eidetic entries:
+    /// O(L * (w + m_f + m_e)) memory; equals the reference.</summary>
+    Blockwise,
+}
+
 /// <summary>Long-term eidetic memory in storage: chunks of evicted tokens, read by top-k retrieval.</summary>
-/// <param name="TopK">Chunks fetched per head at each chunk boundary.</param>
+/// <param name="TopK">Chunks fetched per query head at each chunk boundary.</param>
 /// <param name="ChunkSize">c: tokens per stored chunk, and the query chunk length.</param>
-/// <param name="StorePath">null: the in-process store; otherwise a persistent store at this path.</param>
+/// <param name="StorePath">null: the in-process store; otherwise a directory for persistent stores, one file per layer
+/// and sequence (<see cref="Bmojo.Runtime.Memory.FileChunkStore"/>).</param>
 public sealed record RetrievalOptions(int TopK, int ChunkSize, string? StorePath = null);
 
 /// <summary>The B'MOJO mixer (../shared/docs/bmojo-layer.md): one softmax over window, fading tokens,
@@ -21,7 +33,8 @@ public sealed record RetrievalOptions(int TopK, int ChunkSize, string? StorePath
 /// <param name="Attention">Heads, key/value heads and RoPE of the attention; its Window is ignored.</param>
 /// <param name="Fading">The fading-memory SSM; null: no SSM path (the Transformer special cases).</param>
 /// <param name="Window">w, the eidetic window (0 allowed).</param>
-/// <param name="FadingTokens">m_f, fading tokens per query.</param>
+/// <param name="FadingTokens">m_f, fading tokens per query; with no SSM path there are no fading tokens and it is
+/// ignored.</param>
 /// <param name="EideticCapacity">m_e, the most recent selected tokens kept; 0 is B'MOJO-F.</param>
 /// <param name="Threshold">tau: token t is selected iff e_t &gt; tau.</param>
 /// <param name="Predictor">Identity or learned P of the innovation test.</param>
@@ -36,4 +49,15 @@ public sealed record BmojoOptions(
     double Threshold,
     Predictor Predictor = Predictor.Identity,
     bool TiedFadingProjections = false,
-    RetrievalOptions? Retrieval = null) : MixerOptions;
+    RetrievalOptions? Retrieval = null) : MixerOptions
+{
+    /// <summary>The implementation of the full forward (recurrent inference has its own).</summary>
+    public BmojoPath Path { get; init; } = BmojoPath.Blockwise;
+
+    /// <summary>Query block length of the blockwise path without retrieval (with retrieval a block is one query
+    /// chunk of <see cref="RetrievalOptions.ChunkSize"/> tokens).</summary>
+    public int BlockSize { get; init; } = 64;
+
+    /// <summary>m_f in effect: <see cref="FadingTokens"/>, or 0 without an SSM path.</summary>
+    public int EffectiveFadingTokens => Fading is null ? 0 : FadingTokens;
+}

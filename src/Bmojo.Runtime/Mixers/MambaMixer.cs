@@ -1,20 +1,139 @@
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Bmojo.Runtime.Mixers;
 
 /// <summary>The Mamba selective SSM mixer; state-dict names as state-spaces/mamba <c>mamba_simple.Mamba</c>:
 /// <c>in_proj, conv1d, x_proj, dt_proj, A_log, D, out_proj</c>.</summary>
-public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer
+/// <remarks>
+/// <c>x, z = in_proj(u)</c>; <c>x = silu(causal depthwise conv(x))</c>; <c>dt, B, C = x_proj(x)</c>;
+/// <c>delta = softplus(dt_proj(dt))</c>; <c>y = selective scan(x, delta, A = -exp(A_log), B, C, D) * silu(z)</c>;
+/// output <c>out_proj(y)</c>. A_log, D and the dt bias stay fp32 when the module is cast to bf16/half
+/// (the scan runs in fp32 anyway); they are out of weight decay and carry their own init (<see cref="IParameterGroups"/>).
+/// </remarks>
+public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGroups
 {
+    private readonly Linear in_proj;
+    private readonly Conv1d conv1d;
+    private readonly Linear x_proj;
+    private readonly Linear dt_proj;
+    // Not readonly: TorchSharp's to() replaces parameter fields by reflection, and so does KeepFp32.
+    private Parameter A_log;
+    private Parameter D;
+    private readonly Linear out_proj;
+
+    private readonly int layerIndex;
+    private readonly long dInner, dState, dConv, dtRank;
+
     public MambaMixer(int dModel, int layerIndex, MambaOptions options) : base(nameof(MambaMixer))
     {
-        throw new NotImplementedException("contract skeleton: implemented by the runtime work");
+        MambaShape shape = MambaShape.Of(dModel, layerIndex, options);
+        this.layerIndex = layerIndex;
+        (dInner, dState, dConv, dtRank) = (shape.DInner, options.DState, options.DConv, shape.DtRank);
+
+        in_proj = nn.Linear(dModel, 2 * dInner, hasBias: options.Bias);
+        conv1d = nn.Conv1d(dInner, dInner, dConv, padding: dConv - 1, groups: dInner, bias: options.ConvBias);
+        x_proj = nn.Linear(dInner, dtRank + 2 * dState, hasBias: false);
+        dt_proj = nn.Linear(dtRank, dInner, hasBias: true);
+        out_proj = nn.Linear(dInner, dModel, hasBias: options.Bias);
+        MambaInit.DtProjection(dt_proj, dtRank, options);
+        A_log = new Parameter(MambaInit.ALog(dInner, dState));
+        D = new Parameter(ones(dInner));
+        RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => throw new NotImplementedException();
+    /// <summary>The scan implementation; all paths compute the same function.</summary>
+    public ScanPath ScanPath { get; set; } = ScanPath.Chunked;
 
-    public IMixerCache AllocateCache(long batch) => throw new NotImplementedException();
+    /// <summary>d_inner = expand * d_model.</summary>
+    public long DInner => dInner;
 
-    public Tensor Forward(Tensor x, IMixerCache cache) => throw new NotImplementedException();
+    public override Tensor forward(Tensor x) => Run(x, cache: null);
+
+    public IMixerCache AllocateCache(long batch)
+    {
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"{Where}: batch must be at least 1");
+        Device device = in_proj.weight!.device;
+        ScalarType stateType = A_log.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+        return new MambaCache(zeros(batch, dInner, dConv - 1, in_proj.weight.dtype, device),  // (B, d_inner, d_conv - 1)
+                              zeros(batch, dInner, dState, stateType, device));               // (B, d_inner, N)
+    }
+
+    public Tensor Forward(Tensor x, IMixerCache cache) => cache is MambaCache mamba
+        ? Run(x, mamba)
+        : throw new ArgumentException($"{Where}: expected a {nameof(MambaCache)}, got {cache?.GetType().Name ?? "null"}", nameof(cache));
+
+    public IEnumerable<Parameter> NoWeightDecayParameters() => new[] { A_log, D, dt_proj.bias! };
+
+    public IEnumerable<Parameter> NoReinitParameters() => new[] { dt_proj.weight!, dt_proj.bias!, A_log, D };
+
+    private string Where => $"{nameof(MambaMixer)} (layer {layerIndex})";
+
+    private Tensor Run(Tensor x, MambaCache? cache)
+    {
+        MixerInput.Check(x, in_proj.weight!.shape[1], Where);
+        using var scope = NewDisposeScope();
+        long length = x.shape[1];
+        Tensor[] xz = in_proj.forward(x).transpose(1, 2).chunk(2, 1);                      // 2 x (B, d_inner, L)
+        Tensor xs = xz[0], z = xz[1];
+
+        // Causal depthwise conv: left context of d_conv - 1 inputs (zeros, or the cached ones), then a valid conv.
+        Tensor context = cache?.ConvState ?? zeros(x.shape[0], dInner, dConv - 1, xs.dtype, xs.device);
+        Tensor convInput = cat(new[] { context.to_type(xs.dtype), xs }, 2);                 // (B, d_inner, d_conv - 1 + L)
+        if (cache is not null) cache.ConvState = convInput[.., .., (int)length..];
+        xs = nn.functional.silu(nn.functional.conv1d(convInput, conv1d.weight!, conv1d.bias, groups: dInner)); // (B, d_inner, L)
+
+        Tensor[] dtBC = x_proj.forward(xs.transpose(1, 2)).split(new[] { dtRank, dState, dState }, -1);
+        Tensor delta = nn.functional.linear(dtBC[0], dt_proj.weight!).transpose(1, 2);     // (B, d_inner, L), bias in the scan
+        Tensor B = dtBC[1].transpose(1, 2), C = dtBC[2].transpose(1, 2);                    // (B, N, L)
+        Tensor A = -exp(A_log.to_type(ComputeType));                                        // (d_inner, N)
+
+        (Tensor y, Tensor state) = SelectiveScan.Run(ScanPath, xs, delta, A, B, C, D, z, dt_proj.bias, deltaSoftplus: true,
+                                                     initialState: cache?.SsmState);
+        if (cache is not null)
+        {
+            cache.SsmState = state;
+            cache.Position += length;
+        }
+        return out_proj.forward(y.transpose(1, 2)).MoveToOuterDisposeScope();             // (B, L, D)
+    }
+
+    private ScalarType ComputeType => A_log.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+
+    protected override nn.Module _to(ScalarType dtype, bool non_blocking)
+    {
+        Tensor[]? kept = KeptFp32(dtype, device: null);
+        base._to(dtype, non_blocking);
+        Restore(kept);
+        return this;
+    }
+
+    protected override nn.Module _to(Device device, ScalarType dtype, bool non_blocking)
+    {
+        Tensor[]? kept = KeptFp32(dtype, device);
+        base._to(device, dtype, non_blocking);
+        Restore(kept);
+        return this;
+    }
+
+    /// <summary>Before a cast below fp32 (bf16, half): fp32 copies of A_log, D and the dt bias, which the reference
+    /// keeps in fp32 (the scan runs in fp32 anyway). Null for casts that lose nothing.</summary>
+    private Tensor[]? KeptFp32(ScalarType dtype, Device? device)
+    {
+        if (!is_floating_point(empty(0, dtype)) || dtype is ScalarType.Float32 or ScalarType.Float64) return null;
+        return new[] { A_log, D, dt_proj.bias! }
+            .Select(p => p.detach().to(ScalarType.Float32, device ?? p.device).clone().DetachFromDisposeScope())
+            .ToArray();
+    }
+
+    private void Restore(Tensor[]? kept)
+    {
+        if (kept is null) return;
+        A_log = new Parameter(kept[0], A_log.requires_grad);
+        ConditionallyRegisterParameter(nameof(A_log), A_log);
+        D = new Parameter(kept[1], D.requires_grad);
+        ConditionallyRegisterParameter(nameof(D), D);
+        dt_proj.bias = new Parameter(kept[2], dt_proj.bias!.requires_grad);
+    }
 }

@@ -105,12 +105,12 @@ public sealed class BmojoMixerTests
         long attention = d * dh * (heads + 2 * kvHeads) + (bias ? dh * (heads + 2 * kvHeads) : 0)
                          + heads * dh * d + (bias ? d : 0);
         long formula = (ssm ? mamba.parameters().Sum(p => p.numel()) : 0) + attention
-                       + (tied ? 0 : d * 2 * kvHeads * dh + (bias ? 2 * kvHeads * dh : 0))
+                       + (tied || !ssm ? 0 : d * 2 * kvHeads * dh + (bias ? 2 * kvHeads * dh : 0))
                        + (predictor == Predictor.Learned ? d * d : 0);
         Assert.Equal(formula, mixer.parameters().Sum(p => p.numel()));
         var names = mixer.state_dict().Keys.ToList();
         Assert.Equal(ssm, names.Contains("ssm.A_log"));
-        Assert.Equal(!tied, names.Contains("fading_proj.weight"));
+        Assert.Equal(ssm && !tied, names.Contains("fading_proj.weight"));
         Assert.Equal(predictor == Predictor.Learned, names.Contains("predictor.weight"));
         Assert.Contains("in_proj.weight", names);
         Assert.Contains("out_proj.weight", names);

@@ -12,7 +12,7 @@ namespace Bmojo.Runtime.Mixers;
 /// <c>t-w-m_f &lt; j &lt;= t-w</c>, (c) the eidetic memory (the most recent m_e innovation-selected tokens that left
 /// the window) and (d) retrieved chunks; output through <c>out_proj</c>. Parameters: <c>ssm</c> (a whole
 /// <see cref="MambaMixer"/>, absent without an SSM path), <c>in_proj</c> (fused q, k, v as MHA), <c>fading_proj</c>
-/// (kf, vf; absent when tied to the k, v rows of in_proj), <c>predictor</c> (learned P only), <c>out_proj</c>.
+/// (kf, vf; absent without an SSM path or when tied to the k, v rows of in_proj), <c>predictor</c> (learned P only), <c>out_proj</c>.
 /// RoPE, when on, rotates q_t and k_t by their position t and kf_j by j, the position of the token it summarises.
 /// </summary>
 public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
@@ -43,7 +43,7 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
 
         if (options.Fading is not null) ssm = new MambaMixer(dModel, layerIndex, options.Fading);
         in_proj = nn.Linear(dModel, headDim * (heads + 2 * kvHeads), hasBias: bias);
-        if (!options.TiedFadingProjections) fading_proj = nn.Linear(dModel, 2 * kvHeads * headDim, hasBias: bias);
+        if (ssm is not null && !options.TiedFadingProjections) fading_proj = nn.Linear(dModel, 2 * kvHeads * headDim, hasBias: bias);
         if (options.Predictor == Predictor.Learned) predictor = nn.Linear(dModel, dModel, hasBias: false);
         out_proj = nn.Linear(heads * headDim, dModel, hasBias: bias);
         RegisterComponents();

@@ -22,6 +22,9 @@ public static class FusedBmojoAttention
     /// <summary>The largest head size the kernel holds (four output dimensions per lane).</summary>
     public const int MaxHeadDim = BmojoAttentionKernel.MaxHeadDim;
 
+    /// <summary>Queries (warps) per block by default: measured best of 8, 16 and 32 on the H200 (docs/benchmarks.md).</summary>
+    public const int DefaultQueriesPerBlock = 16;
+
     private static readonly Dictionary<Accelerator, Action<KernelConfig, BmojoAttentionArguments>> Kernels = [];
 
     /// <param name="q">Queries <c>(B, H, L, Dh)</c>.</param>
@@ -33,11 +36,14 @@ public static class FusedBmojoAttention
     /// <param name="window">w (0 allowed).</param>
     /// <param name="fadingTokens">m_f (0 allowed).</param>
     /// <param name="eideticCapacity">m_e (0 allowed).</param>
+    /// <param name="queriesPerBlock">Queries (one warp each) that share a block's key tiles: 1 to 32.</param>
     /// <returns><c>(B, H, L, Dh)</c> in q's dtype; 0 for a query that sees no key.</returns>
     public static Tensor Run(Tensor q, Tensor k, Tensor v, Tensor kf, Tensor vf, Tensor selected,
-                             int window, int fadingTokens, int eideticCapacity)
+                             int window, int fadingTokens, int eideticCapacity, int queriesPerBlock = DefaultQueriesPerBlock)
     {
         Check(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity);
+        if (queriesPerBlock is < 1 or > 32)
+            throw new ArgumentOutOfRangeException(nameof(queriesPerBlock), queriesPerBlock, $"{Operation}: queries per block must be 1 to 32");
         long batch = q.shape[0], heads = q.shape[1], length = q.shape[2], headDim = q.shape[3], kvHeads = k.shape[1];
 
         using var scope = NewDisposeScope();
@@ -59,14 +65,14 @@ public static class FusedBmojoAttention
                 EideticPositions = views.Int32(positions, "eidetic positions", batch, length),
                 Output = views.Float32(output, "output", batch, heads, length, headDim),
                 Heads = (int)heads, KvHeads = (int)kvHeads, Length = (int)length, HeadDim = (int)headDim,
-                Window = window, FadingTokens = fadingTokens, EideticCapacity = eideticCapacity,
+                Window = window, FadingTokens = fadingTokens, EideticCapacity = eideticCapacity, Queries = queriesPerBlock,
                 Scale = (float)(1.0 / Math.Sqrt(headDim)),
             };
-            long groups = batch * heads * BmojoAttentionKernel.GroupsPerHead((int)length);
+            long groups = batch * heads * BmojoAttentionKernel.GroupsPerHead((int)length, queriesPerBlock);
             if (groups > 0 && headDim > 0)
                 host.Launch(accelerator => Kernel(accelerator)(
-                    ((int)groups, BmojoAttentionKernel.GroupSize,
-                     SharedMemoryConfig.RequestDynamic<float>(BmojoAttentionKernel.SharedFloats((int)headDim))),
+                    ((int)groups, queriesPerBlock * BmojoAttentionKernel.WarpSize,
+                     SharedMemoryConfig.RequestDynamic<float>(BmojoAttentionKernel.SharedFloats((int)headDim, queriesPerBlock))),
                     arguments));
         }
         return output.to_type(q.dtype).MoveToOuterDisposeScope();

@@ -40,6 +40,18 @@ public sealed class BmojoAttentionTests
         CheckValues(2, 4, 4, 1000, 64, 64, 64, 32, 0.2, CUDA);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    [InlineData(32)]
+    public void EveryBlockSizeMatchesTheReference(int queriesPerBlock)
+    {
+        manual_seed(14);
+        BmojoAttentionInputs s = BmojoAttentionInputs.Random(1, 2, 1, 43, 16, 0.4, CPU);
+        Tensor o = FusedBmojoAttention.Run(s.Q, s.K, s.V, s.Kf, s.Vf, s.Selected, 5, 4, 3, queriesPerBlock);
+        TensorAssert.Close(s.Float64Cpu().Reference(5, 4, 3), o, Atol, Rtol, $"o with {queriesPerBlock} queries per block");
+    }
+
     [Fact]
     public void GradientsMatchTheReferenceAutogradOnCpu() => CheckGradients(CPU);
 

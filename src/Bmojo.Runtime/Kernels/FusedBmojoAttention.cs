@@ -23,7 +23,7 @@ public static class FusedBmojoAttention
     public const int MaxHeadDim = BmojoAttentionKernel.MaxHeadDim;
 
     /// <summary>Queries (warps) per block by default: measured best of 8, 16 and 32 on the H200 (docs/benchmarks.md).</summary>
-    public const int DefaultQueriesPerBlock = 16;
+    public const int DefaultQueriesPerBlock = 32;
 
     private static readonly Dictionary<Accelerator, Action<KernelConfig, BmojoAttentionArguments>> Kernels = [];
 

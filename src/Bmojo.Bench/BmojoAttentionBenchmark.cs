@@ -64,7 +64,7 @@ public sealed class BmojoAttentionBenchmark
             Report($"fused forward, {queries} queries/block", variant, flops, bytes, fp32Rate, matmulRate, copyRate);
         }
         Timing fused = timer.Measure(3, shape.Runs, i => Fused(sets[i % InputSets]).Dispose());
-        Report($"fused forward ({FusedBmojoAttention.DefaultQueriesPerBlock} queries/block)", fused, flops, bytes, fp32Rate, matmulRate, copyRate);
+        Report($"fused forward (default, {FusedBmojoAttention.DefaultQueriesPerBlock} queries/block)", fused, flops, bytes, fp32Rate, matmulRate, copyRate);
         Timing blockwise = timer.Measure(1, 3, i => Blockwise(sets[i % InputSets]).Dispose());
         Report("blockwise forward (TorchSharp)", blockwise, flops, bytes, fp32Rate, matmulRate, copyRate);
         output.WriteLine($"bmojo    fused vs blockwise: {blockwise.Median / fused.Median:F1}x faster");
@@ -151,7 +151,7 @@ public sealed class BmojoAttentionBenchmark
         return shape.Batch * band + edge.clamp(0, shape.EideticCapacity).sum().item<long>();
     }
 
-    private Tensor Fused(AttentionInputs s, int queriesPerBlock = FusedBmojoAttention.DefaultQueriesPerBlock) =>
+    private Tensor Fused(AttentionInputs s, int? queriesPerBlock = null) =>
         FusedBmojoAttention.Run(s.Q, s.K, s.V, s.Kf, s.Vf, s.Selected, shape.Window, shape.FadingTokens, shape.EideticCapacity,
                                 queriesPerBlock);
 

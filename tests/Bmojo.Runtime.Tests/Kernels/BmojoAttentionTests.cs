@@ -87,6 +87,15 @@ public sealed class BmojoAttentionTests
     }
 
     [Fact]
+    public void RefusesABlockOverTheSharedMemoryLimit()
+    {
+        BmojoAttentionInputs s = BmojoAttentionInputs.Random(1, 1, 1, 5, 128, 0.5, CPU);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            FusedBmojoAttention.Run(s.Q, s.K, s.V, s.Kf, s.Vf, s.Selected, 2, 2, 2, queriesPerBlock: 32));
+        Assert.Contains("32 queries per block with head size 128 need 49280 bytes", error.Message);
+    }
+
+    [Fact]
     public void RefusesMismatchedInputsWithClearErrors()
     {
         BmojoAttentionInputs s = BmojoAttentionInputs.Random(1, 4, 2, 6, 8, 0.5, CPU);

@@ -41,13 +41,19 @@ public sealed class KernelBenchmark
         timer = new DeviceTimer(device);
     }
 
-    public void Run()
+    /// <param name="scan">Time the selective scan (and the launch overhead).</param>
+    /// <param name="bmojo">Time the B'MOJO attention at this shape.</param>
+    public void Run(bool scan = true, BmojoAttentionShape? bmojo = null)
     {
         manual_seed(20261128);
         output.WriteLine($"bench kernels on {device} ({(device.type == DeviceType.CUDA ? "CUDA" : "ILGPU CPU accelerator")}), shape {Shape}");
         (double copyBytesPerSecond, double matmulFlops) = Ceilings();
-        LaunchOverhead();
-        Scan(copyBytesPerSecond, matmulFlops);
+        if (scan)
+        {
+            LaunchOverhead();
+            Scan(copyBytesPerSecond, matmulFlops);
+        }
+        if (bmojo is not null) new BmojoAttentionBenchmark(bmojo, device, timer, output).Run(copyBytesPerSecond, matmulFlops);
     }
 
     private string Shape => $"B={options.Batch} d_inner={options.DInner} L={options.Length} N={options.DState} fp32";

@@ -1,7 +1,8 @@
 using Bmojo.Bench;
 using static TorchSharp.torch;
 
-// bench kernels [--quick] [--cpu]      times the fused kernels (the issue's shape on CUDA; --quick: a small shape)
+// bench kernels [--quick] [--cpu] [--only scan|bmojo]
+//                                      times the fused kernels (the issue's shapes on CUDA; --quick: small shapes)
 // bench tests <Tests.dll> [filter]     runs an xUnit assembly's tests without the SDK (for the GPU machine)
 string verb = args.Length > 0 ? args[0] : "kernels";
 switch (verb)
@@ -10,11 +11,13 @@ switch (verb)
         bool quick = args.Contains("--quick");
         Device device = !args.Contains("--cpu") && cuda.is_available() ? CUDA : CPU;
         var options = quick || device.type != TorchSharp.DeviceType.CUDA ? KernelBenchmarkOptions.Quick : KernelBenchmarkOptions.Issue;
-        new KernelBenchmark(options, device, Console.Out).Run();
+        string only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "";
+        var bmojo = quick || device.type != TorchSharp.DeviceType.CUDA ? BmojoAttentionShape.Quick : BmojoAttentionShape.Issue;
+        new KernelBenchmark(options, device, Console.Out).Run(scan: only != "bmojo", bmojo: only == "scan" ? null : bmojo);
         return 0;
     case "tests" when args.Length >= 2:
         return new TestAssemblyRunner(Console.Out).Run(args[1], args.Length > 2 ? args[2] : "") == 0 ? 0 : 1;
     default:
-        Console.Error.WriteLine("usage: Bmojo.Bench kernels [--quick] [--cpu] | Bmojo.Bench tests <Tests.dll> [filter]");
+        Console.Error.WriteLine("usage: Bmojo.Bench kernels [--quick] [--cpu] [--only scan|bmojo] | Bmojo.Bench tests <Tests.dll> [filter]");
         return 2;
 }

@@ -30,6 +30,13 @@ public sealed class TorchInterop : IDisposable
         return Wrap<float>(tensor, sizeof(float));
     }
 
+    /// <summary>An int32 view of <paramref name="tensor"/>, which must have exactly <paramref name="shape"/>.</summary>
+    public ArrayView<int> Int32(Tensor tensor, string name, params long[] shape)
+    {
+        Check(tensor, name, ScalarType.Int32, shape);
+        return Wrap<int>(tensor, sizeof(int));
+    }
+
     /// <summary>An empty view, for an optional argument that is absent (the kernel never reads it).</summary>
     public static ArrayView<float> Absent => ArrayView<float>.Empty;
 

@@ -1,3 +1,4 @@
+using Bmojo.Runtime.Kernels;
 using Bmojo.Runtime.Memory;
 using Bmojo.Runtime.Reference;
 using TorchSharp;
@@ -59,12 +60,22 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
         (Tensor kf, Tensor vf) = ProjectFading(y, k, v, start: 0);
         RetrievalPlan? plan = options.Retrieval is null ? null
             : RetrievalPlan.Build(q, k, selected, window, eideticCapacity, options.Retrieval);
-        Tensor o = options.Path == BmojoPath.Reference
-            ? AttendReference(q, k, v, kf, vf, selected, plan)
-            : BmojoBlockwise.Run(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity, plan,
-                                   options.BlockSize);
+        Tensor o = ResolvePath(q) switch
+        {
+            BmojoPath.Reference => AttendReference(q, k, v, kf, vf, selected, plan),
+            BmojoPath.Fused => BmojoAttentionFunction.Apply(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity,
+                                                            options.BlockSize),
+            _ => BmojoBlockwise.Run(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity, plan, options.BlockSize),
+        };
         return Output(o).MoveToOuterDisposeScope();
     }
+
+    // The path Auto stands for with these queries (B, H, L, Dh); other paths are kept. With a gradient to compute Auto
+    // stays blockwise: the fused function's backward is the blockwise backward after a recompute (no faster).
+    private BmojoPath ResolvePath(Tensor q) => options.Path != BmojoPath.Auto ? options.Path
+        : q.device_type == DeviceType.CUDA && q.dtype != ScalarType.Float64 && options.Retrieval is null
+          && headDim <= FusedBmojoAttention.MaxHeadDim && !(is_grad_enabled() && q.requires_grad)
+            ? BmojoPath.Fused : BmojoPath.Blockwise;
 
     // The exact (B, H or 1, L, 2L) mask over [k | kf] and masked attention.
     private Tensor AttendReference(Tensor q, Tensor k, Tensor v, Tensor kf, Tensor vf, Tensor selected, RetrievalPlan? plan)
@@ -140,6 +151,9 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
             throw new ArgumentException($"{where}: the innovation threshold tau is NaN");
         if (o.BlockSize < 1)
             throw new ArgumentException($"{where}: block size ({o.BlockSize}) must be >= 1");
+        if (o.Path == BmojoPath.Fused && (o.Retrieval is not null || dModel / a.Heads > FusedBmojoAttention.MaxHeadDim))
+            throw new ArgumentException($"{where}: the fused path has no retrieval and holds heads of at most "
+                                        + $"{FusedBmojoAttention.MaxHeadDim} (head size {dModel / a.Heads}); use the Auto or Blockwise path");
         if (o.Retrieval is { } r && (r.TopK < 1 || r.ChunkSize < 1))
             throw new ArgumentException($"{where}: retrieval top_k ({r.TopK}) and chunk size ({r.ChunkSize}) must be >= 1");
     }

@@ -13,12 +13,23 @@ public enum Predictor
 /// <summary>Which implementation computes the B'MOJO softmax of a full forward.</summary>
 public enum BmojoPath
 {
+    /// <summary><see cref="Fused"/> for a forward without gradient (inference) on fp32/bf16/half CUDA tensors without
+    /// retrieval and with a head size the kernel holds (<see cref="Kernels.FusedBmojoAttention.MaxHeadDim"/>);
+    /// <see cref="Blockwise"/> otherwise, training included (the fused backward is not written; see
+    /// <see cref="Fused"/>).</summary>
+    Auto,
+
     /// <summary>The exact (L x 2L) boolean mask and masked attention: O(L^2) memory, the test oracle.</summary>
     Reference,
 
     /// <summary>Query blocks over the gathered window, fading band and eidetic entries:
     /// O(L * (w + m_f + m_e)) memory; equals the reference.</summary>
     Blockwise,
+
+    /// <summary>The fused ILGPU kernel (<see cref="Kernels.BmojoAttentionFunction"/>): on CUDA, or for CPU tensors on
+    /// ILGPU's CPU accelerator; computes in fp32; its backward recomputes through <see cref="Blockwise"/>. No
+    /// retrieval (a layer with retrieval refuses this path).</summary>
+    Fused,
 }
 
 /// <summary>Long-term eidetic memory in storage: chunks of evicted tokens, read by top-k retrieval.</summary>
@@ -52,7 +63,7 @@ public sealed record BmojoOptions(
     RetrievalOptions? Retrieval = null) : MixerOptions
 {
     /// <summary>The implementation of the full forward (recurrent inference has its own).</summary>
-    public BmojoPath Path { get; init; } = BmojoPath.Blockwise;
+    public BmojoPath Path { get; init; } = BmojoPath.Auto;
 
     /// <summary>Query block length of the blockwise path without retrieval (with retrieval a block is one query
     /// chunk of <see cref="RetrievalOptions.ChunkSize"/> tokens).</summary>

@@ -44,7 +44,7 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGr
     }
 
     /// <summary>The scan implementation; all paths compute the same function.</summary>
-    public ScanPath ScanPath { get; set; } = ScanPath.Chunked;
+    public ScanPath ScanPath { get; set; } = ScanPath.Auto;
 
     /// <summary>Sets <see cref="ScanPath"/> on every Mamba mixer of a model (B'MOJO's fading SSM included).</summary>
     public static void UseScanPath(nn.Module model, ScanPath path)
@@ -95,11 +95,11 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGr
         Tensor B = dtBC[1].transpose(1, 2), C = dtBC[2].transpose(1, 2);                    // (B, N, L)
         Tensor A = -exp(A_log.to_type(ComputeType));                                        // (d_inner, N)
 
-        (Tensor y, Tensor state) = SelectiveScan.Run(ScanPath, xs, delta, A, B, C, D, z, dt_proj.bias, deltaSoftplus: true,
-                                                     initialState: cache?.SsmState);
+        (Tensor y, Tensor? state) = SelectiveScan.Run(ScanPath, xs, delta, A, B, C, D, z, dt_proj.bias, deltaSoftplus: true,
+                                                      initialState: cache?.SsmState, keepFinalState: cache is not null);
         if (cache is not null)
         {
-            cache.SsmState = state;
+            cache.SsmState = state!;                                                       // kept: there is a cache
             cache.Position += length;
         }
         return out_proj.forward(y.transpose(1, 2)).MoveToOuterDisposeScope();             // (B, L, D)

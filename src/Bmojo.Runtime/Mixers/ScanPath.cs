@@ -3,9 +3,18 @@ namespace Bmojo.Runtime.Mixers;
 /// <summary>Which implementation of the selective scan a <see cref="MambaMixer"/> runs. All give the same function.</summary>
 public enum ScanPath
 {
-    /// <summary>The chunked parallel scan (<see cref="ChunkedSelectiveScan"/>): the default, fast on CPU.</summary>
+    /// <summary><see cref="Fused"/> for fp32/bf16/half tensors on CUDA with d_state &lt;= 32, <see cref="Chunked"/>
+    /// otherwise (CPU tensors, float64, larger states, and a gradient through a cache's state).</summary>
+    Auto,
+
+    /// <summary>The chunked parallel scan (<see cref="ChunkedSelectiveScan"/>): fast on CPU.</summary>
     Chunked,
 
     /// <summary>The exact sequential scan (<see cref="Reference.SelectiveScanReference"/>): one step per token.</summary>
     Sequential,
+
+    /// <summary>The fused ILGPU kernels (<see cref="Kernels.SelectiveScanFunction"/>, fused both ways), on CUDA or,
+    /// for CPU tensors, on ILGPU's CPU accelerator; computes in fp32. With a cache the forward is fused too, but no
+    /// gradient flows through the cached state (that throws; use <see cref="Chunked"/> to train through a cache).</summary>
+    Fused,
 }

@@ -1,4 +1,6 @@
+using Bmojo.Runtime.Kernels;
 using Bmojo.Runtime.Reference;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Bmojo.Runtime.Mixers;
@@ -6,12 +8,38 @@ namespace Bmojo.Runtime.Mixers;
 /// <summary>The selective scan on a chosen <see cref="ScanPath"/>; arguments as <see cref="SelectiveScanReference"/>.</summary>
 public static class SelectiveScan
 {
-    public static (Tensor Output, Tensor FinalState) Run(
+    /// <param name="keepFinalState">Whether the caller needs the final state (a cache); without it and without an
+    /// initial state the fused path runs the autograd function, which has no final state (null then).</param>
+    public static (Tensor Output, Tensor? FinalState) Run(
         ScanPath path, Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z,
-        Tensor? deltaBias, bool deltaSoftplus, Tensor? initialState) => path switch
+        Tensor? deltaBias, bool deltaSoftplus, Tensor? initialState, bool keepFinalState = true)
+    {
+        bool stateful = keepFinalState || initialState is not null;
+        bool gradient = is_grad_enabled() && new[] { u, delta, A, B, C, D, z, deltaBias, initialState }.Any(t => t?.requires_grad == true);
+        switch (Resolve(path, u, A, stateful && gradient))
         {
-            ScanPath.Chunked => ChunkedSelectiveScan.RunWithFinalState(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, initialState),
-            ScanPath.Sequential => SelectiveScanReference.RunWithFinalState(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, initialState),
-            _ => throw new ArgumentOutOfRangeException(nameof(path), path, "unknown scan path"),
-        };
+            case ScanPath.Chunked:
+                return ChunkedSelectiveScan.RunWithFinalState(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, initialState);
+            case ScanPath.Sequential:
+                return SelectiveScanReference.RunWithFinalState(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, initialState);
+            case ScanPath.Fused when !stateful:
+                return (SelectiveScanFunction.Apply(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus), null);
+            case ScanPath.Fused when !gradient:
+                return FusedSelectiveScan.RunWithFinalState(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, initialState);
+            case ScanPath.Fused:
+                throw new ArgumentException("selective scan: the fused path has no gradient through a cache's state; "
+                                            + "train with ScanPath.Chunked (or Auto) when a cache is used");
+            default:
+                throw new ArgumentOutOfRangeException(nameof(path), path, "unknown scan path");
+        }
+    }
+
+    /// <summary>The path <see cref="ScanPath.Auto"/> stands for with these tensors; other paths are kept.</summary>
+    public static ScanPath Resolve(ScanPath path, Tensor u, Tensor A, bool gradientThroughState) => path switch
+    {
+        ScanPath.Auto => u.device_type == DeviceType.CUDA && u.dtype != ScalarType.Float64
+                         && A.shape[1] <= FusedSelectiveScan.MaxDState && !gradientThroughState
+            ? ScanPath.Fused : ScanPath.Chunked,
+        _ => path,
+    };
 }

@@ -5,8 +5,11 @@ namespace Bmojo.Runtime.Tests.Kernels;
 /// <summary>A fact that runs only where torch and ILGPU both see a CUDA GPU; elsewhere it is skipped, saying why.</summary>
 public sealed class CudaFactAttribute : FactAttribute
 {
+    /// <summary>True where torch and ILGPU both see a CUDA GPU.</summary>
+    public static bool CudaVisible => KernelHost.CudaAvailable;
+
     public CudaFactAttribute()
     {
-        if (!KernelHost.CudaAvailable) Skip = "no CUDA GPU visible to both TorchSharp and ILGPU";
+        if (!CudaVisible) Skip = "no CUDA GPU visible to both TorchSharp and ILGPU";
     }
 }

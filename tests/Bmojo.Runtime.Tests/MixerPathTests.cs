@@ -1,0 +1,127 @@
+using Bmojo.Runtime.Mixers;
+using Bmojo.Runtime.Tests.Kernels;
+using TorchSharp;
+using static TorchSharp.torch;
+using static Bmojo.Runtime.Tests.BmojoFixtures;
+
+namespace Bmojo.Runtime.Tests;
+
+/// <summary>The path settings of the mixers: Auto picks the TorchSharp paths on CPU and the fused kernels on CUDA;
+/// a forced Fused path runs the kernels (on ILGPU's CPU accelerator for CPU tensors) and equals the reference.</summary>
+public sealed class MixerPathTests
+{
+    private static readonly MambaOptions Small = new(DState: 4, DConv: 3, Expand: 2, DtRank: 2);
+
+    [Fact]
+    public void Auto_scan_is_chunked_on_cpu_and_fused_on_cuda_unless_a_gradient_goes_through_a_state()
+    {
+        Tensor u = zeros(1, 2, 3), A = zeros(2, 16), wide = zeros(2, 33);
+        Assert.Equal(ScanPath.Chunked, SelectiveScan.Resolve(ScanPath.Auto, u, A, gradientThroughState: false));
+        Assert.Equal(ScanPath.Sequential, SelectiveScan.Resolve(ScanPath.Sequential, u, A, gradientThroughState: false));
+        Assert.Equal(ScanPath.Fused, SelectiveScan.Resolve(ScanPath.Fused, u, A, gradientThroughState: false));
+        if (!Kernels.CudaFactAttribute.CudaVisible) return;
+        Tensor onCuda = u.cuda();
+        Assert.Equal(ScanPath.Fused, SelectiveScan.Resolve(ScanPath.Auto, onCuda, A, gradientThroughState: false));
+        Assert.Equal(ScanPath.Chunked, SelectiveScan.Resolve(ScanPath.Auto, onCuda, wide, gradientThroughState: false));
+        Assert.Equal(ScanPath.Chunked, SelectiveScan.Resolve(ScanPath.Auto, onCuda, A, gradientThroughState: true));
+        Assert.Equal(ScanPath.Chunked, SelectiveScan.Resolve(ScanPath.Auto, onCuda.to(float64), A, gradientThroughState: false));
+    }
+
+    [Fact]
+    public void Mamba_fused_on_cpu_equals_the_sequential_reference_with_gradients()
+    {
+        manual_seed(41);
+        using var reference = new MambaMixer(8, 0, Small with { Bias = true });
+        reference.ScanPath = ScanPath.Sequential;
+        using var fused = new MambaMixer(8, 0, Small with { Bias = true });
+        fused.load_state_dict(reference.state_dict());
+        fused.ScanPath = ScanPath.Fused;
+        Tensor x = randn(2, 19, 8), weight = randn(2, 19, 8);
+        Tensor xr = x.clone().requires_grad_(), xf = x.clone().requires_grad_();
+        Tensor yr = reference.forward(xr), yf = fused.forward(xf);
+        TensorAssert.Close(yr, yf, atol: 1e-5, rtol: 1e-4, what: "fused vs sequential");
+        (yr * weight).sum().backward();
+        (yf * weight).sum().backward();
+        TensorAssert.Close(xr.grad!, xf.grad!, atol: 1e-5, rtol: 1e-4, what: "d/dx");
+        foreach (var (name, p) in reference.named_parameters())
+            TensorAssert.Close(p.grad!, fused.named_parameters().Single(f => f.name == name).parameter.grad!,
+                               atol: 1e-5, rtol: 1e-4, what: $"d/d {name}");
+    }
+
+    [Fact]
+    public void Mamba_fused_with_a_cache_equals_the_full_forward_and_refuses_a_gradient_through_the_state()
+    {
+        manual_seed(42);
+        using var mixer = new MambaMixer(8, 0, Small);
+        mixer.ScanPath = ScanPath.Fused;
+        Tensor x = randn(2, 11, 8);
+        using (no_grad())
+        {
+            Tensor full = mixer.forward(x);
+            TensorAssert.Close(full, Recurrent(mixer, x, 4, 1, 6), atol: 1e-5, rtol: 1e-4, what: "fused recurrent");
+        }
+        using IMixerCache cache = mixer.AllocateCache(2);
+        var error = Assert.Throws<ArgumentException>(() => mixer.Forward(x, cache));
+        Assert.Contains("no gradient through a cache's state", error.Message);
+    }
+
+    [Theory]
+    [InlineData(3, 2, 4, 2.0, true, 13)]                       // every source, odd L
+    [InlineData(20, 3, 0, 2.0, true, 13)]                      // w >= L, m_e = 0
+    [InlineData(0, 2, 2, 2.0, true, 9)]                        // no window
+    [InlineData(3, 0, 2, -1.0, false, 10)]                     // no SSM path, every token selected
+    [InlineData(2, 2, 3, double.PositiveInfinity, true, 11)]   // empty eidetic memory
+    public void Bmojo_fused_on_cpu_equals_the_reference_with_gradients(int w, int mf, int me, double tau, bool ssm, int length)
+    {
+        manual_seed(43);
+        using var reference = new BmojoMixer(D, 0, Options(w, mf, me, tau, ssm, path: BmojoPath.Reference));
+        using var fused = Copy(reference, Options(w, mf, me, tau, ssm, path: BmojoPath.Fused));
+        Tensor x = randn(2, length, D), weight = randn(2, length, D);
+        Tensor xr = x.clone().requires_grad_(), xf = x.clone().requires_grad_();
+        Tensor yr = reference.forward(xr), yf = fused.forward(xf);
+        TensorAssert.Close(yr, yf, atol: 1e-5, rtol: 1e-4, what: "fused vs reference");
+        (yr * weight).sum().backward();
+        (yf * weight).sum().backward();
+        TensorAssert.Close(xr.grad!, xf.grad!, atol: 1e-5, rtol: 1e-4, what: "d/dx");
+        foreach (var (name, p) in reference.named_parameters())
+            TensorAssert.Close(p.grad ?? zeros_like(p), Parameter(fused, name).grad ?? zeros_like(p), atol: 1e-5, rtol: 1e-4,
+                               what: $"d/d {name}");
+    }
+
+    [Fact]
+    public void Bmojo_auto_on_cpu_is_the_blockwise_path()
+    {
+        manual_seed(44);
+        using var blockwise = new BmojoMixer(D, 0, Options(3, 2, 4, 2.0, path: BmojoPath.Blockwise));
+        using var auto = Copy(blockwise, Options(3, 2, 4, 2.0, path: BmojoPath.Auto));
+        Tensor x = randn(2, 13, D);
+        Assert.True(blockwise.forward(x).eq(auto.forward(x)).all().item<bool>());
+    }
+
+    [CudaFact]
+    public void Auto_on_cuda_equals_the_reference_paths_with_gradients()
+    {
+        manual_seed(45);
+        using var reference = new BmojoMixer(D, 0, Options(3, 2, 4, 2.0, path: BmojoPath.Reference));
+        using var auto = Copy(reference, Options(3, 2, 4, 2.0, path: BmojoPath.Auto));
+        reference.cuda();
+        auto.cuda();
+        Tensor x = randn(2, 29, D, device: CUDA), weight = randn(2, 29, D, device: CUDA);
+        Tensor xr = x.clone().requires_grad_(), xa = x.clone().requires_grad_();
+        using (no_grad())                                    // inference: Auto runs the fused attention
+            TensorAssert.Close(reference.forward(x).cpu(), auto.forward(x).cpu(), atol: 1e-5, rtol: 1e-4, what: "auto (fused) vs reference on CUDA");
+        Tensor yr = reference.forward(xr), ya = auto.forward(xa);
+        TensorAssert.Close(yr.cpu(), ya.cpu(), atol: 1e-5, rtol: 1e-4, what: "auto (training) vs reference on CUDA");
+        (yr * weight).sum().backward();
+        (ya * weight).sum().backward();
+        TensorAssert.Close(xr.grad!.cpu(), xa.grad!.cpu(), atol: 1e-5, rtol: 1e-4, what: "d/dx on CUDA");
+    }
+
+    [Fact]
+    public void Bmojo_fused_refuses_retrieval_when_built()
+    {
+        var error = Assert.Throws<ArgumentException>(() =>
+            new BmojoMixer(D, 0, Options(2, 1, 2, -1.0, retrieval: new RetrievalOptions(2, 3), path: BmojoPath.Fused)));
+        Assert.Contains("the fused path has no retrieval", error.Message);
+    }
+}

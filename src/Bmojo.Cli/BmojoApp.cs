@@ -39,6 +39,13 @@ public static class BmojoApp
             config.AddCommand<GenerateCodeCommand>("generate-code")
                 .WithDescription("Print the C# the source generator makes for a spec.")
                 .WithExample("generate-code", "specs/bmojo-tiny.arch");
+            config.AddBranch("bench", bench =>
+            {
+                bench.SetDescription("Benchmarks.");
+                bench.AddCommand<BenchKernelsCommand>("kernels")
+                    .WithDescription("Time the fused ILGPU kernels against the reference paths and the device's ceilings.")
+                    .WithExample("bench", "kernels", "--quick");
+            });
         });
         return app.Run(args, cancellation);
     }

@@ -1,7 +1,9 @@
 using System;
 using System.Collections.Generic;
+using Bmojo.Dsl.Language.Binding;
 using Bmojo.Dsl.Language.Diagnostics;
 using Bmojo.Dsl.Language.Plan;
+using Bmojo.Dsl.Language.Syntax;
 
 namespace Bmojo.Dsl.Language
 {
@@ -18,11 +20,40 @@ namespace Bmojo.Dsl.Language
     public static class SpecFrontEnd
     {
         /// <summary>Lexes and parses one file. Cheap and per file, so the generator caches it per file.</summary>
-        public static ParsedSpec Parse(SpecSource source) => throw new NotImplementedException();
+        public static ParsedSpec Parse(SpecSource source)
+        {
+            string path = source.Path ?? string.Empty, text = source.Text ?? string.Empty;
+            var file = new SourceFile(path, LineMap.LineStarts(text));
+            var diagnostics = new DiagnosticBag();
+            try
+            {
+                SpecSyntax syntax = Parser.Parse(text, file, diagnostics);
+                return new ParsedSpec(path, syntax, diagnostics.Items.ToEquatableArray());
+            }
+            catch (Exception exception)
+            {
+                diagnostics.Add(InternalError(file, exception));
+                return new ParsedSpec(path, new SpecSyntax(EquatableArray<ModelSyntax>.Empty, file.LineStarts), diagnostics.Items.ToEquatableArray());
+            }
+        }
 
         /// <summary>Binds all files together (`extends` may cross files): validation, defaults, the layer plan.
         /// A model with errors is left out of <see cref="BoundSpecs.Models"/>; its diagnostics are reported.</summary>
-        public static BoundSpecs Bind(IReadOnlyList<ParsedSpec> files, string defaultNamespace) =>
-            throw new NotImplementedException();
+        public static BoundSpecs Bind(IReadOnlyList<ParsedSpec> files, string defaultNamespace)
+        {
+            try
+            {
+                return Binder.Bind(files, defaultNamespace);
+            }
+            catch (Exception exception)
+            {
+                string path = files.Count > 0 ? files[0].Path : string.Empty;
+                var file = new SourceFile(path, LineMap.LineStarts(string.Empty));
+                return new BoundSpecs(EquatableArray<ModelPlan>.Empty, new[] { InternalError(file, exception) }.ToEquatableArray());
+            }
+        }
+
+        private static Diagnostic InternalError(SourceFile file, Exception exception) =>
+            file.Create(DiagnosticCatalogue.InternalError, new TextSpan(0, 0), $"{exception.GetType().Name}: {exception.Message}");
     }
 }

@@ -55,13 +55,14 @@ public sealed class Backbone : nn.Module<Tensor, Tensor>
         return norm_f.forward(h).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Sum of the MoE load-balancing losses of the last forward, or null when no layer has MoE.</summary>
+    /// <summary>Sum of the MoE load-balancing losses of the last forward, or null when no layer has MoE.
+    /// A new tensor each call (in the caller's dispose scope), differentiable.</summary>
     public Tensor? AuxLoss
     {
         get
         {
             Tensor[] losses = layers.Select(layer => layer.AuxLoss).OfType<Tensor>().ToArray();
-            return losses.Length == 0 ? null : losses.Length == 1 ? losses[0] : stack(losses).sum();
+            return losses.Length == 0 ? null : stack(losses).sum();
         }
     }
 

@@ -101,9 +101,10 @@ public sealed class MambaMixerTests
         manual_seed(7);
         using var mixer = new MambaMixer(16, 0, new MambaOptions(DState: 8));
         Tensor x = randn(2, 100, 16);
-        mixer.ScanPath = ScanPath.Sequential;
+        MambaMixer.UseScanPath(mixer, ScanPath.Sequential);
+        Assert.Equal(ScanPath.Sequential, mixer.ScanPath);
         Tensor sequential = mixer.forward(x);
-        mixer.ScanPath = ScanPath.Chunked;
+        MambaMixer.UseScanPath(mixer, ScanPath.Chunked);
         TensorAssert.Close(sequential, mixer.forward(x), atol: 1e-5, rtol: 1e-4, what: "chunked vs sequential");
     }
 

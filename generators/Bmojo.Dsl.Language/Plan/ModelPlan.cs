@@ -19,6 +19,8 @@ namespace Bmojo.Dsl.Language.Plan
     /// <param name="Namespace">The namespace the class is emitted into.</param>
     /// <param name="Summary">The spec's leading comment, one entry per line, without the comment marker.</param>
     /// <param name="ParameterCount">The exact number of trainable scalars of the built module.</param>
+    /// <param name="FusedKernels">The build's <c>BmojoFusedKernels</c>: false pins the generated model to the
+    /// reference paths (chunked scan, blockwise B'MOJO attention), never the fused ILGPU kernels.</param>
     public sealed record ModelPlan(
         string Name,
         string SourcePath,
@@ -27,7 +29,8 @@ namespace Bmojo.Dsl.Language.Plan
         EquatableArray<string> Summary,
         ModelSizes Sizes,
         EquatableArray<LayerPlan> Layers,
-        long ParameterCount);
+        long ParameterCount,
+        bool FusedKernels = true);
 
     /// <param name="NormEps">Epsilon of every norm.</param>
     public sealed record ModelSizes(

@@ -46,6 +46,12 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGr
     /// <summary>The scan implementation; all paths compute the same function.</summary>
     public ScanPath ScanPath { get; set; } = ScanPath.Auto;
 
+    /// <summary>Sets <see cref="ScanPath"/> on every Mamba mixer of a model (B'MOJO's fading SSM included).</summary>
+    public static void UseScanPath(nn.Module model, ScanPath path)
+    {
+        foreach (MambaMixer mixer in model.modules().Prepend(model).OfType<MambaMixer>()) mixer.ScanPath = path;
+    }
+
     /// <summary>d_inner = expand * d_model.</summary>
     public long DInner => dInner;
 
@@ -121,7 +127,7 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGr
     /// keeps in fp32 (the scan runs in fp32 anyway). Null for casts that lose nothing.</summary>
     private Tensor[]? KeptFp32(ScalarType dtype, Device? device)
     {
-        if (!is_floating_point(empty(0, dtype)) || dtype is ScalarType.Float32 or ScalarType.Float64) return null;
+        if (dtype is not (ScalarType.BFloat16 or ScalarType.Float16)) return null;
         return new[] { A_log, D, dt_proj.bias! }
             .Select(p => p.detach().to(ScalarType.Float32, device ?? p.device).clone().DetachFromDisposeScope())
             .ToArray();

@@ -1,0 +1,79 @@
+using System.Reflection;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Bmojo.Models.Tests;
+
+public sealed class ModelTests
+{
+    public static TheoryData<string> TinyModels =>
+        new(GeneratedModels.All.Where(type => type.Name.EndsWith("Tiny", StringComparison.Ordinal)).Select(type => type.Name));
+
+    [Fact]
+    public void Every_spec_made_a_model_a_full_size_one_and_a_tiny_one_for_each_architecture()
+    {
+        string[] expected =
+        {
+            "BMojo", "BMojoF", "BMojoFTiny", "BMojoTiny", "Jamba", "JambaTiny", "Mamba", "MambaTiny", "Transformer",
+            "TransformerTiny",
+        };
+        Assert.Equal(expected, GeneratedModels.All.Select(type => type.Name));
+    }
+
+    [Theory]
+    [MemberData(nameof(TinyModels))]
+    public void A_tiny_model_runs_a_forward_pass_on_the_cpu_to_logits_of_shape_B_L_V(string name)
+    {
+        Type type = GeneratedModels.Named(name);
+        using var _ = torch.NewDisposeScope();
+        torch.manual_seed(1);
+        using nn.Module<Tensor, Tensor> model = GeneratedModels.Create(type);
+        int vocab = GeneratedModels.Settings(type).Vocab;
+        Tensor tokens = torch.randint(0, vocab, new long[] { 2, 12 }, dtype: ScalarType.Int64);
+
+        Tensor logits = model.forward(tokens);
+
+        Assert.Equal(new long[] { 2, 12, vocab }, logits.shape);
+        Assert.True(logits.isfinite().all().item<bool>(), $"{name} produced non-finite logits");
+    }
+
+    [Theory]
+    [MemberData(nameof(TinyModels))]
+    public void Chunks_run_through_the_cache_give_the_logits_of_the_whole_sequence(string name)
+    {
+        Type type = GeneratedModels.Named(name);
+        using var _ = torch.NewDisposeScope();
+        torch.manual_seed(2);
+        using nn.Module<Tensor, Tensor> model = GeneratedModels.Create(type);
+        model.eval();
+        using var noGrad = torch.no_grad();
+        Tensor tokens = torch.randint(0, GeneratedModels.Settings(type).Vocab, new long[] { 2, 12 }, dtype: ScalarType.Int64);
+        Tensor whole = model.forward(tokens);  // (B, L, V)
+
+        MethodInfo allocate = type.GetMethod("AllocateCache")!;
+        MethodInfo forward = type.GetMethod("Forward", new[] { typeof(Tensor), typeof(Bmojo.Runtime.ModelCache) })!;
+        using var cache = (Bmojo.Runtime.ModelCache)allocate.Invoke(model, new object[] { 2L })!;
+        Tensor first = (Tensor)forward.Invoke(model, new object[] { tokens[.., ..7], cache })!;   // (B, 7, V)
+        Tensor second = (Tensor)forward.Invoke(model, new object[] { tokens[.., 7..], cache })!;  // (B, 5, V)
+
+        Assert.Equal(12, cache.Position);
+        Tensor chunked = torch.cat(new[] { first, second }, dim: 1);
+        double error = (chunked - whole).abs().max().item<float>();
+        Assert.True(error < 1e-4, $"{name}: chunked logits differ from the whole-sequence ones by {error}");
+    }
+
+    [Theory]
+    [MemberData(nameof(TinyModels))]
+    public void State_dict_names_follow_the_mamba_reference(string name)
+    {
+        Type type = GeneratedModels.Named(name);
+        using var _ = torch.NewDisposeScope();
+        using nn.Module<Tensor, Tensor> model = GeneratedModels.Create(type);
+        string[] names = model.state_dict().Keys.ToArray();
+
+        Assert.Contains("backbone.embedding.weight", names);
+        Assert.Contains("backbone.norm_f.weight", names);
+        Assert.Contains(names, key => key.StartsWith("backbone.layers.0.mixer.", StringComparison.Ordinal));
+        Assert.Equal(!GeneratedModels.Settings(type).TiedEmbeddings, names.Contains("lm_head.weight"));
+    }
+}

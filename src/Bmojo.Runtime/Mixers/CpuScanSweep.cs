@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Bmojo.Runtime.Mixers;
 
@@ -28,6 +29,7 @@ internal static unsafe class CpuScanSweep<T> where T : unmanaged, IFloatingPoint
     private static readonly T SoftplusThreshold = T.CreateTruncating(20);   // torch's softplus: linear above it
 
     /// <summary>Writes <c>y</c> of channel (b, d) and, when <c>m.FinalState</c> is set, its last state.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // hot from the first call: no tier-0 code
     public static void Forward(in ScanMemory<T> m, int b, int d)
     {
         int length = m.Length, n = m.DState;
@@ -62,6 +64,7 @@ internal static unsafe class CpuScanSweep<T> where T : unmanaged, IFloatingPoint
     /// forward sweep into the scratch spans: <paramref name="states"/> (L, N), <paramref name="decays"/> (L, N),
     /// <paramref name="steps"/> and <paramref name="sums"/> (L).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward(in ScanMemory<T> m, int b, int d, int group, Span<T> states, Span<T> decays, Span<T> steps, Span<T> sums)
     {
         int length = m.Length, n = m.DState;

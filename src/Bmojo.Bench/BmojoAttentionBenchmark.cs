@@ -58,8 +58,13 @@ public sealed class BmojoAttentionBenchmark
         output.WriteLine($"bmojo    work: {visible / (double)(shape.Batch * shape.Length):F0} visible keys per query on average, "
                          + $"{flops / 1e9:F1} GFLOP, {bytes / 1e6:F0} MB to move at least");
 
+        foreach (int queries in new[] { 8, 32 })
+        {
+            Timing variant = timer.Measure(3, shape.Runs, i => Fused(sets[i % InputSets], queries).Dispose());
+            Report($"fused forward, {queries} queries/block", variant, flops, bytes, fp32Rate, matmulRate, copyRate);
+        }
         Timing fused = timer.Measure(3, shape.Runs, i => Fused(sets[i % InputSets]).Dispose());
-        Report("fused forward (ILGPU)", fused, flops, bytes, fp32Rate, matmulRate, copyRate);
+        Report($"fused forward (default, {FusedBmojoAttention.DefaultQueriesPerBlock} queries/block)", fused, flops, bytes, fp32Rate, matmulRate, copyRate);
         Timing blockwise = timer.Measure(1, 3, i => Blockwise(sets[i % InputSets]).Dispose());
         Report("blockwise forward (TorchSharp)", blockwise, flops, bytes, fp32Rate, matmulRate, copyRate);
         output.WriteLine($"bmojo    fused vs blockwise: {blockwise.Median / fused.Median:F1}x faster");
@@ -146,8 +151,9 @@ public sealed class BmojoAttentionBenchmark
         return shape.Batch * band + edge.clamp(0, shape.EideticCapacity).sum().item<long>();
     }
 
-    private Tensor Fused(AttentionInputs s) =>
-        FusedBmojoAttention.Run(s.Q, s.K, s.V, s.Kf, s.Vf, s.Selected, shape.Window, shape.FadingTokens, shape.EideticCapacity);
+    private Tensor Fused(AttentionInputs s, int? queriesPerBlock = null) =>
+        FusedBmojoAttention.Run(s.Q, s.K, s.V, s.Kf, s.Vf, s.Selected, shape.Window, shape.FadingTokens, shape.EideticCapacity,
+                                queriesPerBlock);
 
     private Tensor Blockwise(AttentionInputs s)
     {

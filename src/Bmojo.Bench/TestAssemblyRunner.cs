@@ -44,6 +44,11 @@ public sealed class TestAssemblyRunner
                     output.WriteLine($"  FAIL {label}: {e.InnerException?.GetType().Name}: {e.InnerException?.Message}");
                     failed++;
                 }
+                catch (Exception e) when (e is ArgumentException or TargetParameterCountException)
+                {
+                    output.WriteLine($"  FAIL {label}: the runner could not call it ({e.GetType().Name}: {e.Message})");
+                    failed++;
+                }
             }
         }
         output.WriteLine($"{(failed == 0 ? "Passed" : "Failed")}! - Failed: {failed}, Passed: {passed}, Skipped: {skipped}, Total: {passed + failed + skipped} - {Path.GetFileName(assemblyPath)} (filter '{filter}')");
@@ -59,10 +64,13 @@ public sealed class TestAssemblyRunner
 
     private static IEnumerable<object?[]> Cases(Type type, MethodInfo method)
     {
-        var sources = method.GetCustomAttributes().Where(a => a.GetType().FullName == "Xunit.MemberDataAttribute").ToList();
+        var sources = method.GetCustomAttributes()
+            .Where(a => a.GetType().FullName is "Xunit.MemberDataAttribute" or "Xunit.InlineDataAttribute").ToList();
         if (sources.Count == 0) return [[]];
         return sources.SelectMany(source =>
         {
+            if (source.GetType().FullName == "Xunit.InlineDataAttribute")
+                return ((IEnumerable<object?[]>)source.GetType().GetMethod("GetData")!.Invoke(source, [method])!);
             string member = (string)source.GetType().GetProperty("MemberName")!.GetValue(source)!;
             Type owner = source.GetType().GetProperty("MemberType")?.GetValue(source) as Type ?? type;
             object data = owner.GetProperty(member, BindingFlags.Public | BindingFlags.Static)!.GetValue(null)!;

@@ -108,8 +108,10 @@ public sealed class MixerPathTests
         auto.cuda();
         Tensor x = randn(2, 29, D, device: CUDA), weight = randn(2, 29, D, device: CUDA);
         Tensor xr = x.clone().requires_grad_(), xa = x.clone().requires_grad_();
+        using (no_grad())                                    // inference: Auto runs the fused attention
+            TensorAssert.Close(reference.forward(x).cpu(), auto.forward(x).cpu(), atol: 1e-5, rtol: 1e-4, what: "auto (fused) vs reference on CUDA");
         Tensor yr = reference.forward(xr), ya = auto.forward(xa);
-        TensorAssert.Close(yr.cpu(), ya.cpu(), atol: 1e-5, rtol: 1e-4, what: "auto (fused) vs reference on CUDA");
+        TensorAssert.Close(yr.cpu(), ya.cpu(), atol: 1e-5, rtol: 1e-4, what: "auto (training) vs reference on CUDA");
         (yr * weight).sum().backward();
         (ya * weight).sum().backward();
         TensorAssert.Close(xr.grad!.cpu(), xa.grad!.cpu(), atol: 1e-5, rtol: 1e-4, what: "d/dx on CUDA");

@@ -22,15 +22,17 @@ internal struct BmojoAttentionArguments
     public int Window;
     public int FadingTokens;
     public int EideticCapacity;
+    public int Queries;                        // queries per block, one warp each
     public float Scale;
 }
 
 /// <summary>
-/// The B'MOJO softmax forward (../shared/docs/bmojo-layer.md, rules (a)-(c)) with an online softmax. A block of
-/// <see cref="QueriesPerGroup"/> warps serves consecutive queries <c>t0 .. t0 + 7</c> of one (batch, head), one warp
-/// per query. The block walks three key sources in tiles of <see cref="TileKeys"/> keys, each tile staged once in
-/// shared memory for all its queries: (a) the window <c>k, v</c> at <c>(t0 - w, t0 + 7]</c>; (b) the fading band
-/// <c>kf, vf</c> at <c>(t0 - w - m_f, t0 + 7 - w]</c>; (c) the eidetic memory: ranks <c>[S[t0-w] - m_e, S[t0+7-w])</c>
+/// The B'MOJO softmax forward (../shared/docs/bmojo-layer.md, rules (a)-(c)) with an online softmax. A block of Q
+/// warps (<see cref="BmojoAttentionArguments.Queries"/>) serves consecutive queries <c>t0 .. t1 = t0 + Q - 1</c> of
+/// one (batch, head), one warp per query. The block walks three key sources in tiles of <see cref="TileKeys"/> keys,
+/// each tile staged once in shared memory for all its queries: (a) the window <c>k, v</c> at <c>(t0 - w, t1]</c>;
+/// (b) the fading band <c>kf, vf</c> at <c>(t0 - w - m_f, t1 - w]</c>; (c) the eidetic memory: ranks
+/// <c>[S[t0-w] - m_e, S[t1-w])</c>
 /// of the selected tokens, gathered through their positions. In a tile, lane j scores key j for its warp's query
 /// (masked by the query's own bounds: for (c), rank r is kept iff <c>S[t-w] - m_e &lt;= r &lt; S[t-w]</c>, the FIFO
 /// rule), the warp takes the tile's max and sum with shuffles and rescales its running output once; lane d holds
@@ -38,37 +40,35 @@ internal struct BmojoAttentionArguments
 /// </summary>
 internal static class BmojoAttentionKernel
 {
-    public const int QueriesPerGroup = 8;
     public const int WarpSize = 32;
-    public const int GroupSize = QueriesPerGroup * WarpSize;
     public const int TileKeys = WarpSize;
     public const int MaxHeadDim = 4 * WarpSize;
 
-    /// <summary>Floats of dynamic shared memory: the block's queries (8, Dh), the key tile (32, Dh + 1: lanes read
+    /// <summary>Floats of dynamic shared memory: the block's queries (Q, Dh), the key tile (32, Dh + 1: lanes read
     /// one row each without bank conflicts) and the value tile (32, Dh: lanes read one row together).</summary>
-    public static int SharedFloats(int headDim) => QueriesPerGroup * headDim + TileKeys * (headDim + 1) + TileKeys * headDim;
+    public static int SharedFloats(int headDim, int queries) => queries * headDim + TileKeys * (headDim + 1) + TileKeys * headDim;
 
-    public static int GroupsPerHead(int length) => (length + QueriesPerGroup - 1) / QueriesPerGroup;
+    public static int GroupsPerHead(int length, int queries) => (length + queries - 1) / queries;
 
     public static void Forward(BmojoAttentionArguments p)
     {
-        int dh = p.HeadDim, keyStride = dh + 1;
+        int dh = p.HeadDim, keyStride = dh + 1, queryCount = p.Queries, groupSize = queryCount * WarpSize;
         ArrayView<float> shared = SharedMemory.GetDynamic<float>();
-        ArrayView<float> queries = shared.SubView(0, QueriesPerGroup * dh);                  // (8, Dh), scaled
-        ArrayView<float> keyTile = shared.SubView(QueriesPerGroup * dh, TileKeys * keyStride); // (32, Dh + 1)
-        ArrayView<float> valueTile = shared.SubView(QueriesPerGroup * dh + TileKeys * keyStride); // (32, Dh)
+        ArrayView<float> queries = shared.SubView(0, queryCount * dh);                       // (Q, Dh), scaled
+        ArrayView<float> keyTile = shared.SubView(queryCount * dh, TileKeys * keyStride);    // (32, Dh + 1)
+        ArrayView<float> valueTile = shared.SubView(queryCount * dh + TileKeys * keyStride); // (32, Dh)
 
-        int groupsPerHead = GroupsPerHead(p.Length);
+        int groupsPerHead = GroupsPerHead(p.Length, queryCount);
         int bh = Grid.IdxX / groupsPerHead;                 // b * H + h
         int b = bh / p.Heads, h = bh - b * p.Heads;
         int kvRows = (b * p.KvHeads + h / (p.Heads / p.KvHeads)) * p.Length;   // row of position 0 in K, V, kf, vf
-        int t0 = (Grid.IdxX - bh * groupsPerHead) * QueriesPerGroup;
-        int tLast = XMath.Min(t0 + QueriesPerGroup, p.Length) - 1;
+        int t0 = (Grid.IdxX - bh * groupsPerHead) * queryCount;
+        int tLast = XMath.Min(t0 + queryCount, p.Length) - 1;
         int warp = Group.IdxX / WarpSize, lane = Group.IdxX - warp * WarpSize;
         int t = t0 + warp;
         bool active = t <= tLast;                           // padding warps still reach every barrier
 
-        for (int i = Group.IdxX; i < QueriesPerGroup * dh; i += GroupSize)
+        for (int i = Group.IdxX; i < queryCount * dh; i += groupSize)
         {
             int row = i / dh;
             int query = XMath.Min(t0 + row, tLast);
@@ -92,7 +92,7 @@ internal static class BmojoAttentionKernel
             {
                 int count = XMath.Min(TileKeys, end - tileStart);
                 Group.Barrier();                            // the last tile (and the staged queries) are all read
-                for (int i = Group.IdxX; i < TileKeys * dh; i += GroupSize)
+                for (int i = Group.IdxX; i < TileKeys * dh; i += groupSize)
                 {
                     int row = i / dh, d = i - row * dh;
                     float key = 0f, value = 0f;

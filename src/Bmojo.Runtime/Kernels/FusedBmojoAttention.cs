@@ -22,6 +22,13 @@ public static class FusedBmojoAttention
     /// <summary>The largest head size the kernel holds (four output dimensions per lane).</summary>
     public const int MaxHeadDim = BmojoAttentionKernel.MaxHeadDim;
 
+    /// <summary>Queries (warps) per block by default, the best of 8, 16 and 32 on the H200 (docs/benchmarks.md), halved
+    /// while the block's shared memory would pass <see cref="MaxSharedBytes"/> (head sizes over 96).</summary>
+    public const int DefaultQueriesPerBlock = 32;
+
+    /// <summary>The dynamic shared memory a launch may ask for without an opt-in: 48 KiB.</summary>
+    public const int MaxSharedBytes = 48 * 1024;
+
     private static readonly Dictionary<Accelerator, Action<KernelConfig, BmojoAttentionArguments>> Kernels = [];
 
     /// <param name="q">Queries <c>(B, H, L, Dh)</c>.</param>
@@ -33,11 +40,19 @@ public static class FusedBmojoAttention
     /// <param name="window">w (0 allowed).</param>
     /// <param name="fadingTokens">m_f (0 allowed).</param>
     /// <param name="eideticCapacity">m_e (0 allowed).</param>
+    /// <param name="queriesPerBlock">Queries (one warp each) that share a block's key tiles, 1 to 32, within
+    /// <see cref="MaxSharedBytes"/>; null: <see cref="DefaultQueriesPerBlock"/>, halved until it fits.</param>
     /// <returns><c>(B, H, L, Dh)</c> in q's dtype; 0 for a query that sees no key.</returns>
     public static Tensor Run(Tensor q, Tensor k, Tensor v, Tensor kf, Tensor vf, Tensor selected,
-                             int window, int fadingTokens, int eideticCapacity)
+                             int window, int fadingTokens, int eideticCapacity, int? queriesPerBlock = null)
     {
         Check(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity);
+        int queries = queriesPerBlock ?? DefaultQueriesPerBlock;
+        while (queriesPerBlock is null && queries > 1 && SharedBytes(q.shape[3], queries) > MaxSharedBytes) queries /= 2;
+        if (queries is < 1 or > 32 || SharedBytes(q.shape[3], queries) > MaxSharedBytes)
+            throw new ArgumentOutOfRangeException(nameof(queriesPerBlock), queriesPerBlock,
+                $"{Operation}: {queries} queries per block with head size {q.shape[3]} need {SharedBytes(q.shape[3], queries)} bytes "
+                + $"of shared memory; it must be 1 to 32 queries within {MaxSharedBytes} bytes");
         long batch = q.shape[0], heads = q.shape[1], length = q.shape[2], headDim = q.shape[3], kvHeads = k.shape[1];
 
         using var scope = NewDisposeScope();
@@ -59,14 +74,14 @@ public static class FusedBmojoAttention
                 EideticPositions = views.Int32(positions, "eidetic positions", batch, length),
                 Output = views.Float32(output, "output", batch, heads, length, headDim),
                 Heads = (int)heads, KvHeads = (int)kvHeads, Length = (int)length, HeadDim = (int)headDim,
-                Window = window, FadingTokens = fadingTokens, EideticCapacity = eideticCapacity,
+                Window = window, FadingTokens = fadingTokens, EideticCapacity = eideticCapacity, Queries = queries,
                 Scale = (float)(1.0 / Math.Sqrt(headDim)),
             };
-            long groups = batch * heads * BmojoAttentionKernel.GroupsPerHead((int)length);
+            long groups = batch * heads * BmojoAttentionKernel.GroupsPerHead((int)length, queries);
             if (groups > 0 && headDim > 0)
                 host.Launch(accelerator => Kernel(accelerator)(
-                    ((int)groups, BmojoAttentionKernel.GroupSize,
-                     SharedMemoryConfig.RequestDynamic<float>(BmojoAttentionKernel.SharedFloats((int)headDim))),
+                    ((int)groups, queries * BmojoAttentionKernel.WarpSize,
+                     SharedMemoryConfig.RequestDynamic<float>(BmojoAttentionKernel.SharedFloats((int)headDim, queries))),
                     arguments));
         }
         return output.to_type(q.dtype).MoveToOuterDisposeScope();
@@ -117,6 +132,9 @@ public static class FusedBmojoAttention
         if (batch * q.shape[1] * length * headDim > int.MaxValue)
             throw new ArgumentException($"{Operation}: q {Shape(q)} has more than 2^31 elements; split the batch");
     }
+
+    private static long SharedBytes(long headDim, int queries) =>
+        sizeof(float) * (long)BmojoAttentionKernel.SharedFloats((int)Math.Min(headDim, int.MaxValue / 256), queries);
 
     private static Tensor Fp32(Tensor t) => t.to_type(ScalarType.Float32).contiguous();
 

@@ -70,10 +70,12 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
         return Output(o).MoveToOuterDisposeScope();
     }
 
-    // The path Auto stands for with these queries (B, H, L, Dh); other paths are kept.
+    // The path Auto stands for with these queries (B, H, L, Dh); other paths are kept. With a gradient to compute Auto
+    // stays blockwise: the fused function's backward is the blockwise backward after a recompute (no faster).
     private BmojoPath ResolvePath(Tensor q) => options.Path != BmojoPath.Auto ? options.Path
         : q.device_type == DeviceType.CUDA && q.dtype != ScalarType.Float64 && options.Retrieval is null
-          && headDim <= FusedBmojoAttention.MaxHeadDim ? BmojoPath.Fused : BmojoPath.Blockwise;
+          && headDim <= FusedBmojoAttention.MaxHeadDim && !(is_grad_enabled() && q.requires_grad)
+            ? BmojoPath.Fused : BmojoPath.Blockwise;
 
     // The exact (B, H or 1, L, 2L) mask over [k | kf] and masked attention.
     private Tensor AttendReference(Tensor q, Tensor k, Tensor v, Tensor kf, Tensor vf, Tensor selected, RetrievalPlan? plan)

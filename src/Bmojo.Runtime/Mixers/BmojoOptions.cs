@@ -13,8 +13,10 @@ public enum Predictor
 /// <summary>Which implementation computes the B'MOJO softmax of a full forward.</summary>
 public enum BmojoPath
 {
-    /// <summary><see cref="Fused"/> for fp32/bf16/half tensors on CUDA without retrieval and with a head size the
-    /// kernel holds (<see cref="Kernels.FusedBmojoAttention.MaxHeadDim"/>), <see cref="Blockwise"/> otherwise.</summary>
+    /// <summary><see cref="Fused"/> for a forward without gradient (inference) on fp32/bf16/half CUDA tensors without
+    /// retrieval and with a head size the kernel holds (<see cref="Kernels.FusedBmojoAttention.MaxHeadDim"/>);
+    /// <see cref="Blockwise"/> otherwise, training included (the fused backward is not written; see
+    /// <see cref="Fused"/>).</summary>
     Auto,
 
     /// <summary>The exact (L x 2L) boolean mask and masked attention: O(L^2) memory, the test oracle.</summary>

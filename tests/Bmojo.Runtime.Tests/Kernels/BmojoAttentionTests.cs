@@ -40,6 +40,18 @@ public sealed class BmojoAttentionTests
         CheckValues(2, 4, 4, 1000, 64, 64, 64, 32, 0.2, CUDA);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    [InlineData(32)]
+    public void EveryBlockSizeMatchesTheReference(int queriesPerBlock)
+    {
+        manual_seed(14);
+        BmojoAttentionInputs s = BmojoAttentionInputs.Random(1, 2, 1, 43, 16, 0.4, CPU);
+        Tensor o = FusedBmojoAttention.Run(s.Q, s.K, s.V, s.Kf, s.Vf, s.Selected, 5, 4, 3, queriesPerBlock);
+        TensorAssert.Close(s.Float64Cpu().Reference(5, 4, 3), o, Atol, Rtol, $"o with {queriesPerBlock} queries per block");
+    }
+
     [Fact]
     public void GradientsMatchTheReferenceAutogradOnCpu() => CheckGradients(CPU);
 
@@ -72,6 +84,15 @@ public sealed class BmojoAttentionTests
         BmojoAttentionInputs s = BmojoAttentionInputs.Random(1, 1, 1, 3, 130, 0.5, CPU);
         var error = Assert.Throws<ArgumentException>(() => FusedBmojoAttention.Run(s.Q, s.K, s.V, s.Kf, s.Vf, s.Selected, 2, 2, 2));
         Assert.Contains("head size 130", error.Message);
+    }
+
+    [Fact]
+    public void RefusesABlockOverTheSharedMemoryLimit()
+    {
+        BmojoAttentionInputs s = BmojoAttentionInputs.Random(1, 1, 1, 5, 128, 0.5, CPU);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            FusedBmojoAttention.Run(s.Q, s.K, s.V, s.Kf, s.Vf, s.Selected, 2, 2, 2, queriesPerBlock: 32));
+        Assert.Contains("32 queries per block with head size 128 need 49280 bytes", error.Message);
     }
 
     [Fact]

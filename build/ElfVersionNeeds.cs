@@ -1,6 +1,7 @@
 // MSBuild inline task (RoslynCodeTaskFactory): marks chosen libstdc++ version needs weak in ELF64 files,
 // but only the versions this system's libstdc++ does not define. See Bmojo.TorchSharpNative.targets.
 using System;
+#nullable enable
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;

@@ -1,0 +1,82 @@
+using System.Text.RegularExpressions;
+using Bmojo.Cli.Commands;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Bmojo.Cli;
+
+/// <summary>The <c>bmojo</c> command line, runnable in-process (tests pass their own console and error writer).</summary>
+public static class BmojoApp
+{
+    /// <param name="output">Tables, progress and results.</param>
+    /// <param name="streams">Plain text: generated code, and diagnostics and errors (one per line, no markup).</param>
+    public static int Run(string[] args, IAnsiConsole output, Streams streams, CancellationToken cancellation = default)
+    {
+        TextWriter errors = streams.Error;
+        var registrar = new TypeRegistrar();
+        registrar.RegisterInstance(typeof(IAnsiConsole), output);
+        registrar.RegisterInstance(typeof(Streams), streams);
+        var app = new CommandApp(registrar);
+        app.Configure(config =>
+        {
+            config.SetApplicationName("bmojo");
+            config.ConfigureConsole(output);
+            config.CancellationExitCode(130);
+            config.UseStrictParsing();
+            config.SetExceptionHandler((exception, _) => Report(exception, args, errors));
+            config.AddCommand<InspectCommand>("inspect")
+                .WithDescription("Show a spec's resolved layer plan, parameter count and memory budget per sequence.")
+                .WithExample("inspect", "BMojoTiny");
+            config.AddCommand<TrainCommand>("train")
+                .WithDescription("Train a model on a task, with checkpoints and exact resume.")
+                .WithExample("train", "BMojoTiny", "--task", "mqar", "--steps", "600", "--checkpoint", "bmojo.safetensors");
+            config.AddCommand<EvalCommand>("eval")
+                .WithDescription("Evaluate a checkpoint on a task.")
+                .WithExample("eval", "BMojoTiny", "--checkpoint", "bmojo.safetensors", "--task", "mqar");
+            config.AddCommand<CompareCommand>("compare")
+                .WithDescription("Train several architectures on the same data and budget and compare them.")
+                .WithExample("compare", "TransformerTiny", "MambaTiny", "JambaTiny", "BMojoFTiny", "BMojoTiny", "--task", "mqar");
+            config.AddCommand<GenerateCodeCommand>("generate-code")
+                .WithDescription("Print the C# the source generator makes for a spec.")
+                .WithExample("generate-code", "specs/bmojo-tiny.arch");
+        });
+        return app.Run(args, cancellation);
+    }
+
+    private static int Report(Exception exception, string[] args, TextWriter errors)
+    {
+        switch (exception)
+        {
+            case UserError user:
+                errors.WriteLine(user.Message);
+                return user.ExitCode;
+            case CommandAppException cli when ConversionFailure(cli, args) is string message:
+                errors.WriteLine($"error: {message}");
+                return 2;
+            case CommandAppException cli:
+                errors.WriteLine($"error: {cli.Message}");
+                return 2;
+            case OperationCanceledException:
+                errors.WriteLine("cancelled");
+                return 130;
+            default:
+                errors.WriteLine($"internal error: {exception.GetType().Name}: {exception.Message} (a bug in bmojo, please report it)");
+                return 70;
+        }
+    }
+
+    /// <summary>Spectre reports a value it cannot convert without naming the option; find the option in the arguments.</summary>
+    private static string? ConversionFailure(CommandAppException exception, string[] args)
+    {
+        Match match = Regex.Match(exception.Message, "^Failed to convert '(?<value>.*)' to ");
+        if (!match.Success) return null;
+        string value = match.Groups["value"].Value;
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (i > 0 && args[i] == value && args[i - 1].StartsWith('-')) return $"{args[i - 1]} expects a number, got '{value}'";
+            if (args[i].StartsWith('-') && args[i].EndsWith("=" + value, StringComparison.Ordinal))
+                return $"{args[i][..args[i].IndexOf('=')]} expects a number, got '{value}'";
+        }
+        return $"'{value}' is not a number";
+    }
+}

@@ -1,0 +1,57 @@
+using Bmojo.Cli.Models;
+using Bmojo.Cli.Training;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Bmojo.Cli.Commands;
+
+/// <summary><c>bmojo train SPEC --task mqar</c>: trains with a live progress bar; saves checkpoints atomically; on
+/// Ctrl-C stops after the current step and saves; <c>--resume</c> continues exactly.</summary>
+public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command<TrainSettings>
+{
+    public override int Execute(CommandContext context, TrainSettings settings, CancellationToken cancellation)
+    {
+        SettingsRules.ApplyThreads(settings);
+        ModelDefinition model = SpecLoader.LoadOne(settings.Spec, streams.Error);
+        string? checkpoint = settings.Checkpoint ?? settings.Resume;
+        using Trainer trainer = settings.Resume is string resume ? ResumeRun(resume, model, settings) : Trainer.Start(model, SettingsRules.Options(settings));
+        TrainingOptions options = trainer.Options;
+        output.MarkupLine(Markup.Escape($"{model.Name}: {Format.Count(model.ParameterCount)} parameters; MQAR {options.Grid} grid, " +
+                                      $"{options.Steps} steps of {options.Batch}, lr {options.LearningRate}, seed {options.Seed}" +
+                                      (trainer.Step > 0 ? $", resumed at step {trainer.Step}" : "")));
+
+        TrainingProgress.Outcome outcome = TrainingProgress.Run(output, [trainer], settings.EvalEvery, checkpoint, cancellation);
+        if (outcome.Cancelled)
+        {
+            streams.Error.WriteLine($"stopped at step {trainer.Step} of {options.Steps}" +
+                                    (checkpoint is null ? "; no --checkpoint, nothing saved" : $"; saved to {checkpoint}; continue with --resume {checkpoint}"));
+            return 130;
+        }
+        Results.WriteAccuracy(output, $"{model.Name} after {trainer.Step} steps", trainer.Evaluate());
+        if (checkpoint is not null) output.MarkupLineInterpolated($"checkpoint: {checkpoint}");
+        return 0;
+    }
+
+    /// <summary>A resumed run keeps its checkpoint's options; an option given that contradicts them is an error.</summary>
+    private static Trainer ResumeRun(string path, ModelDefinition model, TrainSettings settings)
+    {
+        Trainer trainer = Trainer.Resume(path, model);
+        TrainingOptions kept = trainer.Options;
+        var conflicts = new List<string>();
+        void Compare<T>(string option, T? given, T saved) where T : struct
+        {
+            if (given is T value && !value.Equals(saved)) conflicts.Add($"{option} {value} (the run has {saved})");
+        }
+        Compare("--steps", settings.Steps, kept.Steps);
+        Compare("--batch", settings.Batch, kept.Batch);
+        Compare("--lr", settings.LearningRate, kept.LearningRate);
+        Compare("--warmup", settings.Warmup, kept.WarmupSteps);
+        Compare("--weight-decay", settings.WeightDecay, kept.WeightDecay);
+        Compare("--seed", settings.Seed, kept.Seed);
+        Compare("--eval-examples", settings.EvalExamples, kept.EvalExamples);
+        Compare("--grid", settings.Grid is string g ? SettingsRules.ParseGrid(g) : null, kept.Grid);
+        if (conflicts.Count == 0) return trainer;
+        trainer.Dispose();
+        throw new UserError($"a resumed run keeps the options it was started with; these differ: {string.Join(", ", conflicts)}");
+    }
+}

@@ -1,0 +1,13 @@
+using Bmojo.Cli;
+using Spectre.Console;
+
+using var cancellation = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    // First Ctrl-C: finish the current step, save, stop. A second one ends the process at once.
+    if (cancellation.IsCancellationRequested) return;
+    e.Cancel = true;
+    Console.Error.WriteLine("stopping after the current step (Ctrl-C again to abort)...");
+    cancellation.Cancel();
+};
+return BmojoApp.Run(args, AnsiConsole.Console, new Streams(Console.Out, Console.Error), cancellation.Token);

@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using Bmojo.Cli.Models;
+using Bmojo.Cli.Tasks;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Bmojo.Cli.Training;
+
+/// <summary>One optimizer step's numbers.</summary>
+public readonly record struct StepResult(int Step, float Loss, double Accuracy, double LearningRate, long Tokens, TimeSpan Elapsed);
+
+/// <summary>Accuracy and loss on the held-out answers of one MQAR setting.</summary>
+public sealed record EvalResult(MqarConfig Config, double Accuracy, double Loss);
+
+/// <summary>Trains a model on MQAR: AdamW, warm-up + cosine, cross-entropy on the answer positions (+ the model's
+/// auxiliary loss). Every number it uses is seeded or checkpointed, so a resumed run repeats an uninterrupted one
+/// to the bit (same machine, same thread count).</summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly TrainableModel model;
+    private readonly AdamW optimizer;
+    private readonly IReadOnlyList<string> optimizerNames;
+    private readonly Mqar task;
+    private readonly IReadOnlyList<MqarConfig> grid;
+    private DataRng data;
+
+    private Trainer(ModelDefinition definition, TrainingOptions options)
+    {
+        if (options.Check() is string problem) throw new UserError(problem);
+        Definition = definition;
+        Options = options;
+        task = new Mqar(definition.Settings.Vocab);
+        grid = MqarGrid.Of(options.Grid);
+        foreach (MqarConfig config in grid)
+            if (task.Check(config) is string unfit)
+                throw new UserError($"{definition.Name} (vocabulary {task.Vocab}) cannot run MQAR {config}: {unfit}");
+        random.manual_seed(options.Seed);
+        model = definition.Create();
+        (optimizer, optimizerNames) = OptimizerFactory.Create(model.Module, options);
+        data = new DataRng(unchecked((ulong)options.Seed));
+    }
+
+    public ModelDefinition Definition { get; }
+
+    public TrainingOptions Options { get; }
+
+    /// <summary>Optimizer steps taken so far.</summary>
+    public int Step { get; private set; }
+
+    public bool Finished => Step >= Options.Steps;
+
+    public nn.Module<Tensor, Tensor> Module => model.Module;
+
+    /// <summary>A fresh run: torch seeded, the model initialised, the data stream at its start.</summary>
+    public static Trainer Start(ModelDefinition definition, TrainingOptions options) => new(definition, options);
+
+    /// <summary>Continues the run saved in <paramref name="path"/> exactly where it stopped.</summary>
+    public static Trainer Resume(string path, ModelDefinition definition)
+    {
+        Checkpoint checkpoint = Checkpoint.Read(path, definition);
+        var trainer = new Trainer(definition, checkpoint.Options);
+        try
+        {
+            checkpoint.Restore(trainer.model.Module, trainer.optimizer, trainer.optimizerNames);
+            trainer.Step = checkpoint.Step;
+            trainer.data = checkpoint.Data;
+            return trainer;
+        }
+        catch
+        {
+            trainer.Dispose();
+            throw;
+        }
+        finally
+        {
+            checkpoint.Dispose();
+        }
+    }
+
+    /// <summary>Writes the whole run state atomically (temporary file, flush, rename).</summary>
+    public void Save(string path) => Checkpoint.Write(path, Definition, Options, Step, data, model.Module, optimizer, optimizerNames);
+
+    /// <summary>One optimizer step on a batch drawn from the data stream.</summary>
+    public StepResult TrainStep()
+    {
+        if (Finished) throw new InvalidOperationException($"the run already took its {Options.Steps} steps");
+        var clock = Stopwatch.StartNew();
+        MqarConfig config = grid[data.NextInt(grid.Count)];
+        MqarBatch batch = task.Sample(data, Options.Batch, config);
+        double lr = LearningRateSchedule.At(Step, Options);
+        foreach (optim.ILearningRateController group in optimizer.ParamGroups) group.LearningRate = lr;
+
+        using var scope = NewDisposeScope();
+        model.Module.train();
+        optimizer.zero_grad();
+        (Tensor inputs, Tensor labels) = batch.ToTensors();
+        Tensor logits = model.Module.forward(inputs);
+        Tensor loss = AnswerLoss(logits, labels);
+        if (model.AuxLoss is Tensor aux) loss = loss + aux;
+        loss.backward();
+        optimizer.step();
+        float lossValue = loss.item<float>();
+        double accuracy = AnswerAccuracy(logits, labels);
+        Step++;
+        return new StepResult(Step, lossValue, accuracy, lr, (long)batch.Batch * config.SeqLen, clock.Elapsed);
+    }
+
+    /// <summary>Accuracy on <see cref="TrainingOptions.EvalExamples"/> held-out examples of each grid setting. The
+    /// held-out data depends only on the seed and the setting, so every model of a comparison sees the same.</summary>
+    public IReadOnlyList<EvalResult> Evaluate() => Evaluate(grid, Options.EvalExamples);
+
+    /// <summary>Accuracy on <paramref name="examples"/> held-out examples of each of <paramref name="settings"/>.</summary>
+    public IReadOnlyList<EvalResult> Evaluate(IReadOnlyList<MqarConfig> settings, int examples)
+    {
+        foreach (MqarConfig config in settings)
+            if (task.Check(config) is string unfit)
+                throw new UserError($"{Definition.Name} (vocabulary {task.Vocab}) cannot run MQAR {config}: {unfit}");
+        model.Module.eval();
+        using var noGrad = no_grad();
+        var results = new List<EvalResult>();
+        foreach (MqarConfig config in settings)
+        {
+            var rng = new DataRng(EvalSeed(config));
+            long correct = 0, answers = 0;
+            double lossSum = 0;
+            for (int done = 0; done < examples; done += Options.Batch)
+            {
+                using var scope = NewDisposeScope();
+                MqarBatch batch = task.Sample(rng, Math.Min(Options.Batch, examples - done), config);
+                (Tensor inputs, Tensor labels) = batch.ToTensors();
+                Tensor logits = model.Module.forward(inputs);
+                int count = batch.AnswerCount;
+                lossSum += AnswerLoss(logits, labels).item<float>() * count;
+                correct += (long)Math.Round(AnswerAccuracy(logits, labels) * count);
+                answers += count;
+            }
+            results.Add(new EvalResult(config, (double)correct / answers, lossSum / answers));
+        }
+        model.Module.train();
+        return results;
+    }
+
+    public void Dispose()
+    {
+        optimizer.Dispose();
+        model.Dispose();
+    }
+
+    private ulong EvalSeed(MqarConfig config) =>
+        unchecked((ulong)Options.Seed * 0x9E3779B97F4A7C15UL ^ 0xE7A1_0000_0000_0000UL ^ ((ulong)config.SeqLen << 20) ^ (ulong)config.KvPairs);
+
+    private static Tensor AnswerLoss(Tensor logits, Tensor labels)
+    {
+        long vocab = logits.shape[^1];
+        return nn.functional.cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1), ignore_index: Mqar.IgnoreIndex);   // (B·L, V)
+    }
+
+    private static double AnswerAccuracy(Tensor logits, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        Tensor answered = labels.ne(Mqar.IgnoreIndex);
+        Tensor correct = logits.argmax(-1).eq(labels).logical_and(answered);
+        return correct.sum().item<long>() / (double)Math.Max(1, answered.sum().item<long>());
+    }
+}

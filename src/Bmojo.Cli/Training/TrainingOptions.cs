@@ -1,0 +1,42 @@
+using Bmojo.Cli.Tasks;
+
+namespace Bmojo.Cli.Training;
+
+/// <summary>Everything that fixes a training run's numbers. A checkpoint stores it, so a resumed run follows the
+/// same schedule and draws the same data.</summary>
+/// <param name="Steps">Optimizer steps of the whole run (the cosine schedule ends here).</param>
+/// <param name="Batch">Sequences per step.</param>
+/// <param name="LearningRate">Peak learning rate, reached at the end of the warm-up.</param>
+/// <param name="WarmupSteps">Linear warm-up steps from lr/warmup to lr.</param>
+/// <param name="MinLearningRateRatio">The cosine decays to this fraction of the peak.</param>
+/// <param name="WeightDecay">AdamW's decoupled weight decay on matrices (never on norms, biases, A_log, D).</param>
+/// <param name="Seed">Seeds torch (initialisation) and the task's data stream.</param>
+/// <param name="Grid">The MQAR settings trained on (one drawn per step) and evaluated.</param>
+/// <param name="EvalExamples">Held-out examples per MQAR setting at each evaluation.</param>
+public sealed record TrainingOptions(
+    int Steps,
+    int Batch,
+    double LearningRate,
+    int WarmupSteps,
+    double MinLearningRateRatio,
+    double WeightDecay,
+    long Seed,
+    MqarGridKind Grid,
+    int EvalExamples)
+{
+    public static TrainingOptions Default(MqarGridKind grid) =>
+        new(Steps: 600, Batch: 32, LearningRate: 3e-3, WarmupSteps: 60, MinLearningRateRatio: 0.1, WeightDecay: 0.1,
+            Seed: 0, Grid: grid, EvalExamples: 256);
+
+    /// <summary>Why these options cannot train, naming the option, or null.</summary>
+    public string? Check()
+    {
+        if (Steps <= 0) return $"--steps must be positive (got {Steps})";
+        if (Batch <= 0) return $"--batch must be positive (got {Batch})";
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) return $"--lr must be a positive number (got {LearningRate})";
+        if (WarmupSteps < 0 || WarmupSteps > Steps) return $"--warmup must be between 0 and --steps ({Steps}) (got {WarmupSteps})";
+        if (WeightDecay < 0) return $"--weight-decay must be >= 0 (got {WeightDecay})";
+        if (EvalExamples <= 0) return $"--eval-examples must be positive (got {EvalExamples})";
+        return null;
+    }
+}

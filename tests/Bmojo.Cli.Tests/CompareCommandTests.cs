@@ -1,0 +1,37 @@
+using System.Text.Json;
+
+namespace Bmojo.Cli.Tests;
+
+public sealed class CompareCommandTests : IDisposable
+{
+    private readonly string directory = Directory.CreateTempSubdirectory("bmojo-compare-").FullName;
+
+    public void Dispose() => Directory.Delete(directory, recursive: true);
+
+    [Fact]
+    public void Compare_trains_each_model_on_the_same_data_and_writes_a_table_json_and_plot()
+    {
+        // The compiled-in TransformerTiny and the same spec compiled at run time: same seed, same data, same
+        // budget, so the same numbers.
+        Cli.Result result = Cli.Run("compare", "TransformerTiny", Cli.Spec("transformer-tiny.arch"), "--task", "mqar",
+                                    "--steps", "3", "--batch", "2", "--eval-examples", "4", "--threads", "2", "--out", directory);
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("MQAR accuracy at the answer positions", result.Output);
+        Assert.Contains("L 64 kv 16", result.Output);
+
+        using JsonDocument json = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "results.json")));
+        JsonElement models = json.RootElement.GetProperty("models");
+        Assert.Equal(2, models.GetArrayLength());
+        Assert.Equal("mqar", json.RootElement.GetProperty("task").GetString());
+        Assert.Equal(3, json.RootElement.GetProperty("options").GetProperty("steps").GetInt32());
+        double[] Accuracies(JsonElement model) =>
+            model.GetProperty("accuracy").EnumerateArray().Select(r => r.GetProperty("accuracy").GetDouble()).ToArray();
+        Assert.Equal(3, Accuracies(models[0]).Length);
+        Assert.Equal(Accuracies(models[0]), Accuracies(models[1]));
+        Assert.Equal(16_384, models[0].GetProperty("memory_floats_per_sequence").GetInt64());
+        Assert.Equal(103_040, models[1].GetProperty("parameters").GetInt64());
+
+        byte[] png = File.ReadAllBytes(Path.Combine(directory, "mqar-accuracy.png"));
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+    }
+}

@@ -3,6 +3,7 @@ using static TorchSharp.torch;
 
 // bench kernels [--quick] [--cpu] [--only scan|bmojo]
 //                                      times the fused kernels (the issue's shapes on CUDA; --quick: small shapes)
+// bench cpu-scan [--runs N]             times the chunked and the plain C# selective scan on CPU tensors
 // bench tests <Tests.dll> [filter]     runs an xUnit assembly's tests without the SDK (for the GPU machine)
 string verb = args.Length > 0 ? args[0] : "kernels";
 switch (verb)
@@ -15,9 +16,13 @@ switch (verb)
         var bmojo = quick || device.type != TorchSharp.DeviceType.CUDA ? BmojoAttentionShape.Quick : BmojoAttentionShape.Issue;
         new KernelBenchmark(options, device, Console.Out).Run(scan: only != "bmojo", bmojo: only == "scan" ? null : bmojo);
         return 0;
+    case "cpu-scan":
+        int runs = int.Parse(args.SkipWhile(a => a != "--runs").Skip(1).FirstOrDefault() ?? "5");
+        new CpuScanBenchmark(Console.Out, runs).Run();
+        return 0;
     case "tests" when args.Length >= 2:
         return new TestAssemblyRunner(Console.Out).Run(args[1], args.Length > 2 ? args[2] : "") == 0 ? 0 : 1;
     default:
-        Console.Error.WriteLine("usage: Bmojo.Bench kernels [--quick] [--cpu] [--only scan|bmojo] | Bmojo.Bench tests <Tests.dll> [filter]");
+        Console.Error.WriteLine("usage: Bmojo.Bench kernels [--quick] [--cpu] [--only scan|bmojo] | Bmojo.Bench cpu-scan [--runs N] | Bmojo.Bench tests <Tests.dll> [filter]");
         return 2;
 }

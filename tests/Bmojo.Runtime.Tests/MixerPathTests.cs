@@ -6,17 +6,17 @@ using static Bmojo.Runtime.Tests.BmojoFixtures;
 
 namespace Bmojo.Runtime.Tests;
 
-/// <summary>The path settings of the mixers: Auto picks the TorchSharp paths on CPU and the fused kernels on CUDA;
+/// <summary>The path settings of the mixers: Auto picks the C# scan and TorchSharp attention on CPU and the fused kernels on CUDA;
 /// a forced Fused path runs the kernels (on ILGPU's CPU accelerator for CPU tensors) and equals the reference.</summary>
 public sealed class MixerPathTests
 {
     private static readonly MambaOptions Small = new(DState: 4, DConv: 3, Expand: 2, DtRank: 2);
 
     [Fact]
-    public void Auto_scan_is_chunked_on_cpu_and_fused_on_cuda_unless_a_gradient_goes_through_a_state()
+    public void Auto_scan_is_the_cpu_scan_on_cpu_and_fused_on_cuda_unless_a_gradient_goes_through_a_state()
     {
         Tensor u = zeros(1, 2, 3), A = zeros(2, 16), wide = zeros(2, 33);
-        Assert.Equal(ScanPath.Chunked, SelectiveScan.Resolve(ScanPath.Auto, u, A, gradientThroughState: false));
+        Assert.Equal(ScanPath.Cpu, SelectiveScan.Resolve(ScanPath.Auto, u, A, gradientThroughState: false));
         Assert.Equal(ScanPath.Sequential, SelectiveScan.Resolve(ScanPath.Sequential, u, A, gradientThroughState: false));
         Assert.Equal(ScanPath.Fused, SelectiveScan.Resolve(ScanPath.Fused, u, A, gradientThroughState: false));
         if (!Kernels.CudaFactAttribute.CudaVisible) return;

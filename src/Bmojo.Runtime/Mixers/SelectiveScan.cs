@@ -29,6 +29,13 @@ public static class SelectiveScan
             case ScanPath.Fused:
                 throw new ArgumentException("selective scan: the fused path has no gradient through a cache's state; "
                                             + "train with ScanPath.Chunked (or Auto) when a cache is used");
+            case ScanPath.Cpu when !gradient:
+                return CpuSelectiveScan.RunWithFinalState(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, initialState);
+            case ScanPath.Cpu when !keepFinalState:
+                return (CpuSelectiveScan.Apply(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, initialState), null);
+            case ScanPath.Cpu:
+                throw new ArgumentException("selective scan: the CPU path has no gradient through a cache's final state; "
+                                            + "train with ScanPath.Chunked (or Auto) when a cache is used");
             default:
                 throw new ArgumentOutOfRangeException(nameof(path), path, "unknown scan path");
         }
@@ -37,8 +44,9 @@ public static class SelectiveScan
     /// <summary>The path <see cref="ScanPath.Auto"/> stands for with these tensors; other paths are kept.</summary>
     public static ScanPath Resolve(ScanPath path, Tensor u, Tensor A, bool gradientThroughState) => path switch
     {
-        ScanPath.Auto => u.device_type == DeviceType.CUDA && u.dtype != ScalarType.Float64
-                         && A.shape[1] <= FusedSelectiveScan.MaxDState && !gradientThroughState
+        ScanPath.Auto when gradientThroughState => ScanPath.Chunked,
+        ScanPath.Auto when u.device_type == DeviceType.CPU => ScanPath.Cpu,
+        ScanPath.Auto => u.dtype != ScalarType.Float64 && A.shape[1] <= FusedSelectiveScan.MaxDState
             ? ScanPath.Fused : ScanPath.Chunked,
         _ => path,
     };

@@ -12,11 +12,12 @@ public sealed class CompareSettings : BudgetSettings
     [Description("Two or more models: compiled-in names, .arch files or FILE.arch#Model.")]
     public string[] Specs { get; init; } = [];
 
-    /// <summary>compare's own defaults: a budget that keeps five tiny models within minutes on two CPU cores (the
-    /// SSM layers train at a few hundred tokens/s there; see docs/benchmarks.md). Give --steps/--batch for more.</summary>
+    /// <summary>compare's own defaults: a budget that keeps five tiny models within a few minutes on two CPU cores
+    /// (about 2.5 minutes idle; the SSM layers train at 3,000-8,000 tokens/s there, see docs/benchmarks.md) and is
+    /// the smallest at which the recall of the hybrids leaves chance. Give --steps/--batch for more.</summary>
     public static TrainingOptions Defaults(IBudgetSettings settings) =>
         TrainingOptions.Default(settings.Grid is string grid ? SettingsRules.ParseGrid(grid)!.Value : MqarGridKind.Small)
-            with { Steps = 60, Batch = 8, WarmupSteps = 6, EvalExamples = 64 };
+            with { Steps = 200, Batch = 16, WarmupSteps = 20, EvalExamples = 128 };
 
     [CommandOption("--out <DIR>")]
     [Description("Where results.json and the accuracy plot go (default compare-results).")]

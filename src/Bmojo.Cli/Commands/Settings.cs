@@ -107,11 +107,11 @@ public class BudgetSettings : CommandSettings, IBudgetSettings
     public string? Grid { get; init; }
 
     [CommandOption("--steps <N>")]
-    [Description("Optimizer steps (train: 600, compare: 60).")]
+    [Description("Optimizer steps (train: 600, compare: 200).")]
     public int? Steps { get; init; }
 
     [CommandOption("--batch <B>")]
-    [Description("Sequences per step (train: 32, compare: 8).")]
+    [Description("Sequences per step (train: 32, compare: 16).")]
     public int? Batch { get; init; }
 
     [CommandOption("--lr <LR>")]
@@ -131,7 +131,7 @@ public class BudgetSettings : CommandSettings, IBudgetSettings
     public long? Seed { get; init; }
 
     [CommandOption("--eval-examples <N>")]
-    [Description("Held-out examples per grid setting (train: 256, compare: 64).")]
+    [Description("Held-out examples per grid setting (train: 256, compare: 128).")]
     public int? EvalExamples { get; init; }
 
     [CommandOption("--threads <N>")]

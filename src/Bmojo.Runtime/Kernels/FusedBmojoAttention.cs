@@ -1,3 +1,4 @@
+using static Bmojo.Runtime.Kernels.KernelTensors;
 using ILGPU;
 using ILGPU.Runtime;
 using TorchSharp;
@@ -29,7 +30,7 @@ public static class FusedBmojoAttention
     /// <summary>The dynamic shared memory a launch may ask for without an opt-in: 48 KiB.</summary>
     public const int MaxSharedBytes = 48 * 1024;
 
-    private static readonly Dictionary<Accelerator, Action<KernelConfig, BmojoAttentionArguments>> Kernels = [];
+    private static readonly StreamKernel<BmojoAttentionArguments> Kernel = new(BmojoAttentionKernel.Forward);
 
     /// <param name="q">Queries <c>(B, H, L, Dh)</c>.</param>
     /// <param name="k">Keys <c>(B, Hkv, L, Dh)</c>; Hkv divides H (grouped-query attention).</param>
@@ -79,7 +80,7 @@ public static class FusedBmojoAttention
             };
             long groups = batch * heads * BmojoAttentionKernel.GroupsPerHead((int)length, queries);
             if (groups > 0 && headDim > 0)
-                host.Launch(accelerator => Kernel(accelerator)(
+                host.Launch(accelerator => Kernel.On(accelerator)(
                     ((int)groups, queries * BmojoAttentionKernel.WarpSize,
                      SharedMemoryConfig.RequestDynamic<float>(BmojoAttentionKernel.SharedFloats((int)headDim, queries))),
                     arguments));
@@ -135,19 +136,4 @@ public static class FusedBmojoAttention
 
     private static long SharedBytes(long headDim, int queries) =>
         sizeof(float) * (long)BmojoAttentionKernel.SharedFloats((int)Math.Min(headDim, int.MaxValue / 256), queries);
-
-    private static Tensor Fp32(Tensor t) => t.to_type(ScalarType.Float32).contiguous();
-
-    private static Action<KernelConfig, BmojoAttentionArguments> Kernel(Accelerator accelerator)
-    {
-        lock (Kernels)
-        {
-            if (!Kernels.TryGetValue(accelerator, out var kernel))
-            {
-                kernel = accelerator.LoadStreamKernel<BmojoAttentionArguments>(BmojoAttentionKernel.Forward);
-                Kernels[accelerator] = kernel;
-            }
-            return kernel;
-        }
-    }
 }

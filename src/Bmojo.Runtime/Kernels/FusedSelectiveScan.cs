@@ -1,3 +1,4 @@
+using static Bmojo.Runtime.Kernels.KernelTensors;
 using System.Numerics;
 using ILGPU;
 using ILGPU.Runtime;
@@ -21,7 +22,7 @@ public static class FusedSelectiveScan
     /// <summary>The largest d_state the kernel holds (one warp lane per state).</summary>
     public const int MaxDState = SelectiveScanKernel.MaxLanes;
 
-    private static readonly Dictionary<Accelerator, Action<KernelConfig, SelectiveScanArguments>> Kernels = [];
+    private static readonly StreamKernel<SelectiveScanArguments> Kernel = new(SelectiveScanKernel.Forward);
 
     /// <inheritdoc cref="SelectiveScanReference.Run"/>
     public static Tensor Run(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D = null, Tensor? z = null,
@@ -104,27 +105,12 @@ public static class FusedSelectiveScan
             };
             long groups = batch * SelectiveScanKernel.BlocksPerBatch((int)dInner, lanes);    // one batch row per block
             if (groups > 0 && length > 0)
-                host.Launch(accelerator => Kernel(accelerator)(
+                host.Launch(accelerator => Kernel.On(accelerator)(
                     ((int)groups, SelectiveScanKernel.GroupSize, SharedMemoryConfig.RequestDynamic<float>(SelectiveScanKernel.SharedFloats((int)dState, lanes))),
                     arguments));
         }
 
         Tensor y = output.to_type(u.dtype);
         return (y.MoveToOuterDisposeScope(), finalState.MoveToOuterDisposeScope(), states?.MoveToOuterDisposeScope());
-    }
-
-    private static Tensor Fp32(Tensor t) => t.to_type(ScalarType.Float32).contiguous();
-
-    private static Action<KernelConfig, SelectiveScanArguments> Kernel(Accelerator accelerator)
-    {
-        lock (Kernels)
-        {
-            if (!Kernels.TryGetValue(accelerator, out var kernel))
-            {
-                kernel = accelerator.LoadStreamKernel<SelectiveScanArguments>(SelectiveScanKernel.Forward);
-                Kernels[accelerator] = kernel;
-            }
-            return kernel;
-        }
     }
 }

@@ -1,3 +1,4 @@
+using static Bmojo.Runtime.Kernels.KernelTensors;
 using System.Numerics;
 using ILGPU;
 using ILGPU.Runtime;
@@ -20,7 +21,7 @@ public static class FusedSelectiveScanBackward
 {
     private const string Operation = "fused selective scan backward";
 
-    private static readonly Dictionary<Accelerator, Action<KernelConfig, SelectiveScanGradientArguments>> Kernels = [];
+    private static readonly StreamKernel<SelectiveScanGradientArguments> Kernel = new(SelectiveScanBackwardKernel.Backward);
 
     public static SelectiveScanGradients Run(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z,
                                              Tensor? deltaBias, bool deltaSoftplus, Tensor gradOutput)
@@ -88,7 +89,7 @@ public static class FusedSelectiveScanBackward
             };
             long groups = batch * blocksPerBatch;
             if (groups > 0 && length > 0)
-                host.Launch(accelerator => Kernel(accelerator)(
+                host.Launch(accelerator => Kernel.On(accelerator)(
                     ((int)groups, arguments.Threads, SharedMemoryConfig.RequestDynamic<float>(SelectiveScanBackwardKernel.SharedFloats((int)dState, lanes))),
                     arguments));
         }
@@ -103,20 +104,5 @@ public static class FusedSelectiveScanBackward
             Z: gradZ?.MoveToOuterDisposeScope(),
             DeltaBias: deltaBias is null ? null : gradBias.sum(dim: 0).MoveToOuterDisposeScope());
         return gradients;
-    }
-
-    private static Tensor Fp32(Tensor t) => t.to_type(ScalarType.Float32).contiguous();
-
-    private static Action<KernelConfig, SelectiveScanGradientArguments> Kernel(Accelerator accelerator)
-    {
-        lock (Kernels)
-        {
-            if (!Kernels.TryGetValue(accelerator, out var kernel))
-            {
-                kernel = accelerator.LoadStreamKernel<SelectiveScanGradientArguments>(SelectiveScanBackwardKernel.Backward);
-                Kernels[accelerator] = kernel;
-            }
-            return kernel;
-        }
     }
 }

@@ -115,8 +115,8 @@ public sealed class GeneratorTests
         Assert.True(problems.Length == 0, string.Join("\n", problems));
         string Source(string model) =>
             result.GeneratedSources.Single(source => source.HintName == model + ".g.cs").SourceText.ToString();
-        Assert.Contains("MambaMixer.UseScanPath(this, global::Bmojo.Runtime.Mixers.ScanPath.Chunked);", Source("Mamba"));
-        Assert.Contains("MambaMixer.UseScanPath(this, global::Bmojo.Runtime.Mixers.ScanPath.Chunked);", Source("BMojo"));
+        Assert.Contains("MambaMixer.UseScanPath(this, global::Bmojo.Runtime.Mixers.ScanPath.Unfused);", Source("Mamba"));
+        Assert.Contains("MambaMixer.UseScanPath(this, global::Bmojo.Runtime.Mixers.ScanPath.Unfused);", Source("BMojo"));
         Assert.Contains("{ Path = global::Bmojo.Runtime.Mixers.BmojoPath.Blockwise }", Source("BMojo"));
         // Attention has no fused path: nothing to pin.
         Assert.DoesNotContain("UseScanPath", Source("Transformer"));

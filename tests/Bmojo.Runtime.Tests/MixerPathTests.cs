@@ -28,6 +28,18 @@ public sealed class MixerPathTests
     }
 
     [Fact]
+    public void Unfused_scan_is_auto_without_the_ilgpu_kernels()
+    {
+        Tensor u = zeros(1, 2, 3), A = zeros(2, 16);
+        // A device that is neither the CPU nor CUDA (no data needed): where Auto would take the fused kernels.
+        Tensor elsewhere = zeros(new long[] { 1, 2, 3 }, device: new Device(DeviceType.META));
+        Assert.Equal(ScanPath.Cpu, SelectiveScan.Resolve(ScanPath.Unfused, u, A, gradientThroughState: false));
+        Assert.Equal(ScanPath.Chunked, SelectiveScan.Resolve(ScanPath.Unfused, u, A, gradientThroughState: true));
+        Assert.Equal(ScanPath.Fused, SelectiveScan.Resolve(ScanPath.Auto, elsewhere, A, gradientThroughState: false));
+        Assert.Equal(ScanPath.Chunked, SelectiveScan.Resolve(ScanPath.Unfused, elsewhere, A, gradientThroughState: false));
+    }
+
+    [Fact]
     public void Mamba_fused_on_cpu_equals_the_sequential_reference_with_gradients()
     {
         manual_seed(41);

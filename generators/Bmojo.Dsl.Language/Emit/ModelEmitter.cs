@@ -133,8 +133,8 @@ namespace Bmojo.Dsl.Language.Emit
             w.WriteLine("RegisterComponents();");
             if (!plan.FusedKernels && plan.Layers.Any(layer => layer.Mixer is MambaPlan || layer.Mixer is BmojoPlan { Fading: not null }))
             {
-                w.WriteLine("// BmojoFusedKernels=false: the chunked scan, never the fused ILGPU kernels.");
-                w.WriteLine($"{R.MambaMixer}.UseScanPath(this, {R.ScanPath}.Chunked);");
+                w.WriteLine("// BmojoFusedKernels=false: never the fused ILGPU kernels.");
+                w.WriteLine($"{R.MambaMixer}.UseScanPath(this, {R.ScanPath}.Unfused);");
             }
             w.WriteLine("if (device is not null) global::TorchSharp.ModuleExtensionMethods.to(this, device);");
             w.CloseBlock();

@@ -19,8 +19,8 @@ namespace Bmojo.Dsl.Language.Plan
     /// <param name="Namespace">The namespace the class is emitted into.</param>
     /// <param name="Summary">The spec's leading comment, one entry per line, without the comment marker.</param>
     /// <param name="ParameterCount">The exact number of trainable scalars of the built module.</param>
-    /// <param name="FusedKernels">The build's <c>BmojoFusedKernels</c>: false pins the generated model to the
-    /// reference paths (chunked scan, blockwise B'MOJO attention), never the fused ILGPU kernels.</param>
+    /// <param name="FusedKernels">The build's <c>BmojoFusedKernels</c>: false keeps the generated model off the
+    /// fused ILGPU kernels (scan path Unfused, blockwise B'MOJO attention).</param>
     public sealed record ModelPlan(
         string Name,
         string SourcePath,

@@ -8,6 +8,11 @@ public enum ScanPath
     /// state.</summary>
     Auto,
 
+    /// <summary><see cref="Auto"/> without the ILGPU kernels: <see cref="Cpu"/> for CPU tensors, <see cref="Chunked"/>
+    /// on other devices and for a gradient through a cache's state. What a model built with
+    /// <c>BmojoFusedKernels=false</c> runs.</summary>
+    Unfused,
+
     /// <summary>The chunked parallel scan (<see cref="ChunkedSelectiveScan"/>) of TorchSharp ops, on any device.</summary>
     Chunked,
 

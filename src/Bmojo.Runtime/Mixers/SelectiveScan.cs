@@ -44,8 +44,9 @@ public static class SelectiveScan
     /// <summary>The path <see cref="ScanPath.Auto"/> stands for with these tensors; other paths are kept.</summary>
     public static ScanPath Resolve(ScanPath path, Tensor u, Tensor A, bool gradientThroughState) => path switch
     {
-        ScanPath.Auto when gradientThroughState => ScanPath.Chunked,
-        ScanPath.Auto when u.device_type == DeviceType.CPU => ScanPath.Cpu,
+        ScanPath.Auto or ScanPath.Unfused when gradientThroughState => ScanPath.Chunked,
+        ScanPath.Auto or ScanPath.Unfused when u.device_type == DeviceType.CPU => ScanPath.Cpu,
+        ScanPath.Unfused => ScanPath.Chunked,
         ScanPath.Auto => u.dtype != ScalarType.Float64 && A.shape[1] <= FusedSelectiveScan.MaxDState
             ? ScanPath.Fused : ScanPath.Chunked,
         _ => path,

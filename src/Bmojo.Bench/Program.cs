@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 //                                      times the fused kernels (the shapes on CUDA; --quick: small shapes)
 // bench cpu-scan [--runs N]             times the chunked and the plain C# selective scan on CPU tensors
 // bench tests <Tests.dll> [filter]     runs an xUnit assembly's tests without the SDK (for the GPU machine)
+// bench ptx <dir> [filter]             compiles the kernels to PTX for sm_90 (no GPU needed) and summarises them
 string verb = args.Length > 0 ? args[0] : "kernels";
 switch (verb)
 {
@@ -20,9 +21,11 @@ switch (verb)
         int runs = int.Parse(args.SkipWhile(a => a != "--runs").Skip(1).FirstOrDefault() ?? "5");
         new CpuScanBenchmark(Console.Out, runs).Run();
         return 0;
+    case "ptx" when args.Length >= 2:
+        return new PtxDump(Console.Out).Run(args[1], args.Length > 2 ? args[2] : "") == 0 ? 0 : 1;
     case "tests" when args.Length >= 2:
         return new TestAssemblyRunner(Console.Out).Run(args[1], args.Length > 2 ? args[2] : "") == 0 ? 0 : 1;
     default:
-        Console.Error.WriteLine("usage: Bmojo.Bench kernels [--quick] [--cpu] [--only scan|bmojo] | Bmojo.Bench cpu-scan [--runs N] | Bmojo.Bench tests <Tests.dll> [filter]");
+        Console.Error.WriteLine("usage: Bmojo.Bench kernels [--quick] [--cpu] [--only scan|bmojo] | Bmojo.Bench cpu-scan [--runs N] | Bmojo.Bench tests <Tests.dll> [filter] | Bmojo.Bench ptx <dir> [filter]");
         return 2;
 }

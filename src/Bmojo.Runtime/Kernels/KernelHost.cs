@@ -22,7 +22,11 @@ namespace Bmojo.Runtime.Kernels;
 public sealed class KernelHost
 {
     private static readonly Lazy<Context> SharedContext = new(() =>
-        Context.Create(builder => builder.Cuda().CPU(CPUDeviceKind.Nvidia).EnableAlgorithms()));
+        Context.Create(builder => Configure(builder).Cuda().CPU(CPUDeviceKind.Nvidia)));
+
+    /// <summary>The compiler settings every kernel is built with (also by <c>Bmojo.Bench ptx</c>, which compiles the
+    /// kernels to PTX offline, so what it shows is what runs).</summary>
+    internal static Context.Builder Configure(Context.Builder builder) => builder.EnableAlgorithms();
 
     private static readonly ConcurrentDictionary<(DeviceType Type, int Index), KernelHost> Hosts = new();
 

@@ -1,0 +1,62 @@
+using System.Reflection;
+using System.Text.RegularExpressions;
+using Bmojo.Runtime.Kernels;
+using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+
+namespace Bmojo.Bench;
+
+/// <summary>
+/// Compiles every fused kernel to PTX for sm_90 without a GPU (ILGPU's PTX backend, the settings of
+/// <see cref="KernelHost"/>), writes one <c>.ptx</c> file a kernel and prints what matters for speed: local memory
+/// (register arrays that ILGPU or ptxas could not keep in registers), tensor-core, special-function, shared-memory
+/// and barrier instructions. On a machine with the CUDA toolkit, <c>ptxas -arch=sm_90 -v FILE.ptx</c> then gives
+/// registers, stack frame and spills.
+/// </summary>
+public sealed class PtxDump(TextWriter output)
+{
+    /// <summary>The kernels: static methods of <c>Bmojo.Runtime.Kernels</c> whose one parameter is an
+    /// <c>*Arguments</c> struct (the explicitly grouped kernels the runtime launches).</summary>
+    public static IEnumerable<MethodInfo> Kernels() =>
+        typeof(KernelHost).Assembly.GetTypes()
+            .Where(t => t.Namespace == typeof(KernelHost).Namespace)
+            .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
+            .Where(m => m.ReturnType == typeof(void) && m.GetParameters() is [{ ParameterType: { IsValueType: true } type }]
+                        && type.Name.EndsWith("Arguments", StringComparison.Ordinal))
+            .OrderBy(m => m.DeclaringType!.Name).ThenBy(m => m.Name);
+
+    /// <returns>The number of kernels that failed to compile.</returns>
+    public int Run(string directory, string filter)
+    {
+        Directory.CreateDirectory(directory);
+        using Context context = Context.Create(builder => KernelHost.Configure(builder).Cuda());
+        using var backend = new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, nvvmAPI: null!);
+        int failed = 0;
+        foreach (MethodInfo kernel in Kernels().Where(m => $"{m.DeclaringType!.Name}.{m.Name}".Contains(filter, StringComparison.Ordinal)))
+        {
+            string name = $"{kernel.DeclaringType!.Name}.{kernel.Name}";
+            try
+            {
+                var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), new KernelSpecialization());
+                string ptx = compiled.PTXAssembly;
+                File.WriteAllText(Path.Combine(directory, name + ".ptx"), ptx);
+                int localBytes = Regex.Matches(ptx, @"\.local \.align \d+ \.b8 \w+\[(\d+)\]").Sum(m => int.Parse(m.Groups[1].Value));
+                output.WriteLine($"{name,-48} {ptx.Split('\n').Length,6} lines | local {localBytes} B: ld {Count(ptx, "ld.local")}, st {Count(ptx, "st.local")} | "
+                                 + $"mma {Count(ptx, "mma.sync")}, ldmatrix {Count(ptx, "ldmatrix")}, ex2 {Count(ptx, "ex2.")}, "
+                                 + $"ld.shared {Count(ptx, "ld.shared")}, st.shared {Count(ptx, "st.shared")}, atom/red {Regex.Matches(ptx, @"\s(atom|red)\.").Count}, "
+                                 + $"shfl {Count(ptx, "shfl.")}, bar {Count(ptx, "bar.sync") + Count(ptx, "barrier.")}");
+            }
+            catch (Exception e)
+            {
+                output.WriteLine($"{name,-48} FAILED: {e.GetType().Name}: {e.Message}");
+                failed++;
+            }
+        }
+        return failed;
+    }
+
+    private static int Count(string text, string what) => Regex.Matches(text, Regex.Escape(what)).Count;
+}

@@ -41,8 +41,8 @@ internal interface ITilePairOperation
 /// <summary>
 /// Warp-level bf16 tensor-core products for attention tiles of 64 x 64 with fp32 accumulation: on CUDA one
 /// <c>mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32</c> per 16 x 8 x 16 step (inline PTX), on ILGPU's CPU
-/// accelerator the same product computed from the same fragments gathered with warp shuffles, so the CPU tests
-/// exercise every index of the fragment layout. A shared-memory tile is "n-major": row n (64 rows) holds the 64
+/// accelerator the same product computed from the same A fragments (gathered across the warp with shuffles, as the
+/// hardware does) and the same shared tile, so the CPU tests exercise every index of the operand layout. A shared-memory tile is "n-major": row n (64 rows) holds the 64
 /// bf16 values along k as 32 uints, rows <see cref="Stride"/> uints apart (36: the eight rows g of a fragment load
 /// then fall in distinct banks).
 /// </summary>
@@ -57,49 +57,27 @@ internal static class Mma
     /// <summary>Columns of a tile, rows of a block (4 warps of 16 rows), head size of the tensor-core kernels.</summary>
     public const int Size = 64;
 
-    /// <summary>d += a · b for one 16 x 8 x 16 step.</summary>
-    public static void Multiply(ref Fragment d, uint a0, uint a1, uint a2, uint a3, uint b0, uint b1)
+    // d += a · b for one 16 x 8 x 16 step, on the tensor cores (CUDA only).
+    private static void Multiply(ref Fragment d, uint a0, uint a1, uint a2, uint a3, uint b0, uint b1)
     {
-        if (CudaAsm.IsSupported)
-        {
-            Output<float> d0 = default, d1 = default, d2 = default, d3 = default;
-            Input<uint> x0 = a0, x1 = a1, x2 = a2, x3 = a3, y0 = b0, y1 = b1;
-            Input<float> c0 = d.C0, c1 = d.C1, c2 = d.C2, c3 = d.C3;
-            // ILGPU passes asm operands through local variables; ptxas keeps them in registers (0-byte stack frame,
-            // checked with ptxas -v on the H200).
-            CudaAsm.EmitRef("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};",
-                            ref d0, ref d1, ref d2, ref d3, ref x0, ref x1, ref x2, ref x3, ref y0, ref y1, ref c0, ref c1, ref c2, ref c3);
-            d.C0 = d0.Value; d.C1 = d1.Value; d.C2 = d2.Value; d.C3 = d3.Value;
-            return;
-        }
-        Emulate(ref d, a0, a1, a2, a3, b0, b1);
+        Output<float> d0 = default, d1 = default, d2 = default, d3 = default;
+        Input<uint> x0 = a0, x1 = a1, x2 = a2, x3 = a3, y0 = b0, y1 = b1;
+        Input<float> c0 = d.C0, c1 = d.C1, c2 = d.C2, c3 = d.C3;
+        // ILGPU passes asm operands through local variables; ptxas keeps them in registers (0-byte stack frame,
+        // checked with ptxas -v on the H200).
+        CudaAsm.EmitRef("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};",
+                        ref d0, ref d1, ref d2, ref d3, ref x0, ref x1, ref x2, ref x3, ref y0, ref y1, ref c0, ref c1, ref c2, ref c3);
+        d.C0 = d0.Value; d.C1 = d1.Value; d.C2 = d2.Value; d.C3 = d3.Value;
     }
-
-    // Lane (g, c) needs rows g and g + 8 of A (lanes 4g .. 4g + 3 hold them) and columns 2c, 2c + 1 of B (lanes
-    // 4 (2c) + q and 4 (2c + 1) + q hold them); the sum runs over k in the order the fragments hold it.
-    private static void Emulate(ref Fragment d, uint a0, uint a1, uint a2, uint a3, uint b0, uint b1)
-    {
-        int lane = Warp.LaneIdx, g = lane >> 2, c = lane & 3;
-        float d0 = d.C0, d1 = d.C1, d2 = d.C2, d3 = d.C3;
-        for (int q = 0; q < 4; q++)
-        {
-            uint r0 = Warp.Shuffle(a0, 4 * g + q), r1 = Warp.Shuffle(a1, 4 * g + q);
-            uint r2 = Warp.Shuffle(a2, 4 * g + q), r3 = Warp.Shuffle(a3, 4 * g + q);
-            uint e0 = Warp.Shuffle(b0, 8 * c + q), e1 = Warp.Shuffle(b1, 8 * c + q);        // column 2c
-            uint o0 = Warp.Shuffle(b0, 8 * c + 4 + q), o1 = Warp.Shuffle(b1, 8 * c + 4 + q); // column 2c + 1
-            d0 += Dot(r0, e0) + Dot(r2, e1);
-            d1 += Dot(r0, o0) + Dot(r2, o1);
-            d2 += Dot(r1, e0) + Dot(r3, e1);
-            d3 += Dot(r1, o0) + Dot(r3, o1);
-        }
-        d.C0 = d0; d.C1 = d1; d.C2 = d2; d.C3 = d3;
-    }
-
-    private static float Dot(uint a, uint b) => Bf16.Low(a) * Bf16.Low(b) + Bf16.High(a) * Bf16.High(b);
 
     /// <summary><c>acc += a · tileᵀ</c>: a (16 x 64, k along columns) times the n-major shared tile (64 n x 64 k).</summary>
     public static void Accumulate(ref Tile16x64 acc, Operand16x64 a, ArrayView<uint> tile, int lane)
     {
+        if (!CudaAsm.IsSupported)
+        {
+            Emulate(ref acc, a, tile, lane);
+            return;
+        }
         int at = (lane >> 2) * Stride + (lane & 3);
         Column(ref acc.N0, a, tile, at);
         Column(ref acc.N1, a, tile, at + 8 * Stride);
@@ -118,6 +96,67 @@ internal static class Mma
         Multiply(ref d, a.A4, a.A5, a.A6, a.A7, tile[at + 8], tile[at + 12]);
         Multiply(ref d, a.A8, a.A9, a.A10, a.A11, tile[at + 16], tile[at + 20]);
         Multiply(ref d, a.A12, a.A13, a.A14, a.A15, tile[at + 24], tile[at + 28]);
+    }
+
+    // The same product on ILGPU's CPU accelerator, from the same fragments: the lane gathers its rows g and g + 8 of A
+    // from the four lanes that hold them (lane 4g + q has columns 16s + 2q, +1 in register 4s and 16s + 8 + 2q, +1 in
+    // register 4s + 2; rows g + 8 in registers 4s + 1 and 4s + 3) and reads B from the shared tile directly.
+    private static void Emulate(ref Tile16x64 acc, Operand16x64 a, ArrayView<uint> tile, int lane)
+    {
+        int g = lane >> 2, c = lane & 3;
+        ArrayView<float> rows = LocalMemory.Allocate<float>(2 * Size);     // rows g and g + 8 of A
+        for (int q = 0; q < 4; q++)
+            for (int r = 0; r < 16; r++)
+            {
+                uint pair = Warp.Shuffle(Register(a, r), 4 * g + q);
+                int step = r >> 2, kind = r & 3;
+                int column = 16 * step + 2 * q + (kind >= 2 ? 8 : 0), row = (kind & 1) * Size;
+                rows[row + column] = Bf16.Low(pair);
+                rows[row + column + 1] = Bf16.High(pair);
+            }
+        for (int j = 0; j < 8; j++)
+        {
+            Fragment f = Get(acc, j);
+            f.C0 += Dot(rows, 0, tile, (8 * j + 2 * c) * Stride);
+            f.C1 += Dot(rows, 0, tile, (8 * j + 2 * c + 1) * Stride);
+            f.C2 += Dot(rows, Size, tile, (8 * j + 2 * c) * Stride);
+            f.C3 += Dot(rows, Size, tile, (8 * j + 2 * c + 1) * Stride);
+            Set(ref acc, j, f);
+        }
+    }
+
+    private static float Dot(ArrayView<float> rows, int row, ArrayView<uint> tile, int at)
+    {
+        float sum = 0f;
+        for (int u = 0; u < Size / 2; u++)
+            sum += rows[row + 2 * u] * Bf16.Low(tile[at + u]) + rows[row + 2 * u + 1] * Bf16.High(tile[at + u]);
+        return sum;
+    }
+
+    private static uint Register(Operand16x64 a, int r) => r switch
+    {
+        0 => a.A0, 1 => a.A1, 2 => a.A2, 3 => a.A3, 4 => a.A4, 5 => a.A5, 6 => a.A6, 7 => a.A7,
+        8 => a.A8, 9 => a.A9, 10 => a.A10, 11 => a.A11, 12 => a.A12, 13 => a.A13, 14 => a.A14, _ => a.A15,
+    };
+
+    private static Fragment Get(Tile16x64 t, int j) => j switch
+    {
+        0 => t.N0, 1 => t.N1, 2 => t.N2, 3 => t.N3, 4 => t.N4, 5 => t.N5, 6 => t.N6, _ => t.N7,
+    };
+
+    private static void Set(ref Tile16x64 t, int j, Fragment f)
+    {
+        switch (j)
+        {
+            case 0: t.N0 = f; break;
+            case 1: t.N1 = f; break;
+            case 2: t.N2 = f; break;
+            case 3: t.N3 = f; break;
+            case 4: t.N4 = f; break;
+            case 5: t.N5 = f; break;
+            case 6: t.N6 = f; break;
+            default: t.N7 = f; break;
+        }
     }
 
     /// <summary>An accumulator tile rounded to bf16 as an A operand (k = its 64 columns): two adjacent n-tiles of

@@ -43,7 +43,9 @@ public sealed class KernelBenchmark
 
     /// <param name="scan">Time the selective scan (and the launch overhead).</param>
     /// <param name="bmojo">Time the B'MOJO attention at this shape.</param>
-    public void Run(bool scan = true, BmojoAttentionShape? bmojo = null)
+    /// <param name="fp32">With <paramref name="bmojo"/>: the fp32 kernel (CUDA cores).</param>
+    /// <param name="tensorCores">With <paramref name="bmojo"/>: the bf16 tensor-core kernels, forward and backward.</param>
+    public void Run(bool scan = true, BmojoAttentionShape? bmojo = null, bool fp32 = true, bool tensorCores = true)
     {
         manual_seed(20261128);
         output.WriteLine($"bench kernels on {device} ({(device.type == DeviceType.CUDA ? "CUDA" : "ILGPU CPU accelerator")}), shape {Shape}");
@@ -53,7 +55,8 @@ public sealed class KernelBenchmark
             LaunchOverhead();
             Scan(copyBytesPerSecond, matmulFlops);
         }
-        if (bmojo is not null) new BmojoAttentionBenchmark(bmojo, device, timer, output).Run(copyBytesPerSecond, matmulFlops);
+        if (bmojo is not null && tensorCores) new TensorCoreAttentionBenchmark(bmojo, device, timer, output).Run(copyBytesPerSecond, matmulFlops);
+        if (bmojo is not null && fp32) new BmojoAttentionBenchmark(bmojo, device, timer, output).Run(copyBytesPerSecond, matmulFlops);
     }
 
     private string Shape => $"B={options.Batch} d_inner={options.DInner} L={options.Length} N={options.DState} fp32";

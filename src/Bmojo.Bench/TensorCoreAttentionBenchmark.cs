@@ -1,0 +1,189 @@
+using Bmojo.Runtime.Kernels;
+using Bmojo.Runtime.Mixers;
+using Bmojo.Runtime.Reference;
+using TorchSharp;
+using static TorchSharp.torch;
+using Device = TorchSharp.torch.Device;
+
+namespace Bmojo.Bench;
+
+/// <summary>
+/// The tensor-core B'MOJO attention (bf16, <see cref="TensorCoreAttention"/>) at the shape of
+/// <see cref="BmojoAttentionShape"/>: forward, backward and a training step (forward + backward through
+/// <see cref="BmojoAttentionFunction"/>), against what a user would run otherwise in the same process: libtorch's
+/// scaled-dot-product attention with the B'MOJO mask (the masked reference), with a sliding-window mask, full causal
+/// FlashAttention (an anchor: more work, no mask), and the blockwise TorchSharp path. Checks agreement with the
+/// blockwise path in fp32 (values and gradients) and reports useful and executed FLOP/s against the measured bf16
+/// matrix-product ceiling.
+/// </summary>
+public sealed class TensorCoreAttentionBenchmark(BmojoAttentionShape shape, Device device, DeviceTimer timer, TextWriter output)
+{
+    private const int InputSets = 3;
+
+    public void Run(double copyRate, double matmulRate)
+    {
+        manual_seed(20261201);
+        output.WriteLine($"tc       shape B={shape.Batch} H={shape.Heads} L={shape.Length} Dh={shape.HeadDim} w={shape.Window} "
+                         + $"m_f={shape.FadingTokens} m_e={shape.EideticCapacity} s={shape.Selected} bf16 (tensor cores, fp32 softmax and accumulation)");
+        var sets = Enumerable.Range(0, InputSets).Select(_ => Inputs()).ToArray();
+        EideticTables tables = FusedBmojoAttention.Tables(sets[0].Selected, shape.Window);
+        (double useful, double executed) = Work(tables);
+        double bytes = 6.0 * 2 * shape.Batch * shape.Heads * shape.Length * shape.HeadDim;        // q, k, v, kf, vf, o in bf16
+        output.WriteLine($"tc       forward work: {useful / 1e9:F1} GFLOP useful, {executed / 1e9:F1} GFLOP executed by the tiles "
+                         + $"({useful / executed:P0} useful), {bytes / 1e6:F0} MB to move at least");
+
+        Timing forward = timer.Measure(3, shape.Runs, i => Forward(sets[i % InputSets]).Dispose());
+        Report("tensor-core forward", forward, useful, executed, matmulRate, bytes, copyRate);
+
+        var saved = sets.Select(s => (s, TensorCoreAttention.Forward(s.Q, s.K, s.V, s.Kf, s.Vf, FusedBmojoAttention.Tables(s.Selected, shape.Window),
+                                                                    shape.Window, shape.FadingTokens, shape.EideticCapacity),
+                                      randn_like(s.Q))).ToArray();
+        Timing backward = timer.Measure(3, shape.Runs, i =>
+        {
+            var (s, (o, lse), grad) = saved[i % InputSets];
+            BmojoAttentionGradients g = TensorCoreAttention.Backward(s.Q, s.K, s.V, s.Kf, s.Vf, FusedBmojoAttention.Tables(s.Selected, shape.Window),
+                                                                     shape.Window, shape.FadingTokens, shape.EideticCapacity, o, lse, grad);
+            foreach (Tensor t in new[] { g.Q, g.K, g.V, g.Kf, g.Vf }) t.Dispose();
+        });
+        // Useful backward work: dV, dP, dK, dQ (4 products of the forward's size); executed: 7 tile products (S twice).
+        Report("tensor-core backward", backward, 2 * useful, 3.5 * executed, matmulRate, 2 * bytes, copyRate);
+        foreach (var (_, (o, lse), grad) in saved) { o.Dispose(); lse.Dispose(); grad.Dispose(); }
+
+        Timing step = timer.Measure(2, shape.Runs, i => TrainingStep(sets[i % InputSets], fused: true));
+        output.WriteLine($"tc       training step (fwd + bwd, BmojoAttentionFunction): {step.Milliseconds}");
+
+        Anchors(sets, forward, step);
+        Agreement(sets[0]);
+        foreach (Tensor t in sets.SelectMany(s => s.All)) t.Dispose();
+        tables.Edge.Dispose();
+    }
+
+    // What else computes this function (or a neighbour of it) in the same process.
+    private void Anchors(AttentionInputs[] sets, Timing forward, Timing step)
+    {
+        void Try(string name, Func<int, Timing> time, Timing ours)
+        {
+            try
+            {
+                Timing t = time(0);
+                output.WriteLine($"tc       {name,-58} {t.Milliseconds} -> ours {t.Median / ours.Median:F2}x faster");
+            }
+            catch (System.Runtime.InteropServices.ExternalException e) when (e.Message.Contains("out of memory"))
+            {
+                output.WriteLine($"tc       {name,-58} out of device memory ({e.Message.Split('.')[0]})");
+            }
+        }
+        AttentionInputs s = sets[0];
+        using (var scope = NewDisposeScope())
+        {
+            Tensor mask = BmojoMask.Build(s.Selected, shape.Window, shape.FadingTokens, shape.EideticCapacity);     // (B, 1, L, 2L)
+            Tensor keys = cat([s.K, s.Kf], 2), values = cat([s.V, s.Vf], 2);
+            Try("masked reference: SDPA with the B'MOJO mask over [k|kf]", _ => timer.Measure(1, 3, _ =>
+            {
+                using var g = no_grad();
+                nn.functional.scaled_dot_product_attention(s.Q, keys, values, mask).Dispose();
+            }), forward);
+        }
+        using (var scope = NewDisposeScope())
+        {
+            Tensor t = arange(shape.Length, device: device);
+            Tensor window = (t.unsqueeze(1) - t.unsqueeze(0)).ge(0) & (t.unsqueeze(1) - t.unsqueeze(0)).lt(shape.Window);   // (L, L)
+            Try($"SDPA with a sliding-window mask (w {shape.Window}), forward", _ => timer.Measure(1, 3, _ =>
+            {
+                using var g = no_grad();
+                nn.functional.scaled_dot_product_attention(s.Q, s.K, s.V, window).Dispose();
+            }), forward);
+        }
+        Try("SDPA full causal (FlashAttention in libtorch), forward", _ => timer.Measure(3, shape.Runs, i =>
+        {
+            using var g = no_grad();
+            AttentionInputs x = sets[i % InputSets];
+            nn.functional.scaled_dot_product_attention(x.Q, x.K, x.V, is_casual: true).Dispose();
+        }), forward);
+        Try("SDPA full causal, training step (fwd + bwd)", _ => timer.Measure(2, shape.Runs, i =>
+        {
+            using var scope = NewDisposeScope();
+            AttentionInputs x = sets[i % InputSets];
+            Tensor[] leaves = [x.Q.detach().requires_grad_(true), x.K.detach().requires_grad_(true), x.V.detach().requires_grad_(true)];
+            nn.functional.scaled_dot_product_attention(leaves[0], leaves[1], leaves[2], is_casual: true).sum().backward();
+        }), step);
+        Try("blockwise TorchSharp path (bf16), training step", _ => timer.Measure(1, 2, i => TrainingStep(sets[i % InputSets], fused: false)), step);
+    }
+
+    // Values and gradients against the blockwise path in fp32 on the same (bf16) inputs.
+    private void Agreement(AttentionInputs s)
+    {
+        using var scope = NewDisposeScope();
+        Tensor weights = randn_like(s.Q);
+        Tensor[] ours = s.Tensors.Select(t => t.detach().requires_grad_(true)).ToArray();
+        Tensor[] reference = s.Tensors.Select(t => t.detach().to_type(ScalarType.Float32).requires_grad_(true)).ToArray();
+        Tensor o = BmojoAttentionFunction.Apply(ours[0], ours[1], ours[2], ours[3], ours[4], s.Selected, shape.Window, shape.FadingTokens, shape.EideticCapacity);
+        Tensor oRef = BmojoBlockwise.Run(reference[0], reference[1], reference[2], reference[3], reference[4], s.Selected,
+                                         shape.Window, shape.FadingTokens, shape.EideticCapacity, plan: null, blockSize: 64);
+        (o.to_type(ScalarType.Float32) * weights.to_type(ScalarType.Float32)).sum().backward();
+        (oRef * weights.to_type(ScalarType.Float32)).sum().backward();
+        string Relative(Tensor a, Tensor e) => $"{((a.to_type(ScalarType.Float32) - e).norm() / e.norm()).item<float>():E2}";
+        string[] names = ["q", "k", "v", "kf", "vf"];
+        output.WriteLine($"agree    tensor cores vs blockwise fp32, |x - ref| / |ref|: o {Relative(o, oRef)}, "
+                         + string.Join(", ", names.Select((n, i) => $"d{n} {Relative(ours[i].grad!, reference[i].grad!)}"))
+                         + $"; all finite: {isfinite(o).all().item<bool>() && ours.All(t => isfinite(t.grad!).all().item<bool>())}");
+    }
+
+    // Useful FLOPs (4 Dh per visible query-key pair) and the FLOPs the 64 x 64 tiles execute, walking the tile ranges the
+    // kernel walks (edge table on the host).
+    private (double Useful, double Executed) Work(EideticTables tables)
+    {
+        int[] edge = tables.Edge.cpu().data<int>().ToArray();
+        long length = shape.Length, useful = 0, tiles = 0;
+        for (long b = 0; b < shape.Batch; b++)
+            for (long first = 0; first < length; first += 64)
+            {
+                long last = Math.Min(first + 64, length) - 1;
+                int edgeFirst = edge[b * length + first], edgeLast = edge[b * length + last];
+                for (int source = 0; source < 3; source++)
+                {
+                    var rule = new BandRule(source, shape.Window, shape.FadingTokens, shape.EideticCapacity);
+                    rule.Keys((int)first, (int)last, edgeFirst, edgeLast, out int start, out int end);
+                    tiles += (end - start + 63) / 64;
+                }
+                for (long t = first; t <= last; t++)
+                    useful += Math.Min(shape.Window, t + 1) + Math.Clamp(t - shape.Window + 1, 0, shape.FadingTokens)
+                              + Math.Min(shape.EideticCapacity, edge[b * length + t]);
+            }
+        return (4.0 * shape.Heads * useful * shape.HeadDim, 4.0 * shape.Heads * tiles * 64 * 64 * 64);
+    }
+
+    private void Report(string name, Timing t, double useful, double executed, double matmulRate, double bytes, double copyRate)
+    {
+        output.WriteLine($"tc       {name,-24} {t.Milliseconds}: useful {useful / t.Median / 1e12:F1} TFLOP/s = {useful / t.Median / matmulRate:P1} "
+                         + $"of bf16 matmul, executed {executed / t.Median / 1e12:F1} TFLOP/s = {executed / t.Median / matmulRate:P1}; "
+                         + $"{bytes / t.Median / 1e12:F2} TB/s = {bytes / t.Median / copyRate:P1} of copy");
+    }
+
+    private Tensor Forward(AttentionInputs s) =>
+        FusedBmojoAttention.Run(s.Q, s.K, s.V, s.Kf, s.Vf, s.Selected, shape.Window, shape.FadingTokens, shape.EideticCapacity);
+
+    private void TrainingStep(AttentionInputs s, bool fused)
+    {
+        using var scope = NewDisposeScope();
+        Tensor[] leaves = s.Tensors.Select(t => t.detach().requires_grad_(true)).ToArray();
+        Tensor o = fused
+            ? BmojoAttentionFunction.Apply(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], s.Selected,
+                                           shape.Window, shape.FadingTokens, shape.EideticCapacity)
+            : BmojoBlockwise.Run(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], s.Selected, shape.Window,
+                                 shape.FadingTokens, shape.EideticCapacity, plan: null, blockSize: 64);
+        o.sum().backward();
+    }
+
+    private AttentionInputs Inputs()
+    {
+        Tensor Make() => randn(shape.Batch, shape.Heads, shape.Length, shape.HeadDim, ScalarType.BFloat16, device);
+        return new AttentionInputs(Make(), Make(), Make(), Make(), Make(), rand(shape.Batch, shape.Length, device: device).lt(shape.Selected));
+    }
+
+    private sealed record AttentionInputs(Tensor Q, Tensor K, Tensor V, Tensor Kf, Tensor Vf, Tensor Selected)
+    {
+        public Tensor[] Tensors => [Q, K, V, Kf, Vf];
+        public Tensor[] All => [Q, K, V, Kf, Vf, Selected];
+    }
+}

@@ -17,20 +17,20 @@ internal static class SharedTiles
     public const uint NoRow = 0xFFFFFFFFu;
 
     /// <summary>Tile row i = global row <c>offsets[i]</c>: coalesced, a warp reading one 128-byte row at a time.</summary>
-    public static void StageRows(ArrayView<uint> tile, ArrayView<uint> source, ArrayView<uint> offsets, int thread)
+    public static void StageRows(SharedTile tile, ArrayView<uint> source, ArrayView<uint> offsets, int thread)
     {
         int u = thread & 31;
         for (int i = thread >> 5; i < Mma.Size; i += Threads / 32)
         {
             uint at = offsets[i];
-            tile[i * Mma.Stride + u] = at == NoRow ? 0u : source[(int)at + u];
+            tile.View[i * Mma.Stride + u] = at == NoRow ? 0u : source[(int)at + u];
         }
     }
 
     /// <summary>Tile row d (a dimension) = column d of the 64 global rows, as pairs of rows: the tile for products
     /// whose k runs along the rows (<c>P · V</c>, <c>dSᵀ · Q</c>). A warp writes 8 row pairs x 4 dimension pairs, which
     /// fall in distinct banks.</summary>
-    public static void StageTransposed(ArrayView<uint> tile, ArrayView<uint> source, ArrayView<uint> offsets, int thread)
+    public static void StageTransposed(SharedTile tile, ArrayView<uint> source, ArrayView<uint> offsets, int thread)
     {
         int lane = thread & 31, warp = thread >> 5;
         for (int r = 0; r < 8; r++)
@@ -41,8 +41,8 @@ internal static class SharedTiles
             uint first = offsets[2 * rows], second = offsets[2 * rows + 1];
             uint a = first == NoRow ? 0u : source[(int)first + dims];
             uint b = second == NoRow ? 0u : source[(int)second + dims];
-            tile[2 * dims * Mma.Stride + rows] = Bf16.Lows(a, b);
-            tile[(2 * dims + 1) * Mma.Stride + rows] = Bf16.Highs(a, b);
+            tile.View[2 * dims * Mma.Stride + rows] = Bf16.Lows(a, b);
+            tile.View[(2 * dims + 1) * Mma.Stride + rows] = Bf16.Highs(a, b);
         }
     }
 

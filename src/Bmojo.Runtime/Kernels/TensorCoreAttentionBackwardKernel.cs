@@ -30,10 +30,10 @@ internal static class TensorCoreAttentionBackwardKernel
     public static void KeyGradients(TensorCoreAttentionArguments p)
     {
         ArrayView<uint> shared = SharedMemory.GetDynamic<uint>();
-        ArrayView<uint> queryTile = shared.SubView(0, Mma.TileUints);
-        ArrayView<uint> queryTileT = shared.SubView(Mma.TileUints, Mma.TileUints);
-        ArrayView<uint> gradTile = shared.SubView(2 * Mma.TileUints, Mma.TileUints);
-        ArrayView<uint> gradTileT = shared.SubView(3 * Mma.TileUints, Mma.TileUints);
+        SharedTile queryTile = SharedTile.At(shared, 0);
+        SharedTile queryTileT = SharedTile.At(shared, Mma.TileUints);
+        SharedTile gradTile = SharedTile.At(shared, 2 * Mma.TileUints);
+        SharedTile gradTileT = SharedTile.At(shared, 3 * Mma.TileUints);
         ArrayView<uint> offsets = shared.SubView(4 * Mma.TileUints, Mma.Size);
         ArrayView<uint> lse = shared.SubView(4 * Mma.TileUints + Mma.Size, Mma.Size);
         ArrayView<uint> delta = shared.SubView(4 * Mma.TileUints + 2 * Mma.Size, Mma.Size);
@@ -110,9 +110,9 @@ internal static class TensorCoreAttentionBackwardKernel
     public static void QueryGradients(TensorCoreAttentionArguments p)
     {
         ArrayView<uint> shared = SharedMemory.GetDynamic<uint>();
-        ArrayView<uint> keyTile = shared.SubView(0, Mma.TileUints);
-        ArrayView<uint> valueTile = shared.SubView(Mma.TileUints, Mma.TileUints);
-        ArrayView<uint> keyTileT = shared.SubView(2 * Mma.TileUints, Mma.TileUints);
+        SharedTile keyTile = SharedTile.At(shared, 0);
+        SharedTile valueTile = SharedTile.At(shared, Mma.TileUints);
+        SharedTile keyTileT = SharedTile.At(shared, 2 * Mma.TileUints);
         ArrayView<uint> offsets = shared.SubView(3 * Mma.TileUints, Mma.Size);
 
         int tiles = p.Tiles, length = p.Length;

@@ -58,8 +58,8 @@ internal static class TensorCoreAttentionKernel
     public static void Forward(TensorCoreAttentionArguments p)
     {
         ArrayView<uint> shared = SharedMemory.GetDynamic<uint>();
-        ArrayView<uint> keyTile = shared.SubView(0, Mma.TileUints);
-        ArrayView<uint> valueTile = shared.SubView(Mma.TileUints, Mma.TileUints);
+        SharedTile keyTile = SharedTile.At(shared, 0);
+        SharedTile valueTile = SharedTile.At(shared, Mma.TileUints);
         ArrayView<uint> offsets = shared.SubView(2 * Mma.TileUints, Mma.Size);
 
         int tiles = p.Tiles, length = p.Length;

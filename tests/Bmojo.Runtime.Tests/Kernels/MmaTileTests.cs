@@ -71,7 +71,7 @@ public sealed class MmaTileTests
     internal static void ProbeKernel(MmaProbeArguments p)
     {
         ArrayView<uint> shared = SharedMemory.GetDynamic<uint>();
-        ArrayView<uint> rows = shared.SubView(0, Mma.TileUints), transposed = shared.SubView(Mma.TileUints, Mma.TileUints);
+        SharedTile rows = SharedTile.At(shared, 0), transposed = SharedTile.At(shared, Mma.TileUints);
         ArrayView<uint> offsets = shared.SubView(2 * Mma.TileUints, Mma.Size);
         int thread = Group.IdxX, lane = thread & 31, g = lane >> 2;
         if (thread < Mma.Size) offsets[thread] = (uint)(thread * 32);

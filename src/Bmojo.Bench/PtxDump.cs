@@ -26,6 +26,7 @@ public sealed class PtxDump(TextWriter output)
             .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
             .Where(m => m.ReturnType == typeof(void) && m.GetParameters() is [{ ParameterType: { IsValueType: true } type }]
                         && type.Name.EndsWith("Arguments", StringComparison.Ordinal))
+            .Select(m => m.IsGenericMethodDefinition ? m.MakeGenericMethod(typeof(CudaTensorCores)) : m)   // the CUDA instance
             .OrderBy(m => m.DeclaringType!.Name).ThenBy(m => m.Name);
 
     /// <returns>The number of kernels that failed to compile.</returns>

@@ -1,13 +1,11 @@
 using ILGPU;
-using ILGPU.Runtime.Cuda;
 
 namespace Bmojo.Runtime.Kernels;
 
 /// <summary>
 /// bfloat16 in kernels, as raw bits: ILGPU has no bf16 type, so a pair of bf16 values travels as one <c>uint</c>
-/// (the lower index in the low 16 bits, as the tensor cores and torch's memory layout both have it). On CUDA the
-/// conversion is one <c>cvt.rn.bf16x2.f32</c>; on ILGPU's CPU accelerator the same round-to-nearest-even is done in
-/// integer arithmetic, so both give identical bits.
+/// (the lower index in the low 16 bits, as the tensor cores and torch's memory layout both have it). Rounding is
+/// round-to-nearest-even, as CUDA's <c>cvt.rn.bf16x2.f32</c> and torch do (a test compares the bits with torch's).
 /// </summary>
 internal static class Bf16
 {
@@ -20,16 +18,9 @@ internal static class Bf16
     /// <summary>The high bf16 of a pair as a float.</summary>
     public static float High(uint pair) => Interop.IntAsFloat(pair & 0xFFFF0000u);
 
-    /// <summary><paramref name="low"/> and <paramref name="high"/> rounded to bf16 (nearest, ties to even) and packed.</summary>
-    public static uint Pack(float low, float high)
-    {
-        if (CudaAsm.IsSupported)
-        {
-            CudaAsm.Emit("cvt.rn.bf16x2.f32 %0, %1, %2;", out uint packed, high, low);
-            return packed;
-        }
-        return Round(low) | (Round(high) << 16);
-    }
+    /// <summary><paramref name="low"/> and <paramref name="high"/> rounded to bf16 (nearest, ties to even) and packed,
+    /// in integer arithmetic (<see cref="CudaTensorCores.Pair"/> is the one-instruction CUDA version).</summary>
+    public static uint PackInSoftware(float low, float high) => Round(low) | (Round(high) << 16);
 
     /// <summary>Round-to-nearest-even of a float to its upper 16 bits (NaN stays a quiet NaN).</summary>
     public static uint Round(float value)

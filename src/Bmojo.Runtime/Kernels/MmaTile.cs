@@ -57,10 +57,8 @@ internal interface ITilePairOperation
 }
 
 /// <summary>
-/// Warp-level bf16 tensor-core products for attention tiles of 64 x 64 with fp32 accumulation: on CUDA one
-/// <c>mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32</c> per 16 x 8 x 16 step (inline PTX), on ILGPU's CPU
-/// accelerator the same product computed from the same A fragments (gathered across the warp with shuffles, as the
-/// hardware does) and the same shared tile, so the CPU tests exercise every index of the operand layout. A shared-memory tile is "n-major": row n (64 rows) holds the 64
+/// Layout and helpers of the bf16 tensor-core tiles of the attention kernels (64 x 64, fp32 accumulation); the
+/// products themselves are an <see cref="ITensorCores"/> (<see cref="CudaTensorCores"/>, <see cref="EmulatedTensorCores"/>). A shared-memory tile is "n-major": row n (64 rows) holds the 64
 /// bf16 values along k as 32 uints, rows <see cref="Stride"/> uints apart (36: the eight rows g of a fragment load
 /// then fall in distinct banks).
 /// </summary>
@@ -75,16 +73,147 @@ internal static class Mma
     /// <summary>Columns of a tile, rows of a block (4 warps of 16 rows), head size of the tensor-core kernels.</summary>
     public const int Size = 64;
 
-    /// <summary><c>acc += a · tileᵀ</c>: a (16 x 64, k along columns) times the n-major shared tile (64 n x 64 k).</summary>
-    public static void Accumulate(ref Tile16x64 acc, Operand16x64 a, SharedTile tile, int lane)
+    /// <summary>A warp's A operand read straight from global rows of 64 bf16 (32 uints): <paramref name="low"/> and
+    /// <paramref name="high"/> are the uint offsets of rows g and g + 8, or -1 for a row outside the tensor (zeros).</summary>
+    public static Operand16x64 LoadRows(ArrayView<uint> rows, int low, int high, int lane)
     {
-        if (!CudaAsm.IsSupported)
+        int c = lane & 3;
+        return new Operand16x64
         {
-            Emulate(ref acc, a, tile.View, lane);
-            return;
-        }
+            A0 = Read(rows, low, c), A1 = Read(rows, high, c), A2 = Read(rows, low, 4 + c), A3 = Read(rows, high, 4 + c),
+            A4 = Read(rows, low, 8 + c), A5 = Read(rows, high, 8 + c), A6 = Read(rows, low, 12 + c), A7 = Read(rows, high, 12 + c),
+            A8 = Read(rows, low, 16 + c), A9 = Read(rows, high, 16 + c), A10 = Read(rows, low, 20 + c), A11 = Read(rows, high, 20 + c),
+            A12 = Read(rows, low, 24 + c), A13 = Read(rows, high, 24 + c), A14 = Read(rows, low, 28 + c), A15 = Read(rows, high, 28 + c),
+        };
+    }
+
+    private static uint Read(ArrayView<uint> rows, int row, int offset) => row < 0 ? 0u : rows[row + offset];
+
+    /// <summary>Applies <paramref name="op"/> to every element the lane holds (its two rows, 16 columns each).</summary>
+    public static void Map<TOp>(ref Tile16x64 t, TOp op, int lane) where TOp : struct, ITileOperation
+    {
+        int c2 = 2 * (lane & 3);
+        Map(ref t.N0, op, c2);
+        Map(ref t.N1, op, 8 + c2);
+        Map(ref t.N2, op, 16 + c2);
+        Map(ref t.N3, op, 24 + c2);
+        Map(ref t.N4, op, 32 + c2);
+        Map(ref t.N5, op, 40 + c2);
+        Map(ref t.N6, op, 48 + c2);
+        Map(ref t.N7, op, 56 + c2);
+    }
+
+    private static void Map<TOp>(ref Fragment f, TOp op, int column) where TOp : struct, ITileOperation
+    {
+        f.C0 = op.Apply(f.C0, column, false);
+        f.C1 = op.Apply(f.C1, column + 1, false);
+        f.C2 = op.Apply(f.C2, column, true);
+        f.C3 = op.Apply(f.C3, column + 1, true);
+    }
+
+    /// <summary><c>t = op(t, other)</c> element by element.</summary>
+    public static void Combine<TOp>(ref Tile16x64 t, Tile16x64 other, TOp op, int lane) where TOp : struct, ITilePairOperation
+    {
+        int c2 = 2 * (lane & 3);
+        Combine(ref t.N0, other.N0, op, c2);
+        Combine(ref t.N1, other.N1, op, 8 + c2);
+        Combine(ref t.N2, other.N2, op, 16 + c2);
+        Combine(ref t.N3, other.N3, op, 24 + c2);
+        Combine(ref t.N4, other.N4, op, 32 + c2);
+        Combine(ref t.N5, other.N5, op, 40 + c2);
+        Combine(ref t.N6, other.N6, op, 48 + c2);
+        Combine(ref t.N7, other.N7, op, 56 + c2);
+    }
+
+    private static void Combine<TOp>(ref Fragment f, Fragment o, TOp op, int column) where TOp : struct, ITilePairOperation
+    {
+        f.C0 = op.Apply(f.C0, o.C0, column, false);
+        f.C1 = op.Apply(f.C1, o.C1, column + 1, false);
+        f.C2 = op.Apply(f.C2, o.C2, column, true);
+        f.C3 = op.Apply(f.C3, o.C3, column + 1, true);
+    }
+
+    /// <summary>The maximum of each of the lane's two rows over the whole tile (all four lanes of a row agree).</summary>
+    public static void RowMax(Tile16x64 t, out float low, out float high)
+    {
+        low = Max(Max(Max(t.N0.C0, t.N0.C1), Max(t.N1.C0, t.N1.C1)), Max(Max(t.N2.C0, t.N2.C1), Max(t.N3.C0, t.N3.C1)));
+        low = Max(low, Max(Max(Max(t.N4.C0, t.N4.C1), Max(t.N5.C0, t.N5.C1)), Max(Max(t.N6.C0, t.N6.C1), Max(t.N7.C0, t.N7.C1))));
+        high = Max(Max(Max(t.N0.C2, t.N0.C3), Max(t.N1.C2, t.N1.C3)), Max(Max(t.N2.C2, t.N2.C3), Max(t.N3.C2, t.N3.C3)));
+        high = Max(high, Max(Max(Max(t.N4.C2, t.N4.C3), Max(t.N5.C2, t.N5.C3)), Max(Max(t.N6.C2, t.N6.C3), Max(t.N7.C2, t.N7.C3))));
+        low = Max(low, Warp.ShuffleXor(low, 1));
+        low = Max(low, Warp.ShuffleXor(low, 2));
+        high = Max(high, Warp.ShuffleXor(high, 1));
+        high = Max(high, Warp.ShuffleXor(high, 2));
+    }
+
+    /// <summary>The lane's own part of each row's sum (its 16 columns); add the four lanes of a row with
+    /// <see cref="SumOverRow"/> once, at the end.</summary>
+    public static void PartialRowSums(Tile16x64 t, out float low, out float high)
+    {
+        low = t.N0.C0 + t.N0.C1 + t.N1.C0 + t.N1.C1 + t.N2.C0 + t.N2.C1 + t.N3.C0 + t.N3.C1
+              + t.N4.C0 + t.N4.C1 + t.N5.C0 + t.N5.C1 + t.N6.C0 + t.N6.C1 + t.N7.C0 + t.N7.C1;
+        high = t.N0.C2 + t.N0.C3 + t.N1.C2 + t.N1.C3 + t.N2.C2 + t.N2.C3 + t.N3.C2 + t.N3.C3
+               + t.N4.C2 + t.N4.C3 + t.N5.C2 + t.N5.C3 + t.N6.C2 + t.N6.C3 + t.N7.C2 + t.N7.C3;
+    }
+
+    /// <summary>The sum of a per-lane partial over the four lanes that share a row.</summary>
+    public static float SumOverRow(float partial)
+    {
+        partial += Warp.ShuffleXor(partial, 1);
+        return partial + Warp.ShuffleXor(partial, 2);
+    }
+
+    /// <summary>Multiplies the lane's row g by <paramref name="low"/> and row g + 8 by <paramref name="high"/>.</summary>
+    public static void ScaleRows(ref Tile16x64 t, float low, float high)
+    {
+        Scale(ref t.N0, low, high); Scale(ref t.N1, low, high); Scale(ref t.N2, low, high); Scale(ref t.N3, low, high);
+        Scale(ref t.N4, low, high); Scale(ref t.N5, low, high); Scale(ref t.N6, low, high); Scale(ref t.N7, low, high);
+    }
+
+    private static void Scale(ref Fragment f, float low, float high)
+    {
+        f.C0 *= low; f.C1 *= low; f.C2 *= high; f.C3 *= high;
+    }
+
+    private static float Max(float a, float b) => a > b ? a : b;
+}
+
+/// <summary>
+/// The tensor-core operations of the attention kernels, one implementation per accelerator: the kernels are generic
+/// in it and each accelerator loads its own instance, so CUDA code carries no emulation and the CPU none of the asm.
+/// </summary>
+internal interface ITensorCores
+{
+    /// <summary><c>acc += a · tileᵀ</c>: a (16 x 64, k along columns) times the n-major shared tile (64 n x 64 k).</summary>
+    void Accumulate(ref Tile16x64 acc, Operand16x64 a, SharedTile tile, int lane);
+
+    /// <summary>An accumulator tile rounded to bf16 as an A operand (k = its 64 columns): two adjacent n-tiles of the
+    /// accumulator are exactly one k-step of the operand, so P and dS never leave the registers.</summary>
+    Operand16x64 Pack(Tile16x64 t);
+
+    /// <summary>Two floats rounded to bf16 (nearest even) as a pair.</summary>
+    uint Pair(float low, float high);
+}
+
+/// <summary>The H200's tensor cores: <c>mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32</c> through inline PTX.</summary>
+internal readonly struct CudaTensorCores : ITensorCores
+{
+    public void Accumulate(ref Tile16x64 acc, Operand16x64 a, SharedTile tile, int lane) =>
         // The lane's first B fragment: row n = g, uint c (b0 of n-tile 0, k-step 0); the rest are fixed offsets from it.
-        Product(ref acc, a, 4 * (tile.Offset + (lane >> 2) * Stride + (lane & 3)));
+        Product(ref acc, a, 4 * (tile.Offset + (lane >> 2) * Mma.Stride + (lane & 3)));
+
+    public Operand16x64 Pack(Tile16x64 t)
+    {
+        Operand16x64 a = default;
+        PackHalf(t.N0, t.N1, t.N2, t.N3, out a.A0, out a.A1, out a.A2, out a.A3, out a.A4, out a.A5, out a.A6, out a.A7);
+        PackHalf(t.N4, t.N5, t.N6, t.N7, out a.A8, out a.A9, out a.A10, out a.A11, out a.A12, out a.A13, out a.A14, out a.A15);
+        return a;
+    }
+
+    public uint Pair(float low, float high)
+    {
+        CudaAsm.Emit("cvt.rn.bf16x2.f32 %0, %1, %2;", out uint packed, high, low);
+        return packed;
     }
 
     // acc += a · tileᵀ in one asm block: the lane's 64 B fragments loaded from shared memory at fixed offsets
@@ -100,7 +229,7 @@ internal static class Mma
         Ref<float> c20 = acc.N5.C0, c21 = acc.N5.C1, c22 = acc.N5.C2, c23 = acc.N5.C3;
         Ref<float> c24 = acc.N6.C0, c25 = acc.N6.C1, c26 = acc.N6.C2, c27 = acc.N6.C3;
         Ref<float> c28 = acc.N7.C0, c29 = acc.N7.C1, c30 = acc.N7.C2, c31 = acc.N7.C3;
-        Input<ulong> p0 = Pair(a.A0, a.A1), p1 = Pair(a.A2, a.A3), p2 = Pair(a.A4, a.A5), p3 = Pair(a.A6, a.A7), p4 = Pair(a.A8, a.A9), p5 = Pair(a.A10, a.A11), p6 = Pair(a.A12, a.A13), p7 = Pair(a.A14, a.A15);
+        Input<ulong> p0 = Registers(a.A0, a.A1), p1 = Registers(a.A2, a.A3), p2 = Registers(a.A4, a.A5), p3 = Registers(a.A6, a.A7), p4 = Registers(a.A8, a.A9), p5 = Registers(a.A10, a.A11), p6 = Registers(a.A12, a.A13), p7 = Registers(a.A14, a.A15);
         Input<int> at = offset;
         CudaAsm.EmitRef(TileProduct, ref c0, ref c1, ref c2, ref c3, ref c4, ref c5, ref c6, ref c7, ref c8, ref c9, ref c10, ref c11, ref c12, ref c13, ref c14, ref c15, ref c16, ref c17, ref c18, ref c19, ref c20, ref c21, ref c22, ref c23, ref c24, ref c25, ref c26, ref c27, ref c28, ref c29, ref c30, ref c31, ref p0, ref p1, ref p2, ref p3, ref p4, ref p5, ref p6, ref p7, ref at);
         acc.N0 = new Fragment { C0 = c0.Value, C1 = c1.Value, C2 = c2.Value, C3 = c3.Value };
@@ -232,32 +361,65 @@ internal static class Mma
         """;
 
 
-    private static ulong Pair(uint low, uint high) => low | ((ulong)high << 32);
+    private static ulong Registers(uint low, uint high) => low | ((ulong)high << 32);
 
 
-    // The same product on ILGPU's CPU accelerator, from the same fragments: the lane gathers its rows g and g + 8 of A
+    // Eight cvt.rn.bf16x2.f32 in one asm block (24 operands instead of 8 blocks of 3).
+    private static void PackHalf(Fragment f0, Fragment f1, Fragment f2, Fragment f3, out uint r0, out uint r1, out uint r2,
+                                 out uint r3, out uint r4, out uint r5, out uint r6, out uint r7)
+    {
+        Output<uint> o0 = default, o1 = default, o2 = default, o3 = default, o4 = default, o5 = default, o6 = default, o7 = default;
+        Input<float> x0 = f0.C0, x1 = f0.C1, x2 = f0.C2, x3 = f0.C3, x4 = f1.C0, x5 = f1.C1, x6 = f1.C2, x7 = f1.C3;
+        Input<float> x8 = f2.C0, x9 = f2.C1, x10 = f2.C2, x11 = f2.C3, x12 = f3.C0, x13 = f3.C1, x14 = f3.C2, x15 = f3.C3;
+        CudaAsm.EmitRef(PackEight, ref o0, ref o1, ref o2, ref o3, ref o4, ref o5, ref o6, ref o7, ref x0, ref x1, ref x2, ref x3,
+                        ref x4, ref x5, ref x6, ref x7, ref x8, ref x9, ref x10, ref x11, ref x12, ref x13, ref x14, ref x15);
+        r0 = o0.Value; r1 = o1.Value; r2 = o2.Value; r3 = o3.Value; r4 = o4.Value; r5 = o5.Value; r6 = o6.Value; r7 = o7.Value;
+    }
+
+    // Output i = bf16 pair (low: input 2i, high: input 2i + 1); cvt puts its first source in the upper half.
+    private const string PackEight = """
+        {
+        cvt.rn.bf16x2.f32 %0, %9, %8;
+        cvt.rn.bf16x2.f32 %1, %11, %10;
+        cvt.rn.bf16x2.f32 %2, %13, %12;
+        cvt.rn.bf16x2.f32 %3, %15, %14;
+        cvt.rn.bf16x2.f32 %4, %17, %16;
+        cvt.rn.bf16x2.f32 %5, %19, %18;
+        cvt.rn.bf16x2.f32 %6, %21, %20;
+        cvt.rn.bf16x2.f32 %7, %23, %22;
+        }
+        """;
+
+}
+
+/// <summary>ILGPU's CPU accelerator: the same products from the same A fragments (gathered across the warp with
+/// shuffles, as the hardware does) and the same shared tile, so the CPU tests exercise every index of the layout.</summary>
+internal readonly struct EmulatedTensorCores : ITensorCores
+{
+    // The lane gathers its rows g and g + 8 of A
     // from the four lanes that hold them (lane 4g + q has columns 16s + 2q, +1 in register 4s and 16s + 8 + 2q, +1 in
     // register 4s + 2; rows g + 8 in registers 4s + 1 and 4s + 3) and reads B from the shared tile directly.
-    private static void Emulate(ref Tile16x64 acc, Operand16x64 a, ArrayView<uint> tile, int lane)
+    public readonly void Accumulate(ref Tile16x64 acc, Operand16x64 a, SharedTile shared, int lane)
     {
+        ArrayView<uint> tile = shared.View;
         int g = lane >> 2, c = lane & 3;
-        ArrayView<float> rows = LocalMemory.Allocate<float>(2 * Size);     // rows g and g + 8 of A
+        ArrayView<float> rows = LocalMemory.Allocate<float>(2 * Mma.Size);     // rows g and g + 8 of A
         for (int q = 0; q < 4; q++)
             for (int r = 0; r < 16; r++)
             {
                 uint pair = Warp.Shuffle(Register(a, r), 4 * g + q);
                 int step = r >> 2, kind = r & 3;
-                int column = 16 * step + 2 * q + (kind >= 2 ? 8 : 0), row = (kind & 1) * Size;
+                int column = 16 * step + 2 * q + (kind >= 2 ? 8 : 0), row = (kind & 1) * Mma.Size;
                 rows[row + column] = Bf16.Low(pair);
                 rows[row + column + 1] = Bf16.High(pair);
             }
         for (int j = 0; j < 8; j++)
         {
             Fragment f = Get(acc, j);
-            f.C0 += Dot(rows, 0, tile, (8 * j + 2 * c) * Stride);
-            f.C1 += Dot(rows, 0, tile, (8 * j + 2 * c + 1) * Stride);
-            f.C2 += Dot(rows, Size, tile, (8 * j + 2 * c) * Stride);
-            f.C3 += Dot(rows, Size, tile, (8 * j + 2 * c + 1) * Stride);
+            f.C0 += Dot(rows, 0, tile, (8 * j + 2 * c) * Mma.Stride);
+            f.C1 += Dot(rows, 0, tile, (8 * j + 2 * c + 1) * Mma.Stride);
+            f.C2 += Dot(rows, Mma.Size, tile, (8 * j + 2 * c) * Mma.Stride);
+            f.C3 += Dot(rows, Mma.Size, tile, (8 * j + 2 * c + 1) * Mma.Stride);
             Set(ref acc, j, f);
         }
     }
@@ -265,7 +427,7 @@ internal static class Mma
     private static float Dot(ArrayView<float> rows, int row, ArrayView<uint> tile, int at)
     {
         float sum = 0f;
-        for (int u = 0; u < Size / 2; u++)
+        for (int u = 0; u < Mma.Size / 2; u++)
             sum += rows[row + 2 * u] * Bf16.Low(tile[at + u]) + rows[row + 2 * u + 1] * Bf16.High(tile[at + u]);
         return sum;
     }
@@ -296,152 +458,13 @@ internal static class Mma
         }
     }
 
-    /// <summary>An accumulator tile rounded to bf16 as an A operand (k = its 64 columns): two adjacent n-tiles of
-    /// the accumulator are exactly one k-step of the operand, so P and dS never leave the registers.</summary>
-    public static Operand16x64 Pack(Tile16x64 t)
+    public readonly Operand16x64 Pack(Tile16x64 t) => new()
     {
-        if (!CudaAsm.IsSupported) return PackInSoftware(t);
-        Operand16x64 a = default;
-        PackHalf(t.N0, t.N1, t.N2, t.N3, out a.A0, out a.A1, out a.A2, out a.A3, out a.A4, out a.A5, out a.A6, out a.A7);
-        PackHalf(t.N4, t.N5, t.N6, t.N7, out a.A8, out a.A9, out a.A10, out a.A11, out a.A12, out a.A13, out a.A14, out a.A15);
-        return a;
-    }
-
-    // Eight cvt.rn.bf16x2.f32 in one asm block (24 operands instead of 8 blocks of 3).
-    private static void PackHalf(Fragment f0, Fragment f1, Fragment f2, Fragment f3, out uint r0, out uint r1, out uint r2,
-                                 out uint r3, out uint r4, out uint r5, out uint r6, out uint r7)
-    {
-        Output<uint> o0 = default, o1 = default, o2 = default, o3 = default, o4 = default, o5 = default, o6 = default, o7 = default;
-        Input<float> x0 = f0.C0, x1 = f0.C1, x2 = f0.C2, x3 = f0.C3, x4 = f1.C0, x5 = f1.C1, x6 = f1.C2, x7 = f1.C3;
-        Input<float> x8 = f2.C0, x9 = f2.C1, x10 = f2.C2, x11 = f2.C3, x12 = f3.C0, x13 = f3.C1, x14 = f3.C2, x15 = f3.C3;
-        CudaAsm.EmitRef(PackEight, ref o0, ref o1, ref o2, ref o3, ref o4, ref o5, ref o6, ref o7, ref x0, ref x1, ref x2, ref x3,
-                        ref x4, ref x5, ref x6, ref x7, ref x8, ref x9, ref x10, ref x11, ref x12, ref x13, ref x14, ref x15);
-        r0 = o0.Value; r1 = o1.Value; r2 = o2.Value; r3 = o3.Value; r4 = o4.Value; r5 = o5.Value; r6 = o6.Value; r7 = o7.Value;
-    }
-
-    // Output i = bf16 pair (low: input 2i, high: input 2i + 1); cvt puts its first source in the upper half.
-    private const string PackEight = """
-        {
-        cvt.rn.bf16x2.f32 %0, %9, %8;
-        cvt.rn.bf16x2.f32 %1, %11, %10;
-        cvt.rn.bf16x2.f32 %2, %13, %12;
-        cvt.rn.bf16x2.f32 %3, %15, %14;
-        cvt.rn.bf16x2.f32 %4, %17, %16;
-        cvt.rn.bf16x2.f32 %5, %19, %18;
-        cvt.rn.bf16x2.f32 %6, %21, %20;
-        cvt.rn.bf16x2.f32 %7, %23, %22;
-        }
-        """;
-
-    private static Operand16x64 PackInSoftware(Tile16x64 t) => new()
-    {
-        A0 = Bf16.Pack(t.N0.C0, t.N0.C1), A1 = Bf16.Pack(t.N0.C2, t.N0.C3), A2 = Bf16.Pack(t.N1.C0, t.N1.C1), A3 = Bf16.Pack(t.N1.C2, t.N1.C3),
-        A4 = Bf16.Pack(t.N2.C0, t.N2.C1), A5 = Bf16.Pack(t.N2.C2, t.N2.C3), A6 = Bf16.Pack(t.N3.C0, t.N3.C1), A7 = Bf16.Pack(t.N3.C2, t.N3.C3),
-        A8 = Bf16.Pack(t.N4.C0, t.N4.C1), A9 = Bf16.Pack(t.N4.C2, t.N4.C3), A10 = Bf16.Pack(t.N5.C0, t.N5.C1), A11 = Bf16.Pack(t.N5.C2, t.N5.C3),
-        A12 = Bf16.Pack(t.N6.C0, t.N6.C1), A13 = Bf16.Pack(t.N6.C2, t.N6.C3), A14 = Bf16.Pack(t.N7.C0, t.N7.C1), A15 = Bf16.Pack(t.N7.C2, t.N7.C3),
+        A0 = Bf16.PackInSoftware(t.N0.C0, t.N0.C1), A1 = Bf16.PackInSoftware(t.N0.C2, t.N0.C3), A2 = Bf16.PackInSoftware(t.N1.C0, t.N1.C1), A3 = Bf16.PackInSoftware(t.N1.C2, t.N1.C3),
+        A4 = Bf16.PackInSoftware(t.N2.C0, t.N2.C1), A5 = Bf16.PackInSoftware(t.N2.C2, t.N2.C3), A6 = Bf16.PackInSoftware(t.N3.C0, t.N3.C1), A7 = Bf16.PackInSoftware(t.N3.C2, t.N3.C3),
+        A8 = Bf16.PackInSoftware(t.N4.C0, t.N4.C1), A9 = Bf16.PackInSoftware(t.N4.C2, t.N4.C3), A10 = Bf16.PackInSoftware(t.N5.C0, t.N5.C1), A11 = Bf16.PackInSoftware(t.N5.C2, t.N5.C3),
+        A12 = Bf16.PackInSoftware(t.N6.C0, t.N6.C1), A13 = Bf16.PackInSoftware(t.N6.C2, t.N6.C3), A14 = Bf16.PackInSoftware(t.N7.C0, t.N7.C1), A15 = Bf16.PackInSoftware(t.N7.C2, t.N7.C3),
     };
 
-    /// <summary>A warp's A operand read straight from global rows of 64 bf16 (32 uints): <paramref name="low"/> and
-    /// <paramref name="high"/> are the uint offsets of rows g and g + 8, or -1 for a row outside the tensor (zeros).</summary>
-    public static Operand16x64 LoadRows(ArrayView<uint> rows, int low, int high, int lane)
-    {
-        int c = lane & 3;
-        return new Operand16x64
-        {
-            A0 = Read(rows, low, c), A1 = Read(rows, high, c), A2 = Read(rows, low, 4 + c), A3 = Read(rows, high, 4 + c),
-            A4 = Read(rows, low, 8 + c), A5 = Read(rows, high, 8 + c), A6 = Read(rows, low, 12 + c), A7 = Read(rows, high, 12 + c),
-            A8 = Read(rows, low, 16 + c), A9 = Read(rows, high, 16 + c), A10 = Read(rows, low, 20 + c), A11 = Read(rows, high, 20 + c),
-            A12 = Read(rows, low, 24 + c), A13 = Read(rows, high, 24 + c), A14 = Read(rows, low, 28 + c), A15 = Read(rows, high, 28 + c),
-        };
-    }
-
-    private static uint Read(ArrayView<uint> rows, int row, int offset) => row < 0 ? 0u : rows[row + offset];
-
-    /// <summary>Applies <paramref name="op"/> to every element the lane holds (its two rows, 16 columns each).</summary>
-    public static void Map<TOp>(ref Tile16x64 t, TOp op, int lane) where TOp : struct, ITileOperation
-    {
-        int c2 = 2 * (lane & 3);
-        Map(ref t.N0, op, c2);
-        Map(ref t.N1, op, 8 + c2);
-        Map(ref t.N2, op, 16 + c2);
-        Map(ref t.N3, op, 24 + c2);
-        Map(ref t.N4, op, 32 + c2);
-        Map(ref t.N5, op, 40 + c2);
-        Map(ref t.N6, op, 48 + c2);
-        Map(ref t.N7, op, 56 + c2);
-    }
-
-    private static void Map<TOp>(ref Fragment f, TOp op, int column) where TOp : struct, ITileOperation
-    {
-        f.C0 = op.Apply(f.C0, column, false);
-        f.C1 = op.Apply(f.C1, column + 1, false);
-        f.C2 = op.Apply(f.C2, column, true);
-        f.C3 = op.Apply(f.C3, column + 1, true);
-    }
-
-    /// <summary><c>t = op(t, other)</c> element by element.</summary>
-    public static void Combine<TOp>(ref Tile16x64 t, Tile16x64 other, TOp op, int lane) where TOp : struct, ITilePairOperation
-    {
-        int c2 = 2 * (lane & 3);
-        Combine(ref t.N0, other.N0, op, c2);
-        Combine(ref t.N1, other.N1, op, 8 + c2);
-        Combine(ref t.N2, other.N2, op, 16 + c2);
-        Combine(ref t.N3, other.N3, op, 24 + c2);
-        Combine(ref t.N4, other.N4, op, 32 + c2);
-        Combine(ref t.N5, other.N5, op, 40 + c2);
-        Combine(ref t.N6, other.N6, op, 48 + c2);
-        Combine(ref t.N7, other.N7, op, 56 + c2);
-    }
-
-    private static void Combine<TOp>(ref Fragment f, Fragment o, TOp op, int column) where TOp : struct, ITilePairOperation
-    {
-        f.C0 = op.Apply(f.C0, o.C0, column, false);
-        f.C1 = op.Apply(f.C1, o.C1, column + 1, false);
-        f.C2 = op.Apply(f.C2, o.C2, column, true);
-        f.C3 = op.Apply(f.C3, o.C3, column + 1, true);
-    }
-
-    /// <summary>The maximum of each of the lane's two rows over the whole tile (all four lanes of a row agree).</summary>
-    public static void RowMax(Tile16x64 t, out float low, out float high)
-    {
-        low = Max(Max(Max(t.N0.C0, t.N0.C1), Max(t.N1.C0, t.N1.C1)), Max(Max(t.N2.C0, t.N2.C1), Max(t.N3.C0, t.N3.C1)));
-        low = Max(low, Max(Max(Max(t.N4.C0, t.N4.C1), Max(t.N5.C0, t.N5.C1)), Max(Max(t.N6.C0, t.N6.C1), Max(t.N7.C0, t.N7.C1))));
-        high = Max(Max(Max(t.N0.C2, t.N0.C3), Max(t.N1.C2, t.N1.C3)), Max(Max(t.N2.C2, t.N2.C3), Max(t.N3.C2, t.N3.C3)));
-        high = Max(high, Max(Max(Max(t.N4.C2, t.N4.C3), Max(t.N5.C2, t.N5.C3)), Max(Max(t.N6.C2, t.N6.C3), Max(t.N7.C2, t.N7.C3))));
-        low = Max(low, Warp.ShuffleXor(low, 1));
-        low = Max(low, Warp.ShuffleXor(low, 2));
-        high = Max(high, Warp.ShuffleXor(high, 1));
-        high = Max(high, Warp.ShuffleXor(high, 2));
-    }
-
-    /// <summary>The lane's own part of each row's sum (its 16 columns); add the four lanes of a row with
-    /// <see cref="SumOverRow"/> once, at the end.</summary>
-    public static void PartialRowSums(Tile16x64 t, out float low, out float high)
-    {
-        low = t.N0.C0 + t.N0.C1 + t.N1.C0 + t.N1.C1 + t.N2.C0 + t.N2.C1 + t.N3.C0 + t.N3.C1
-              + t.N4.C0 + t.N4.C1 + t.N5.C0 + t.N5.C1 + t.N6.C0 + t.N6.C1 + t.N7.C0 + t.N7.C1;
-        high = t.N0.C2 + t.N0.C3 + t.N1.C2 + t.N1.C3 + t.N2.C2 + t.N2.C3 + t.N3.C2 + t.N3.C3
-               + t.N4.C2 + t.N4.C3 + t.N5.C2 + t.N5.C3 + t.N6.C2 + t.N6.C3 + t.N7.C2 + t.N7.C3;
-    }
-
-    /// <summary>The sum of a per-lane partial over the four lanes that share a row.</summary>
-    public static float SumOverRow(float partial)
-    {
-        partial += Warp.ShuffleXor(partial, 1);
-        return partial + Warp.ShuffleXor(partial, 2);
-    }
-
-    /// <summary>Multiplies the lane's row g by <paramref name="low"/> and row g + 8 by <paramref name="high"/>.</summary>
-    public static void ScaleRows(ref Tile16x64 t, float low, float high)
-    {
-        Scale(ref t.N0, low, high); Scale(ref t.N1, low, high); Scale(ref t.N2, low, high); Scale(ref t.N3, low, high);
-        Scale(ref t.N4, low, high); Scale(ref t.N5, low, high); Scale(ref t.N6, low, high); Scale(ref t.N7, low, high);
-    }
-
-    private static void Scale(ref Fragment f, float low, float high)
-    {
-        f.C0 *= low; f.C1 *= low; f.C2 *= high; f.C3 *= high;
-    }
-
-    private static float Max(float a, float b) => a > b ? a : b;
+    public uint Pair(float low, float high) => Bf16.PackInSoftware(low, high);
 }

@@ -47,30 +47,32 @@ internal static class SharedTiles
     }
 
     /// <summary>Writes a warp's rows g and g + 8 (uint offsets of 64-bf16 rows, -1: skip) scaled per row, as bf16.</summary>
-    public static void StoreBf16(ArrayView<uint> rows, int low, int high, Tile16x64 t, float scaleLow, float scaleHigh, int lane)
+    public static void StoreBf16<TCores>(ArrayView<uint> rows, int low, int high, Tile16x64 t, float scaleLow, float scaleHigh, int lane)
+        where TCores : struct, ITensorCores
     {
+        TCores cores = default;
         int c = lane & 3;
         if (low >= 0)
         {
-            rows[low + c] = Bf16.Pack(t.N0.C0 * scaleLow, t.N0.C1 * scaleLow);
-            rows[low + 4 + c] = Bf16.Pack(t.N1.C0 * scaleLow, t.N1.C1 * scaleLow);
-            rows[low + 8 + c] = Bf16.Pack(t.N2.C0 * scaleLow, t.N2.C1 * scaleLow);
-            rows[low + 12 + c] = Bf16.Pack(t.N3.C0 * scaleLow, t.N3.C1 * scaleLow);
-            rows[low + 16 + c] = Bf16.Pack(t.N4.C0 * scaleLow, t.N4.C1 * scaleLow);
-            rows[low + 20 + c] = Bf16.Pack(t.N5.C0 * scaleLow, t.N5.C1 * scaleLow);
-            rows[low + 24 + c] = Bf16.Pack(t.N6.C0 * scaleLow, t.N6.C1 * scaleLow);
-            rows[low + 28 + c] = Bf16.Pack(t.N7.C0 * scaleLow, t.N7.C1 * scaleLow);
+            rows[low + c] = cores.Pair(t.N0.C0 * scaleLow, t.N0.C1 * scaleLow);
+            rows[low + 4 + c] = cores.Pair(t.N1.C0 * scaleLow, t.N1.C1 * scaleLow);
+            rows[low + 8 + c] = cores.Pair(t.N2.C0 * scaleLow, t.N2.C1 * scaleLow);
+            rows[low + 12 + c] = cores.Pair(t.N3.C0 * scaleLow, t.N3.C1 * scaleLow);
+            rows[low + 16 + c] = cores.Pair(t.N4.C0 * scaleLow, t.N4.C1 * scaleLow);
+            rows[low + 20 + c] = cores.Pair(t.N5.C0 * scaleLow, t.N5.C1 * scaleLow);
+            rows[low + 24 + c] = cores.Pair(t.N6.C0 * scaleLow, t.N6.C1 * scaleLow);
+            rows[low + 28 + c] = cores.Pair(t.N7.C0 * scaleLow, t.N7.C1 * scaleLow);
         }
         if (high >= 0)
         {
-            rows[high + c] = Bf16.Pack(t.N0.C2 * scaleHigh, t.N0.C3 * scaleHigh);
-            rows[high + 4 + c] = Bf16.Pack(t.N1.C2 * scaleHigh, t.N1.C3 * scaleHigh);
-            rows[high + 8 + c] = Bf16.Pack(t.N2.C2 * scaleHigh, t.N2.C3 * scaleHigh);
-            rows[high + 12 + c] = Bf16.Pack(t.N3.C2 * scaleHigh, t.N3.C3 * scaleHigh);
-            rows[high + 16 + c] = Bf16.Pack(t.N4.C2 * scaleHigh, t.N4.C3 * scaleHigh);
-            rows[high + 20 + c] = Bf16.Pack(t.N5.C2 * scaleHigh, t.N5.C3 * scaleHigh);
-            rows[high + 24 + c] = Bf16.Pack(t.N6.C2 * scaleHigh, t.N6.C3 * scaleHigh);
-            rows[high + 28 + c] = Bf16.Pack(t.N7.C2 * scaleHigh, t.N7.C3 * scaleHigh);
+            rows[high + c] = cores.Pair(t.N0.C2 * scaleHigh, t.N0.C3 * scaleHigh);
+            rows[high + 4 + c] = cores.Pair(t.N1.C2 * scaleHigh, t.N1.C3 * scaleHigh);
+            rows[high + 8 + c] = cores.Pair(t.N2.C2 * scaleHigh, t.N2.C3 * scaleHigh);
+            rows[high + 12 + c] = cores.Pair(t.N3.C2 * scaleHigh, t.N3.C3 * scaleHigh);
+            rows[high + 16 + c] = cores.Pair(t.N4.C2 * scaleHigh, t.N4.C3 * scaleHigh);
+            rows[high + 20 + c] = cores.Pair(t.N5.C2 * scaleHigh, t.N5.C3 * scaleHigh);
+            rows[high + 24 + c] = cores.Pair(t.N6.C2 * scaleHigh, t.N6.C3 * scaleHigh);
+            rows[high + 28 + c] = cores.Pair(t.N7.C2 * scaleHigh, t.N7.C3 * scaleHigh);
         }
     }
 

@@ -25,6 +25,16 @@ internal sealed class StreamKernel<TArguments>(Action<TArguments> kernel) where 
     }
 }
 
+/// <summary>A kernel generic in its <see cref="ITensorCores"/>: the CUDA instance on CUDA accelerators, the emulated one
+/// on ILGPU's CPU accelerator, each compiled once per accelerator.</summary>
+internal sealed class TensorCoreKernel<TArguments>(Action<TArguments> cuda, Action<TArguments> emulated) where TArguments : struct
+{
+    private readonly StreamKernel<TArguments> onCuda = new(cuda), onCpu = new(emulated);
+
+    public Action<KernelConfig, TArguments> On(Accelerator accelerator) =>
+        accelerator.AcceleratorType == AcceleratorType.Cuda ? onCuda.On(accelerator) : onCpu.On(accelerator);
+}
+
 /// <summary>Tensor preparation shared by the kernels' host code.</summary>
 internal static class KernelTensors
 {

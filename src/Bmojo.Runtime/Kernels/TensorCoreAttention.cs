@@ -19,9 +19,12 @@ internal static class TensorCoreAttention
 {
     private const string Operation = "tensor-core B'MOJO attention";
 
-    private static readonly StreamKernel<TensorCoreAttentionArguments> ForwardKernel = new(TensorCoreAttentionKernel.Forward);
-    private static readonly StreamKernel<TensorCoreAttentionArguments> KeyKernel = new(TensorCoreAttentionBackwardKernel.KeyGradients);
-    private static readonly StreamKernel<TensorCoreAttentionArguments> QueryKernel = new(TensorCoreAttentionBackwardKernel.QueryGradients);
+    private static readonly TensorCoreKernel<TensorCoreAttentionArguments> ForwardKernel = new(
+        TensorCoreAttentionKernel.Forward<CudaTensorCores>, TensorCoreAttentionKernel.Forward<EmulatedTensorCores>);
+    private static readonly TensorCoreKernel<TensorCoreAttentionArguments> KeyKernel = new(
+        TensorCoreAttentionBackwardKernel.KeyGradients<CudaTensorCores>, TensorCoreAttentionBackwardKernel.KeyGradients<EmulatedTensorCores>);
+    private static readonly TensorCoreKernel<TensorCoreAttentionArguments> QueryKernel = new(
+        TensorCoreAttentionBackwardKernel.QueryGradients<CudaTensorCores>, TensorCoreAttentionBackwardKernel.QueryGradients<EmulatedTensorCores>);
 
     /// <summary>The largest head size the tensor-core kernels hold.</summary>
     public const int MaxHeadDim = Mma.Size;
@@ -106,7 +109,7 @@ internal static class TensorCoreAttention
 
     private static void Launch(Tensor q, Tensor k, Tensor v, Tensor kf, Tensor vf, EideticTables tables,
                                int window, int fadingTokens, int eideticCapacity,
-                               StreamKernel<TensorCoreAttentionArguments> kernel, int rows, int sharedUints,
+                               TensorCoreKernel<TensorCoreAttentionArguments> kernel, int rows, int sharedUints,
                                Func<TorchInterop, TensorCoreAttentionArguments, TensorCoreAttentionArguments> outputs)
     {
         long batch = q.shape[0], heads = q.shape[1], length = q.shape[2], kvHeads = k.shape[1];

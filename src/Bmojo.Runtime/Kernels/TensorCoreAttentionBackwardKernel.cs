@@ -27,8 +27,9 @@ internal static class TensorCoreAttentionBackwardKernel
     /// <summary>uints of shared memory of <see cref="QueryGradients"/>: K, V and Kᵀ tiles and 64 offsets.</summary>
     public const int QuerySharedUints = 3 * Mma.TileUints + Mma.Size;
 
-    public static void KeyGradients(TensorCoreAttentionArguments p)
+    public static void KeyGradients<TCores>(TensorCoreAttentionArguments p) where TCores : struct, ITensorCores
     {
+        TCores cores = default;
         ArrayView<uint> shared = SharedMemory.GetDynamic<uint>();
         SharedTile queryTile = SharedTile.At(shared, 0);
         SharedTile queryTileT = SharedTile.At(shared, Mma.TileUints);
@@ -82,7 +83,7 @@ internal static class TensorCoreAttentionBackwardKernel
             Group.Barrier();
 
             Tile16x64 s = default;
-            Mma.Accumulate(ref s, k, queryTile, lane);      // Sᵀ: keys x queries
+            cores.Accumulate(ref s, k, queryTile, lane);      // Sᵀ: keys x queries
             int edgeFirst = (int)edges[0], edgeLast = (int)edges[count - 1];
             bool masked = count < Mma.Size || keyLast - keyFirst + 1 < Mma.Size
                           || !rule.Covers(tileStart, tileStart + count - 1, keyFirst, keyLast, edgeFirst, edgeLast);
@@ -91,12 +92,12 @@ internal static class TensorCoreAttentionBackwardKernel
                 Rule = rule, Masked = masked, First = tileStart, End = tileStart + count, Low = keyLow, High = keyHigh,
                 Scale = p.ScaleLog2, Lse = lse, Edges = edges,
             }, lane);
-            Mma.Accumulate(ref gradV, Mma.Pack(s), gradTileT, lane);   // dV += Pᵀ dO
+            cores.Accumulate(ref gradV, cores.Pack(s), gradTileT, lane);   // dV += Pᵀ dO
 
             Tile16x64 gradP = default;
-            Mma.Accumulate(ref gradP, v, gradTile, lane);   // dPᵀ = V dOᵀ
+            cores.Accumulate(ref gradP, v, gradTile, lane);   // dPᵀ = V dOᵀ
             Mma.Combine(ref s, gradP, new ColumnDelta { Delta = delta }, lane);
-            Mma.Accumulate(ref gradK, Mma.Pack(s), queryTileT, lane);  // dK += dSᵀ Q
+            cores.Accumulate(ref gradK, cores.Pack(s), queryTileT, lane);  // dK += dSᵀ Q
         }
 
         // Every row of the source's buffers is written: rows of keys that do not exist (ranks past the count) get 0.
@@ -107,8 +108,9 @@ internal static class TensorCoreAttentionBackwardKernel
         SharedTiles.StoreFloat(outV, outLow, outHigh, gradV, 1f, lane);
     }
 
-    public static void QueryGradients(TensorCoreAttentionArguments p)
+    public static void QueryGradients<TCores>(TensorCoreAttentionArguments p) where TCores : struct, ITensorCores
     {
+        TCores cores = default;
         ArrayView<uint> shared = SharedMemory.GetDynamic<uint>();
         SharedTile keyTile = SharedTile.At(shared, 0);
         SharedTile valueTile = SharedTile.At(shared, Mma.TileUints);
@@ -158,14 +160,14 @@ internal static class TensorCoreAttentionBackwardKernel
                 Group.Barrier();
 
                 Tile16x64 s = default;
-                Mma.Accumulate(ref s, q, keyTile, lane);
+                cores.Accumulate(ref s, q, keyTile, lane);
                 var mask = new QueryBandMask { Rule = rule, First = tileStart, End = tileStart + count, Low = low, High = high, EdgeLow = edgeLow, EdgeHigh = edgeHigh };
                 bool masked = count < Mma.Size || !rule.Covers(first, last, tileStart, tileStart + Mma.Size - 1, edgeFirst, edgeLast);
                 Mma.Map(ref s, new QueryProbabilities { Mask = mask, Masked = masked, Scale = p.ScaleLog2, LseLow = lseLow, LseHigh = lseHigh }, lane);
                 Tile16x64 gradP = default;
-                Mma.Accumulate(ref gradP, gradO, valueTile, lane);   // dP = dO Vᵀ
+                cores.Accumulate(ref gradP, gradO, valueTile, lane);   // dP = dO Vᵀ
                 Mma.Combine(ref s, gradP, rowDelta, lane);            // dS
-                Mma.Accumulate(ref gradQ, Mma.Pack(s), keyTileT, lane);
+                cores.Accumulate(ref gradQ, cores.Pack(s), keyTileT, lane);
             }
         }
 

@@ -55,8 +55,9 @@ internal static class TensorCoreAttentionKernel
     /// <summary>uints of dynamic shared memory: the key tile, the transposed value tile, 64 row offsets.</summary>
     public const int SharedUints = 2 * Mma.TileUints + Mma.Size;
 
-    public static void Forward(TensorCoreAttentionArguments p)
+    public static void Forward<TCores>(TensorCoreAttentionArguments p) where TCores : struct, ITensorCores
     {
+        TCores cores = default;
         ArrayView<uint> shared = SharedMemory.GetDynamic<uint>();
         SharedTile keyTile = SharedTile.At(shared, 0);
         SharedTile valueTile = SharedTile.At(shared, Mma.TileUints);
@@ -97,7 +98,7 @@ internal static class TensorCoreAttentionKernel
                 Group.Barrier();
 
                 Tile16x64 s = default;
-                Mma.Accumulate(ref s, q, keyTile, lane);    // raw scores q · k
+                cores.Accumulate(ref s, q, keyTile, lane);    // raw scores q · k
                 if (count < Mma.Size || !rule.Covers(first, last, tileStart, tileStart + Mma.Size - 1, edgeFirst, edgeLast))
                     Mma.Map(ref s, new QueryBandMask { Rule = rule, First = tileStart, End = tileStart + count, Low = low, High = high, EdgeLow = edgeLow, EdgeHigh = edgeHigh }, lane);
 
@@ -113,12 +114,12 @@ internal static class TensorCoreAttentionKernel
                 sumLow = sumLow * correctionLow + partLow;
                 sumHigh = sumHigh * correctionHigh + partHigh;
                 Mma.ScaleRows(ref o, correctionLow, correctionHigh);
-                Mma.Accumulate(ref o, Mma.Pack(s), valueTile, lane);
+                cores.Accumulate(ref o, cores.Pack(s), valueTile, lane);
             }
         }
 
         float totalLow = Mma.SumOverRow(sumLow), totalHigh = Mma.SumOverRow(sumHigh);
-        SharedTiles.StoreBf16(p.Output, lowRow, highRow, o, totalLow > 0f ? 1f / totalLow : 0f, totalHigh > 0f ? 1f / totalHigh : 0f, lane);
+        SharedTiles.StoreBf16<TCores>(p.Output, lowRow, highRow, o, totalLow > 0f ? 1f / totalLow : 0f, totalHigh > 0f ? 1f / totalHigh : 0f, lane);
         if ((lane & 3) == 0)
         {
             if (low < length) p.LogSumExp[bh * length + low] = totalLow > 0f ? maxLow + XMath.Log2(totalLow) : float.PositiveInfinity;

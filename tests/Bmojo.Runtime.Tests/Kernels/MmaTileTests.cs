@@ -59,7 +59,7 @@ public sealed class MmaTileTests
         TensorAssert.Close(packed, got[2], 1e-4, 1e-5, $"bf16(A · Bᵀ) · B (accumulator packed as an operand) on {device}");
     }
 
-    private static readonly StreamKernel<MmaProbeArguments> Probe = new(ProbeKernel);
+    private static readonly TensorCoreKernel<MmaProbeArguments> Probe = new(ProbeKernel<CudaTensorCores>, ProbeKernel<EmulatedTensorCores>);
 
     internal struct MmaProbeArguments
     {
@@ -68,8 +68,9 @@ public sealed class MmaTileTests
     }
 
     // One block of 4 warps: B staged as rows and transposed; every warp computes, warp 0 writes.
-    internal static void ProbeKernel(MmaProbeArguments p)
+    internal static void ProbeKernel<TCores>(MmaProbeArguments p) where TCores : struct, ITensorCores
     {
+        TCores cores = default;
         ArrayView<uint> shared = SharedMemory.GetDynamic<uint>();
         SharedTile rows = SharedTile.At(shared, 0), transposed = SharedTile.At(shared, Mma.TileUints);
         ArrayView<uint> offsets = shared.SubView(2 * Mma.TileUints, Mma.Size);
@@ -81,9 +82,9 @@ public sealed class MmaTileTests
         Group.Barrier();
         Operand16x64 a = Mma.LoadRows(p.A, g * 32, (g + 8) * 32, lane);
         Tile16x64 abt = default, ab = default, packed = default;
-        Mma.Accumulate(ref abt, a, rows, lane);
-        Mma.Accumulate(ref ab, a, transposed, lane);
-        Mma.Accumulate(ref packed, Mma.Pack(abt), transposed, lane);
+        cores.Accumulate(ref abt, a, rows, lane);
+        cores.Accumulate(ref ab, a, transposed, lane);
+        cores.Accumulate(ref packed, cores.Pack(abt), transposed, lane);
         if (thread >= 32) return;
         SharedTiles.StoreFloat(p.Output, g * 64, (g + 8) * 64, abt, 1f, lane);
         SharedTiles.StoreFloat(p.Output, 1024 + g * 64, 1024 + (g + 8) * 64, ab, 1f, lane);

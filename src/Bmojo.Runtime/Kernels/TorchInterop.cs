@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -27,30 +28,42 @@ public sealed class TorchInterop : IDisposable
     public ArrayView<float> Float32(Tensor tensor, string name, params long[] shape)
     {
         Check(tensor, name, ScalarType.Float32, shape);
-        return Wrap<float>(tensor, sizeof(float));
+        return Wrap<float, float>(tensor);
     }
 
     /// <summary>An int32 view of <paramref name="tensor"/>, which must have exactly <paramref name="shape"/>.</summary>
     public ArrayView<int> Int32(Tensor tensor, string name, params long[] shape)
     {
         Check(tensor, name, ScalarType.Int32, shape);
-        return Wrap<int>(tensor, sizeof(int));
+        return Wrap<int, int>(tensor);
+    }
+
+    /// <summary>A byte view of the bool tensor <paramref name="tensor"/> (torch stores a bool as one byte, 0 or 1; a
+    /// kernel must write only those two values), which must have exactly <paramref name="shape"/>.</summary>
+    public ArrayView<byte> Bool(Tensor tensor, string name, params long[] shape)
+    {
+        Check(tensor, name, ScalarType.Bool, shape);
+        return Wrap<byte, bool>(tensor);
     }
 
     /// <summary>An empty view, for an optional argument that is absent (the kernel never reads it).</summary>
     public static ArrayView<float> Absent => ArrayView<float>.Empty;
 
-    private ArrayView<T> Wrap<T>(Tensor tensor, int elementSize) where T : unmanaged
+    // TStorage is the tensor's own element type (bool for a bool tensor): storage<T>() of another type converts the
+    // tensor first, and a view of that copy would never show the kernel's writes.
+    private ArrayView<TView> Wrap<TView, TStorage>(Tensor tensor) where TView : unmanaged where TStorage : unmanaged
     {
         long length = tensor.numel();
-        if (length == 0) return ArrayView<T>.Empty;
-        IntPtr pointer = DataPointer<T>(tensor, elementSize);
+        if (length == 0) return ArrayView<TView>.Empty;
+        int elementSize = Unsafe.SizeOf<TView>();
+        IntPtr pointer = DataPointer<TStorage>(tensor, elementSize);
         var buffer = new ExternalMemoryBuffer(host.Accelerator, pointer, length, elementSize);
         buffers.Add(buffer);
-        return buffer.AsArrayView<T>(0, length);
+        return buffer.AsArrayView<TView>(0, length);
     }
 
-    /// <summary>The address of the tensor's first element: its storage's base plus the storage offset.</summary>
+    /// <summary>The address of the tensor's first element: its storage's base plus the storage offset. T must be the
+    /// tensor's element type (see <see cref="Wrap{TView, TStorage}"/>).</summary>
     internal static IntPtr DataPointer<T>(Tensor tensor, int elementSize) where T : unmanaged =>
         tensor.storage<T>().data_ptr() + checked((nint)(tensor.storage_offset() * elementSize));
 

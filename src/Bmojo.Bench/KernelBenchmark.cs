@@ -43,7 +43,8 @@ public sealed class KernelBenchmark
 
     /// <param name="scan">Time the selective scan (and the launch overhead).</param>
     /// <param name="bmojo">Time the B'MOJO attention at this shape.</param>
-    public void Run(bool scan = true, BmojoAttentionShape? bmojo = null)
+    /// <param name="innovation">Time the fused innovation pass at these shapes.</param>
+    public void Run(bool scan = true, BmojoAttentionShape? bmojo = null, IReadOnlyList<InnovationShape>? innovation = null)
     {
         manual_seed(20261128);
         output.WriteLine($"bench kernels on {device} ({(device.type == DeviceType.CUDA ? "CUDA" : "ILGPU CPU accelerator")}), shape {Shape}");
@@ -54,6 +55,7 @@ public sealed class KernelBenchmark
             Scan(copyBytesPerSecond, matmulFlops);
         }
         if (bmojo is not null) new BmojoAttentionBenchmark(bmojo, device, timer, output).Run(copyBytesPerSecond, matmulFlops);
+        foreach (InnovationShape shape in innovation ?? []) new InnovationBenchmark(shape, device, timer, output).Run(copyBytesPerSecond);
     }
 
     private string Shape => $"B={options.Batch} d_inner={options.DInner} L={options.Length} N={options.DState} fp32";

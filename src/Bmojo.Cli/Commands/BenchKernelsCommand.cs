@@ -17,13 +17,13 @@ public sealed class BenchKernelsSettings : CommandSettings
     public bool Cpu { get; init; }
 
     [CommandOption("--only <KERNEL>")]
-    [Description("Time one kernel only: scan or bmojo.")]
+    [Description("Time one kernel only: scan, bmojo or innovation.")]
     public string? Only { get; init; }
 
     public override ValidationResult Validate() =>
-        Only is null or "scan" or "bmojo"
+        Only is null or "scan" or "bmojo" or "innovation"
             ? ValidationResult.Success()
-            : ValidationResult.Error($"--only must be one of: scan, bmojo (got '{Only}')");
+            : ValidationResult.Error($"--only must be one of: scan, bmojo, innovation (got '{Only}')");
 }
 
 /// <summary><c>bmojo bench kernels</c>: the fused ILGPU kernels against the reference paths and the device's own
@@ -35,8 +35,9 @@ public sealed class BenchKernelsCommand(Streams streams) : Command<BenchKernelsS
         Device device = !settings.Cpu && cuda.is_available() ? CUDA : CPU;
         bool small = settings.Quick || device.type != TorchSharp.DeviceType.CUDA;
         var benchmark = new KernelBenchmark(small ? KernelBenchmarkOptions.Quick : KernelBenchmarkOptions.Issue, device, streams.Out);
-        benchmark.Run(scan: settings.Only != "bmojo",
-                      bmojo: settings.Only == "scan" ? null : small ? BmojoAttentionShape.Quick : BmojoAttentionShape.Issue);
+        benchmark.Run(scan: settings.Only is null or "scan",
+                      bmojo: settings.Only is null or "bmojo" ? small ? BmojoAttentionShape.Quick : BmojoAttentionShape.Issue : null,
+                      innovation: settings.Only is null or "innovation" ? small ? InnovationShape.Quick : InnovationShape.Issue : null);
         return 0;
     }
 }

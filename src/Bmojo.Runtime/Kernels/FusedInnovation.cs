@@ -125,8 +125,8 @@ public static class FusedInnovation
             throw new ArgumentException($"{Operation}: u must have D >= 1, got {Shape(u)}");
         if (u.shape[1] > MaxLength)
             throw new ArgumentException($"{Operation}: L = {u.shape[1]} is over the kernel's {MaxLength}");
-        if (u.numel() > int.MaxValue)
-            throw new ArgumentException($"{Operation}: u {Shape(u)} has more than 2^31 elements; split the batch");
+        if (u.numel() >= int.MaxValue)   // int32 offsets, and one scratch word more than B * L
+            throw new ArgumentException($"{Operation}: u {Shape(u)} has 2^31 - 1 elements or more; split the batch");
         if (window < 0)
             throw new ArgumentException($"{Operation}: window ({window}) must be >= 0");
         if (tokensPerTile is < 1 or > MaxTokensPerTile)

@@ -1,3 +1,4 @@
+using Bmojo.Runtime.Memory;
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
@@ -60,7 +61,7 @@ internal static class InnovationKernel
     public const int WarpSize = 32;
     public const int MaxTileTokens = WarpSize;   // warp 0 scans the tile's flags, one lane a token
     public const int MaxWarps = 8;
-    public const float NormEps = 1e-6f;          // InnovationSelector.NormEps, as torch adds it to an fp32 mean
+    public const float NormEps = (float)InnovationSelector.NormEps;   // as torch adds it to an fp32 mean
 
     // A tile's descriptor: 0 while nothing is published, then its count (Aggregate) and later its inclusive prefix.
     private const int AggregateFlag = 1 << 29;
@@ -88,9 +89,8 @@ internal static class InnovationKernel
         int warp = Group.IdxX / WarpSize, lane = Group.IdxX - warp * WarpSize, warps = Group.DimX / WarpSize;
         int rowStart = row * p.Length;                       // (b, 0) in the (B, L) tables
 
-        for (int i = warp; i < p.TileTokens; i += warps)
+        for (int i = warp; i < count; i += warps)
         {
-            if (i >= count) break;                           // the same in every lane of the warp
             bool selected = Innovation(p, rowStart + t0 + i, t0 + i, lane) > p.Threshold;
             if (lane != 0) continue;
             tileSelected[i] = selected ? 1 : 0;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Bmojo.Runtime.Kernels;
+using Bmojo.Runtime.Memory;
 using ILGPU;
 using ILGPU.Runtime;
 using static TorchSharp.torch;
@@ -108,6 +109,19 @@ public sealed class FusedInnovationTests
         Assert.Equal(Enumerable.Range(0, 80).Select(i => i % 40 == 0).ToArray(), s);
         Assert.Equal(Enumerable.Repeat(1, 80).ToArray(), shifted.Edge.flatten().data<int>().ToArray());   // S[t], w = 0
         Assert.Equal(new[] { 0, 0 }, shifted.Positions[.., 0].data<int>().ToArray());
+    }
+
+    [Theory]
+    [InlineData(-1e-50)]    // fp32: -0, and e = 0 is not above it
+    [InlineData(1e-50)]
+    [InlineData(1e40)]      // fp32: +inf
+    public void TauIsRoundedToFp32AsTorchComparesAnFp32Tensor(double threshold)
+    {
+        Tensor u = zeros(1, 3, 4);                  // e = 0 exactly, in both
+        bool[] expected = InnovationSelector.Select(InnovationSelector.Innovation(u, u), threshold).flatten().data<bool>().ToArray();
+        bool[] s = FusedInnovation.Run(u, u, threshold, 1, shiftPrediction: false).Selected.flatten().data<bool>().ToArray();
+        Assert.Equal(expected, s);
+        Assert.Equal(threshold < 0 && (float)threshold < 0, s[0]);
     }
 
     [Fact]

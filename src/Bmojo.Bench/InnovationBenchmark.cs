@@ -22,7 +22,7 @@ public sealed record InnovationShape(long Batch, long Length, long Model, int Wi
 
 /// <summary>
 /// Times the fused innovation pass (<see cref="FusedInnovation"/>: e_t, s_t, prefix sums and the eidetic tables in one
-/// launch) against the reference path (<see cref="InnovationSelector"/> + <c>FusedBmojoAttention.EideticTables</c>,
+/// launch) against the reference path (<see cref="InnovationSelector"/> + <c>FusedBmojoAttention.Tables</c>,
 /// TorchSharp ops), checks that they agree exactly, and puts bytes/s next to the copy ceiling of the same run. The
 /// bytes are what the pass must move: u and the prediction read once, s (1 byte) and the two int32 tables written.
 /// </summary>
@@ -96,8 +96,9 @@ public sealed class InnovationBenchmark
         using var noGrad = no_grad();
         Tensor innovation = InnovationSelector.Innovation(s.U, InnovationSelector.PreviousOutputs(s.Y, null));   // (B, L)
         Tensor selected = InnovationSelector.Select(innovation, Threshold);
-        (Tensor edge, Tensor positions) = FusedBmojoAttention.EideticTables(selected, shape.Window);
-        return new EideticSelection(selected.MoveToOuterDisposeScope(), edge.MoveToOuterDisposeScope(), positions.MoveToOuterDisposeScope());
+        EideticTables tables = FusedBmojoAttention.Tables(selected, shape.Window);
+        return new EideticSelection(selected.MoveToOuterDisposeScope(), tables.Edge.MoveToOuterDisposeScope(),
+                                    tables.Positions.MoveToOuterDisposeScope());
     }
 
     private static void Dispose(EideticSelection s)

@@ -13,8 +13,10 @@ namespace Bmojo.Runtime.Kernels;
 /// (L x 2L) mask: O(L) extra memory (two int32 (B, L) tables), O(L (w + m_f + m_e)) work, fp32 accumulation.
 /// The eidetic FIFO rule comes from prefix sums computed here with torch: <c>S[t - w]</c> per query and the positions
 /// of the selected tokens in rank order; query t keeps ranks <c>[S[t-w] - m_e, S[t-w])</c>. Retrieval (rule (d)) is
-/// not in the kernel. Inputs are taken as fp32 and contiguous (other dtypes or layouts cost one conversion copy each);
-/// the output comes back in q's dtype. Forward only: for training use <see cref="BmojoAttentionFunction"/>.
+/// not in the kernel. bf16 inputs with heads of at most 64 run on the tensor cores (<see cref="TensorCoreAttention"/>:
+/// bf16 operands, fp32 softmax and accumulation); everything else on the fp32 kernel (<see cref="BmojoAttentionKernel"/>,
+/// CUDA cores, inputs taken as fp32 and contiguous: other dtypes or layouts cost one conversion copy each). The output
+/// comes back in q's dtype. Forward only: for training use <see cref="BmojoAttentionFunction"/>.
 /// </summary>
 public static class FusedBmojoAttention
 {
@@ -41,13 +43,20 @@ public static class FusedBmojoAttention
     /// <param name="window">w (0 allowed).</param>
     /// <param name="fadingTokens">m_f (0 allowed).</param>
     /// <param name="eideticCapacity">m_e (0 allowed).</param>
-    /// <param name="queriesPerBlock">Queries (one warp each) that share a block's key tiles, 1 to 32, within
-    /// <see cref="MaxSharedBytes"/>; null: <see cref="DefaultQueriesPerBlock"/>, halved until it fits.</param>
+    /// <param name="queriesPerBlock">Queries (one warp each) that share a block's key tiles in the fp32 kernel, 1 to 32,
+    /// within <see cref="MaxSharedBytes"/>; null: <see cref="DefaultQueriesPerBlock"/>, halved until it fits. Given, it
+    /// asks for the fp32 kernel also for bf16 inputs (the tensor-core kernel's blocks are 64 queries).</param>
     /// <returns><c>(B, H, L, Dh)</c> in q's dtype; 0 for a query that sees no key.</returns>
     public static Tensor Run(Tensor q, Tensor k, Tensor v, Tensor kf, Tensor vf, Tensor selected,
                              int window, int fadingTokens, int eideticCapacity, int? queriesPerBlock = null)
     {
         Check(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity);
+        if (queriesPerBlock is null && TensorCoreAttention.Handles(q))
+        {
+            using var tensorCores = NewDisposeScope();
+            (Tensor padded, _) = TensorCoreAttention.Forward(q, k, v, kf, vf, Tables(selected, window), window, fadingTokens, eideticCapacity);
+            return padded.narrow(3, 0, q.shape[3]).contiguous().MoveToOuterDisposeScope();
+        }
         int queries = queriesPerBlock ?? DefaultQueriesPerBlock;
         while (queriesPerBlock is null && queries > 1 && SharedBytes(q.shape[3], queries) > MaxSharedBytes) queries /= 2;
         if (queries is < 1 or > 32 || SharedBytes(q.shape[3], queries) > MaxSharedBytes)
@@ -59,7 +68,7 @@ public static class FusedBmojoAttention
         using var scope = NewDisposeScope();
         KernelHost host = KernelHost.For(q);
         Tensor output = empty(batch, heads, length, headDim, ScalarType.Float32, q.device);   // (B, H, L, Dh)
-        (Tensor edge, Tensor positions) = EideticTables(selected, window);                    // (B, L) int32 each
+        EideticTables tables = Tables(selected, window);
         Tensor qf = Fp32(q), kF = Fp32(k), vF = Fp32(v), kfF = Fp32(kf), vfF = Fp32(vf);
 
         using (var views = new TorchInterop(host, Operation))
@@ -71,8 +80,8 @@ public static class FusedBmojoAttention
                 V = views.Float32(vF, "v", batch, kvHeads, length, headDim),
                 FadingK = views.Float32(kfF, "kf", batch, kvHeads, length, headDim),
                 FadingV = views.Float32(vfF, "vf", batch, kvHeads, length, headDim),
-                EideticEdge = views.Int32(edge, "eidetic edge", batch, length),
-                EideticPositions = views.Int32(positions, "eidetic positions", batch, length),
+                EideticEdge = views.Int32(tables.Edge, "eidetic edge", batch, length),
+                EideticPositions = views.Int32(tables.Positions, "eidetic positions", batch, length),
                 Output = views.Float32(output, "output", batch, heads, length, headDim),
                 Heads = (int)heads, KvHeads = (int)kvHeads, Length = (int)length, HeadDim = (int)headDim,
                 Window = window, FadingTokens = fadingTokens, EideticCapacity = eideticCapacity, Queries = queries,
@@ -88,9 +97,9 @@ public static class FusedBmojoAttention
         return output.to_type(q.dtype).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The eidetic FIFO rule as two tables: <c>S[t - w]</c> (0 while t &lt; w) and the positions of the
-    /// selected tokens in increasing order (rank r at column r; columns past the count are unused).</summary>
-    internal static (Tensor Edge, Tensor Positions) EideticTables(Tensor selected, int window)
+    /// <summary>The eidetic FIFO rule as tables: <c>S[t - w]</c> (0 while t &lt; w), the positions of the selected
+    /// tokens in increasing order (rank r at column r; columns past the count are 0) and the count per sequence.</summary>
+    internal static EideticTables Tables(Tensor selected, int window)
     {
         using var scope = NewDisposeScope();
         long batch = selected.shape[0], length = selected.shape[1];
@@ -101,8 +110,9 @@ public static class FusedBmojoAttention
         Tensor positions = zeros(batch, length + 1, ScalarType.Int64, selected.device)
             .scatter_(1, rank, arange(length, device: selected.device).expand(batch, -1))
             .narrow(1, 0, length);                                                              // (B, L)
-        return (edge.to_type(ScalarType.Int32).contiguous().MoveToOuterDisposeScope(),
-                positions.to_type(ScalarType.Int32).contiguous().MoveToOuterDisposeScope());
+        return new EideticTables(edge.to_type(ScalarType.Int32).contiguous().MoveToOuterDisposeScope(),
+                                 positions.to_type(ScalarType.Int32).contiguous().MoveToOuterDisposeScope(),
+                                 selected.to_type(ScalarType.Int32).sum([1], type: ScalarType.Int32).contiguous().MoveToOuterDisposeScope());
     }
 
     private static void Check(Tensor q, Tensor k, Tensor v, Tensor kf, Tensor vf, Tensor selected,

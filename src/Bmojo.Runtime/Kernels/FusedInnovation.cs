@@ -19,7 +19,7 @@ public sealed record EideticSelection(Tensor Selected, Tensor Edge, Tensor Posit
 /// The innovation test of B'MOJO and the eidetic memory's bookkeeping as one fused ILGPU kernel pass (see
 /// <see cref="InnovationKernel"/>), on CUDA tensors or (through ILGPU's CPU accelerator) CPU tensors. Same results as
 /// <see cref="InnovationSelector.Innovation"/> + <see cref="InnovationSelector.Select"/> +
-/// <c>FusedBmojoAttention.EideticTables</c>: reads u and the prediction once (plus a second pass over each token's
+/// <c>FusedBmojoAttention.Tables</c>: reads u and the prediction once (plus a second pass over each token's
 /// D values, from cache), writes s and the two tables, and allocates only a zeroed int32 scratch of one word per
 /// tile. e_t is computed in fp32 with another summation order than torch's, so it can differ from the reference's
 /// in the last bits: s is the reference's wherever e_t is not within float rounding (~1e-6 relative) of tau.

@@ -1,4 +1,4 @@
-using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using ILGPU;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -28,14 +28,14 @@ public sealed class TorchInterop : IDisposable
     public ArrayView<float> Float32(Tensor tensor, string name, params long[] shape)
     {
         Check(tensor, name, ScalarType.Float32, shape);
-        return Wrap<float, float>(tensor);
+        return Wrap<float>(tensor, sizeof(float));
     }
 
     /// <summary>An int32 view of <paramref name="tensor"/>, which must have exactly <paramref name="shape"/>.</summary>
     public ArrayView<int> Int32(Tensor tensor, string name, params long[] shape)
     {
         Check(tensor, name, ScalarType.Int32, shape);
-        return Wrap<int, int>(tensor);
+        return Wrap<int>(tensor, sizeof(int));
     }
 
     /// <summary>A byte view of the bool tensor <paramref name="tensor"/> (torch stores a bool as one byte, 0 or 1; a
@@ -43,29 +43,47 @@ public sealed class TorchInterop : IDisposable
     public ArrayView<byte> Bool(Tensor tensor, string name, params long[] shape)
     {
         Check(tensor, name, ScalarType.Bool, shape);
-        return Wrap<byte, bool>(tensor);
+        return Wrap<byte>(tensor, sizeof(byte));
+    }
+
+    /// <summary>A bf16 tensor of exactly <paramref name="shape"/> (last dimension even) as a view of bf16 pairs: one
+    /// uint holds elements 2i (low 16 bits) and 2i + 1.</summary>
+    public ArrayView<uint> Bf16Pairs(Tensor tensor, string name, params long[] shape)
+    {
+        Check(tensor, name, ScalarType.BFloat16, shape);
+        if (shape.Length == 0 || shape[^1] % 2 != 0)
+            throw new ArgumentException($"{operation}: {name} must have an even last dimension to be read as bf16 pairs, got {shape.LastOrDefault()}");
+        long length = tensor.numel() / 2;
+        if (length == 0) return ArrayView<uint>.Empty;
+        var buffer = new ExternalMemoryBuffer(host.Accelerator, DataPointer(tensor), length, sizeof(uint));
+        buffers.Add(buffer);
+        return buffer.AsArrayView<uint>(0, length);
     }
 
     /// <summary>An empty view, for an optional argument that is absent (the kernel never reads it).</summary>
     public static ArrayView<float> Absent => ArrayView<float>.Empty;
 
-    // TStorage is the tensor's own element type (bool for a bool tensor): storage<T>() of another type converts the
-    // tensor first, and a view of that copy would never show the kernel's writes.
-    private ArrayView<TView> Wrap<TView, TStorage>(Tensor tensor) where TView : unmanaged where TStorage : unmanaged
+    private ArrayView<T> Wrap<T>(Tensor tensor, int elementSize) where T : unmanaged
     {
         long length = tensor.numel();
-        if (length == 0) return ArrayView<TView>.Empty;
-        int elementSize = Unsafe.SizeOf<TView>();
-        IntPtr pointer = DataPointer<TStorage>(tensor, elementSize);
+        if (length == 0) return ArrayView<T>.Empty;
+        IntPtr pointer = DataPointer(tensor);
         var buffer = new ExternalMemoryBuffer(host.Accelerator, pointer, length, elementSize);
         buffers.Add(buffer);
-        return buffer.AsArrayView<TView>(0, length);
+        return buffer.AsArrayView<T>(0, length);
     }
 
-    /// <summary>The address of the tensor's first element: its storage's base plus the storage offset. T must be the
-    /// tensor's element type (see <see cref="Wrap{TView, TStorage}"/>).</summary>
-    internal static IntPtr DataPointer<T>(Tensor tensor, int elementSize) where T : unmanaged =>
-        tensor.storage<T>().data_ptr() + checked((nint)(tensor.storage_offset() * elementSize));
+    /// <summary>The address of the tensor's first element (storage base plus offset), for any dtype: libtorch's
+    /// <c>Tensor::data_ptr()</c> through TorchSharp's native library (TorchSharp's typed storage has no bf16).</summary>
+    internal static IntPtr DataPointer(Tensor tensor)
+    {
+        IntPtr pointer = THSTensor_data(tensor.Handle);
+        if (pointer == IntPtr.Zero) throw new InvalidOperationException($"libtorch gave no data pointer for a {tensor.dtype} tensor on {tensor.device}");
+        return pointer;
+    }
+
+    [DllImport("LibTorchSharp")]
+    private static extern IntPtr THSTensor_data(IntPtr tensor);
 
     private void Check(Tensor tensor, string name, ScalarType dtype, long[] shape)
     {

@@ -126,7 +126,7 @@ public static class CpuSelectiveScan
     private static ParallelOptions Options => new() { MaxDegreeOfParallelism = Threads };
 
     internal static unsafe T* Pointer<T>(Tensor? t) where T : unmanaged =>
-        t is null ? null : (T*)TorchInterop.DataPointer<T>(t, sizeof(T));
+        t is null ? null : (T*)TorchInterop.DataPointer(t);
 
     private static void Check(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z,
                               Tensor? deltaBias, Tensor? initialState)

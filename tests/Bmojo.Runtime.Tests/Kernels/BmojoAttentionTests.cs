@@ -114,9 +114,10 @@ public sealed class BmojoAttentionTests
     public void TheEideticTablesFollowTheFifoRule()
     {
         Tensor selected = tensor(new[] { true, false, true, true, false, true }).unsqueeze(0);   // (1, 6)
-        (Tensor edge, Tensor positions) = FusedBmojoAttention.EideticTables(selected, window: 2);
-        Assert.Equal(new[] { 0, 0, 1, 1, 2, 3 }, edge.data<int>().ToArray());                   // S[t - 2]
-        Assert.Equal(new[] { 0, 2, 3, 5 }, positions.narrow(1, 0, 4).data<int>().ToArray());    // ranks 0..3
+        EideticTables tables = FusedBmojoAttention.Tables(selected, window: 2);
+        Assert.Equal(new[] { 0, 0, 1, 1, 2, 3 }, tables.Edge.data<int>().ToArray());             // S[t - 2]
+        Assert.Equal(new[] { 0, 2, 3, 5, 0, 0 }, tables.Positions.data<int>().ToArray());        // ranks 0..3, then 0
+        Assert.Equal(new[] { 4 }, tables.Count.data<int>().ToArray());
     }
 
     private static void CheckValues(long batch, long heads, long kvHeads, long length, long headDim,

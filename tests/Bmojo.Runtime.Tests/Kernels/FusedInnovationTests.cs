@@ -239,7 +239,7 @@ public sealed class FusedInnovationTests
         var kernel = host.Accelerator.LoadStreamKernel<LookBackArguments>(LookBackKernel);
         Tensor scratch = tensor(words, ScalarType.Int32), result = zeros(1, ScalarType.Int32);
         if (delayedIndex >= 0) scratch[delayedIndex] = tensor(0);
-        IntPtr address = TorchInterop.DataPointer<int>(scratch, sizeof(int)) + delayedIndex * sizeof(int);
+        IntPtr address = TorchInterop.DataPointer(scratch) + delayedIndex * sizeof(int);
         using (var views = new TorchInterop(host, "look-back"))
         {
             var arguments = new LookBackArguments

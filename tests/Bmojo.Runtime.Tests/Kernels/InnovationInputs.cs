@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Bmojo.Runtime.Tests.Kernels;
 
 /// <summary>Inputs of the innovation test and the reference's answer for them: <see cref="InnovationSelector"/> for e
-/// and s, <see cref="FusedBmojoAttention.EideticTables"/> for the tables.</summary>
+/// and s, <see cref="FusedBmojoAttention.Tables"/> for the tables.</summary>
 /// <param name="U">The layer inputs (B, L, D).</param>
 /// <param name="Prediction">y (B, L, D) when <paramref name="Shift"/>, else P y_{t-1} aligned with u.</param>
 internal sealed record InnovationInputs(Tensor U, Tensor Prediction, bool Shift)
@@ -43,8 +43,8 @@ internal sealed record InnovationInputs(Tensor U, Tensor Prediction, bool Shift)
     public EideticSelection Reference(double threshold, int window)
     {
         Tensor selected = InnovationSelector.Select(Innovation, threshold);
-        (Tensor edge, Tensor positions) = FusedBmojoAttention.EideticTables(selected, window);
-        return new EideticSelection(selected, edge, positions);
+        EideticTables tables = FusedBmojoAttention.Tables(selected, window);
+        return new EideticSelection(selected, tables.Edge, tables.Positions);
     }
 
     /// <summary>A tau halfway across the widest gap between consecutive sorted e near the given share of them, with

@@ -7,20 +7,25 @@ using static TorchSharp.torch;
 
 namespace Bmojo.Runtime.Kernels;
 
-/// <summary>What the eidetic memory needs of a sequence: the innovation test's flags and the FIFO rule's two tables, in
-/// the layout <see cref="FusedBmojoAttention"/> reads.</summary>
+/// <summary>What the eidetic memory needs of a sequence: the innovation test's flags and the FIFO rule's tables, in
+/// the layout the fused attention kernels read (<see cref="Tables"/>).</summary>
 /// <param name="Selected"><c>s_t</c> <c>(B, L)</c> bool.</param>
 /// <param name="Edge"><c>S[t - w]</c> <c>(B, L)</c> int32, 0 while <c>t &lt; w</c>; S is the inclusive prefix sum of s.</param>
 /// <param name="Positions">The position of the rank-r selected token at column r <c>(B, L)</c> int32; the columns from
 /// the row's count <c>S[L - 1]</c> on are 0 (unused).</param>
-public sealed record EideticSelection(Tensor Selected, Tensor Edge, Tensor Positions);
+/// <param name="Count"><c>S[L - 1]</c>, the selected tokens of each sequence <c>(B)</c> int32.</param>
+public sealed record EideticSelection(Tensor Selected, Tensor Edge, Tensor Positions, Tensor Count)
+{
+    /// <summary>The tables as <see cref="FusedBmojoAttention.Tables"/> gives them (the same tensors, no copy).</summary>
+    internal EideticTables Tables => new(Edge, Positions, Count);
+}
 
 /// <summary>
 /// The innovation test of B'MOJO and the eidetic memory's bookkeeping as one fused ILGPU kernel pass (see
 /// <see cref="InnovationKernel"/>), on CUDA tensors or (through ILGPU's CPU accelerator) CPU tensors. Same results as
 /// <see cref="InnovationSelector.Innovation"/> + <see cref="InnovationSelector.Select"/> +
 /// <c>FusedBmojoAttention.Tables</c>: reads u and the prediction once (plus a second pass over each token's
-/// D values, from cache), writes s and the two tables, and allocates only a zeroed int32 scratch of one word per
+/// D values, from cache), writes s and the tables, and allocates only a zeroed int32 scratch of one word per
 /// tile. e_t is computed in fp32 with another summation order than torch's, so it can differ from the reference's
 /// in the last bits: s is the reference's wherever e_t is not within float rounding (~1e-6 relative) of tau.
 /// Inputs are taken as fp32 and contiguous (other dtypes or layouts cost one conversion copy each). No gradient:
@@ -42,7 +47,7 @@ public static class FusedInnovation
     private static readonly StreamKernel<InnovationArguments> Kernel = new(InnovationKernel.Run);
 
     /// <summary>
-    /// s_t, <c>S[t - w]</c> and the positions table of a whole sequence. Wiring in <c>BmojoMixer.forward</c>: with P
+    /// s_t, <c>S[t - w]</c>, the positions table and the count of a whole sequence. Wiring in <c>BmojoMixer.forward</c>: with P
     /// the identity, <c>Run(x, y, tau, w, shiftPrediction: true)</c> (the kernel reads <c>y_{t-1}</c> itself, zero at
     /// t = 0); with a learned predictor, <c>Run(x, predictor.forward(InnovationSelector.PreviousOutputs(y, null)), tau,
     /// w, shiftPrediction: false)</c> under <c>no_grad</c>; without an SSM path, a zero prediction.
@@ -80,6 +85,8 @@ public static class FusedInnovation
         Tensor selected = empty(batch, length, ScalarType.Bool, u.device);                   // (B, L)
         Tensor edge = empty(batch, length, ScalarType.Int32, u.device);                      // (B, L)
         Tensor positions = empty(batch, length, ScalarType.Int32, u.device);                 // (B, L)
+        Tensor count = length == 0 ? zeros(batch, ScalarType.Int32, u.device)               // (B): no tile writes it
+                                   : empty(batch, ScalarType.Int32, u.device);
         long tilesPerRow = (length + tokensPerTile - 1) / tokensPerTile;
         if (batch * length > 0)
         {
@@ -93,6 +100,7 @@ public static class FusedInnovation
                 Selected = views.Bool(selected, "selected", batch, length),
                 EideticEdge = views.Int32(edge, "eidetic edge", batch, length),
                 EideticPositions = views.Int32(positions, "eidetic positions", batch, length),
+                EideticCount = views.Int32(count, "eidetic count", batch),
                 Scratch = views.Int32(scratch, "scratch", 1 + batch * tilesPerRow),
                 Length = (int)length, Model = (int)model, Window = window, TileTokens = tokensPerTile,
                 TilesPerRow = (int)tilesPerRow, PredictionLag = shiftPrediction ? 1 : 0, Threshold = (float)threshold,
@@ -101,7 +109,7 @@ public static class FusedInnovation
                 new KernelConfig((int)(batch * tilesPerRow), InnovationKernel.GroupSize(tokensPerTile)), arguments));
         }
         return new EideticSelection(selected.MoveToOuterDisposeScope(), edge.MoveToOuterDisposeScope(),
-                                    positions.MoveToOuterDisposeScope());
+                                    positions.MoveToOuterDisposeScope(), count.MoveToOuterDisposeScope());
     }
 
     private static void Check(Tensor u, Tensor prediction, int window, int tokensPerTile)

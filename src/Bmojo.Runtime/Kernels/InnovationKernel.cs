@@ -13,6 +13,7 @@ internal struct InnovationArguments
     public ArrayView<byte> Selected;           // (B, L): s_t as a torch bool, 0 or 1
     public ArrayView<int> EideticEdge;         // (B, L): S[t - w], 0 while t < w
     public ArrayView<int> EideticPositions;    // (B, L): position of the rank-r selected token; 0 from S[L - 1] on
+    public ArrayView<int> EideticCount;        // (B): S[L - 1]
     public ArrayView<int> Scratch;             // (1 + B * TilesPerRow), zeroed: the ticket counter, one descriptor a tile
     public int Length;
     public int Model;                          // D
@@ -26,8 +27,8 @@ internal struct InnovationArguments
 /// <summary>
 /// The innovation test and the eidetic memory's bookkeeping (../shared/docs/bmojo-layer.md, step 4 and rule (c)) in
 /// one pass: <c>e_t = ||norm(u_t) - norm(P y_{t-1})||^2 / D</c>, <c>s_t = e_t &gt; tau</c>, the inclusive prefix
-/// sum <c>S</c> of s along each row, and from it the two tables the fused attention reads: <c>edge[t] = S[t - w]</c>
-/// and <c>positions[r]</c>, the position of the rank-r selected token.
+/// sum <c>S</c> of s along each row, and from it the tables the fused attention reads: <c>edge[t] = S[t - w]</c>,
+/// <c>positions[r]</c> (the position of the rank-r selected token) and the count <c>S[L - 1]</c>.
 /// <para>
 /// Tiles of <see cref="InnovationArguments.TileTokens"/> consecutive tokens of one row, one block each, so a short
 /// batch still fills the GPU. A block takes a ticket from a global counter and serves tile <c>ticket</c> (row
@@ -39,8 +40,8 @@ internal struct InnovationArguments
 /// Decoupled Look-back"): it publishes its tile's count at once, then walks back over the descriptors of the tiles
 /// before it, 32 at a time, adding counts until it meets a tile that has published its inclusive prefix, and
 /// publishes its own. Then it writes its tokens' <c>edge[t + w] = S[t]</c> (and <c>edge[t] = 0</c> for t &lt; w):
-/// each tile pushes its own prefix sums forward, so no tile ever reads another tile's S. The last tile of a row zeroes
-/// the unused positions columns.
+/// each tile pushes its own prefix sums forward, so no tile ever reads another tile's S. The last tile of a row writes
+/// the count and zeroes the unused positions columns.
 /// </para>
 /// <para>
 /// Memory ordering. Blocks communicate through the descriptor words only: one int each, written by
@@ -129,6 +130,7 @@ internal static class InnovationKernel
 
         if (tile == p.TilesPerRow - 1)                       // the same in every thread of the block
         {
+            if (Group.IdxX == 0) p.EideticCount[row] = total;
             total = Group.Broadcast(total, 0);
             for (int column = total + Group.IdxX; column < p.Length; column += Group.DimX)
                 p.EideticPositions[rowStart + column] = 0;

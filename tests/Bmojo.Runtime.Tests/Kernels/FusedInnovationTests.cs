@@ -9,7 +9,7 @@ using Device = TorchSharp.torch.Device;
 
 namespace Bmojo.Runtime.Tests.Kernels;
 
-/// <summary>The fused innovation pass against InnovationSelector + EideticTables: the same s and the same tables,
+/// <summary>The fused innovation pass against InnovationSelector + FusedBmojoAttention.Tables: the same s and tables,
 /// exactly, on ILGPU's CPU accelerator (one multiprocessor: blocks one after another; and several: blocks at the same
 /// time, waiting for each other), and on CUDA when present. Thresholds are kept clear of every e (the inputs make e
 /// cluster, or tau is picked in a gap), since the kernel's fp32 sums round differently from torch's.</summary>
@@ -168,6 +168,7 @@ public sealed class FusedInnovationTests
         Assert.Equal(ScalarType.Bool, fused.Selected.dtype);
         Assert.Equal(new long[] { 2, 0 }, fused.Edge.shape);
         Assert.Equal(ScalarType.Int32, fused.Positions.dtype);
+        Assert.Equal(new[] { 0, 0 }, fused.Count.data<int>().ToArray());
     }
 
     [Fact]
@@ -266,8 +267,8 @@ public sealed class FusedInnovationTests
         Check(inputs, 0.5, window, tokensPerTile, host);
     }
 
-    /// <summary>Runs the fused pass and asserts it equals the reference exactly: s, edge, the used columns of
-    /// positions, and zeros in the others (the reference's scatter leaves zeros there too).</summary>
+    /// <summary>Runs the fused pass and asserts it equals the reference exactly: s, edge, the count, the used columns
+    /// of positions, and zeros in the others (the reference's scatter leaves zeros there too).</summary>
     private static EideticSelection Check(InnovationInputs inputs, double threshold, int window, int tokensPerTile, KernelHost? host)
     {
         double closest = (inputs.Innovation.to_type(ScalarType.Float64) - threshold).abs().min().item<double>();
@@ -287,8 +288,11 @@ public sealed class FusedInnovationTests
         Assert.True(expected.Selected.cpu().flatten().data<bool>().ToArray().SequenceEqual(s), "s " + what);
         Assert.True(expected.Edge.cpu().flatten().data<int>().ToArray().SequenceEqual(fused.Edge.cpu().flatten().data<int>().ToArray()),
                     "edge " + what);
+        Assert.Equal(ScalarType.Int32, fused.Count.dtype);
+        int[] counts = fused.Count.cpu().data<int>().ToArray();
+        Assert.True(expected.Count.cpu().data<int>().ToArray().SequenceEqual(counts), "count " + what);
+        Assert.Same(fused.Positions, fused.Tables.Positions);
         long length = inputs.U.shape[1];
-        int[] counts = fused.Selected.sum([1]).cpu().to_type(ScalarType.Int32).data<int>().ToArray();
         int[] positions = fused.Positions.cpu().flatten().data<int>().ToArray();
         int[] expectedPositions = expected.Positions.cpu().flatten().data<int>().ToArray();
         for (int b = 0; b < counts.Length; b++)

@@ -44,7 +44,7 @@ internal sealed record InnovationInputs(Tensor U, Tensor Prediction, bool Shift)
     {
         Tensor selected = InnovationSelector.Select(Innovation, threshold);
         EideticTables tables = FusedBmojoAttention.Tables(selected, window);
-        return new EideticSelection(selected, tables.Edge, tables.Positions);
+        return new EideticSelection(selected, tables.Edge, tables.Positions, tables.Count);
     }
 
     /// <summary>A tau halfway across the widest gap between consecutive sorted e near the given share of them, with

@@ -41,22 +41,28 @@ public sealed class KernelBenchmark
         timer = new DeviceTimer(device);
     }
 
-    /// <param name="scan">Time the selective scan (and the launch overhead).</param>
-    /// <param name="bmojo">Time the B'MOJO attention at this shape.</param>
-    /// <param name="fp32">With <paramref name="bmojo"/>: the fp32 kernel (CUDA cores).</param>
-    /// <param name="tensorCores">With <paramref name="bmojo"/>: the bf16 tensor-core kernels, forward and backward.</param>
-    public void Run(bool scan = true, BmojoAttentionShape? bmojo = null, bool fp32 = true, bool tensorCores = true)
+    /// <summary>The kernels <see cref="Run"/> can time, by name.</summary>
+    public static IReadOnlyList<string> Kernels { get; } = ["scan", "bmojo", "tc", "innovation"];
+
+    /// <param name="kernels">Which kernels to time: <see cref="Kernels"/> names (scan: the selective scan and the launch
+    /// overhead; bmojo: the fp32 B'MOJO attention; tc: the bf16 tensor-core B'MOJO attention, forward and backward;
+    /// innovation: the fused innovation pass).</param>
+    /// <param name="bmojo">The B'MOJO attention shape.</param>
+    /// <param name="innovation">The innovation pass shapes.</param>
+    public void Run(IReadOnlySet<string> kernels, BmojoAttentionShape bmojo, IReadOnlyList<InnovationShape> innovation)
     {
         manual_seed(20261128);
         output.WriteLine($"bench kernels on {device} ({(device.type == DeviceType.CUDA ? "CUDA" : "ILGPU CPU accelerator")}), shape {Shape}");
         (double copyBytesPerSecond, double matmulFlops) = Ceilings();
-        if (scan)
+        if (kernels.Contains("scan"))
         {
             LaunchOverhead();
             Scan(copyBytesPerSecond, matmulFlops);
         }
-        if (bmojo is not null && tensorCores) new TensorCoreAttentionBenchmark(bmojo, device, timer, output).Run(copyBytesPerSecond, matmulFlops);
-        if (bmojo is not null && fp32) new BmojoAttentionBenchmark(bmojo, device, timer, output).Run(copyBytesPerSecond, matmulFlops);
+        if (kernels.Contains("tc")) new TensorCoreAttentionBenchmark(bmojo, device, timer, output).Run(copyBytesPerSecond, matmulFlops);
+        if (kernels.Contains("bmojo")) new BmojoAttentionBenchmark(bmojo, device, timer, output).Run(copyBytesPerSecond, matmulFlops);
+        if (kernels.Contains("innovation"))
+            foreach (InnovationShape shape in innovation) new InnovationBenchmark(shape, device, timer, output).Run(copyBytesPerSecond);
     }
 
     private string Shape => $"B={options.Batch} d_inner={options.DInner} L={options.Length} N={options.DState} fp32";

@@ -17,13 +17,13 @@ public sealed class BenchKernelsSettings : CommandSettings
     public bool Cpu { get; init; }
 
     [CommandOption("--only <KERNEL>")]
-    [Description("Time one kernel only: scan, bmojo (the fp32 B'MOJO attention) or tc (the bf16 tensor-core B'MOJO attention, forward and backward).")]
+    [Description("Time one kernel only: scan, bmojo (the fp32 B'MOJO attention), tc (the bf16 tensor-core B'MOJO attention, forward and backward) or innovation.")]
     public string? Only { get; init; }
 
     public override ValidationResult Validate() =>
-        Only is null or "scan" or "bmojo" or "tc"
+        Only is null || KernelBenchmark.Kernels.Contains(Only)
             ? ValidationResult.Success()
-            : ValidationResult.Error($"--only must be one of: scan, bmojo, tc (got '{Only}')");
+            : ValidationResult.Error($"--only must be one of: {string.Join(", ", KernelBenchmark.Kernels)} (got '{Only}')");
 }
 
 /// <summary><c>bmojo bench kernels</c>: the fused ILGPU kernels against the reference paths and the device's own
@@ -35,9 +35,9 @@ public sealed class BenchKernelsCommand(Streams streams) : Command<BenchKernelsS
         Device device = !settings.Cpu && cuda.is_available() ? CUDA : CPU;
         bool small = settings.Quick || device.type != TorchSharp.DeviceType.CUDA;
         var benchmark = new KernelBenchmark(small ? KernelBenchmarkOptions.Quick : KernelBenchmarkOptions.Issue, device, streams.Out);
-        benchmark.Run(scan: settings.Only is null or "scan",
-                      bmojo: small ? BmojoAttentionShape.Quick : BmojoAttentionShape.Issue,
-                      fp32: settings.Only is null or "bmojo", tensorCores: settings.Only is null or "tc");
+        benchmark.Run(settings.Only is null ? KernelBenchmark.Kernels.ToHashSet() : [settings.Only],
+                      small ? BmojoAttentionShape.Quick : BmojoAttentionShape.Issue,
+                      small ? InnovationShape.Quick : InnovationShape.Issue);
         return 0;
     }
 }

@@ -77,6 +77,13 @@ public sealed class KernelHost
         Accelerator.Synchronize();
     }
 
+    /// <summary>A CPU host (not the shared one) whose accelerator simulates <paramref name="multiprocessors"/>
+    /// multiprocessors of 32 warps that run groups at the same time; the shared CPU host has one, so its groups run one
+    /// after another. For tests of kernels whose groups wait for each other; dispose its accelerator when done.</summary>
+    internal static KernelHost ConcurrentCpu(int multiprocessors) =>
+        new(DeviceType.CPU, 0, new CPUDevice(32, 32, multiprocessors)
+            .CreateCPUAccelerator(SharedContext.Value, CPUAcceleratorMode.Parallel));
+
     private static KernelHost Create(DeviceType type, int index)
     {
         Context context = SharedContext.Value;

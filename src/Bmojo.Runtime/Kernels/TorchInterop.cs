@@ -38,6 +38,14 @@ public sealed class TorchInterop : IDisposable
         return Wrap<int>(tensor, sizeof(int));
     }
 
+    /// <summary>A byte view of the bool tensor <paramref name="tensor"/> (torch stores a bool as one byte, 0 or 1; a
+    /// kernel must write only those two values), which must have exactly <paramref name="shape"/>.</summary>
+    public ArrayView<byte> Bool(Tensor tensor, string name, params long[] shape)
+    {
+        Check(tensor, name, ScalarType.Bool, shape);
+        return Wrap<byte>(tensor, sizeof(byte));
+    }
+
     /// <summary>A bf16 tensor of exactly <paramref name="shape"/> (last dimension even) as a view of bf16 pairs: one
     /// uint holds elements 2i (low 16 bits) and 2i + 1.</summary>
     public ArrayView<uint> Bf16Pairs(Tensor tensor, string name, params long[] shape)

@@ -17,6 +17,30 @@ public sealed class TorchInteropTests
     [CudaFact]
     public void KernelsWriteTheTensorInPlaceOnCuda() => WritesInPlace(CUDA);
 
+    private static void SetOdd(Index1D i, ArrayView<byte> flags) => flags[i] = (byte)(i % 2);
+
+    [Fact]
+    public void KernelsWriteABoolTensorAsBytes()
+    {
+        Tensor whole = zeros(6, ScalarType.Bool);
+        Tensor tail = whole[2..];                            // a view with a storage offset of 2
+        KernelHost host = KernelHost.For(CPU);
+        using (var views = new TorchInterop(host, "set odd"))
+        {
+            ArrayView<byte> view = views.Bool(tail, "tail", 4);
+            host.Launch(accelerator => accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<byte>>(SetOdd)((int)view.Length, view));
+        }
+        Assert.Equal(new[] { false, false, false, true, false, true }, whole.data<bool>().ToArray());
+    }
+
+    [Fact]
+    public void RefusesANonBoolTensorAsBoolByName()
+    {
+        using var views = new TorchInterop(KernelHost.For(CPU), "test op");
+        var error = Assert.Throws<ArgumentException>(() => views.Bool(zeros(4, ScalarType.Byte), "s", 4));
+        Assert.Equal("test op: s must be Bool, got Byte", error.Message);
+    }
+
     [Fact]
     public void RefusesAWrongDtypeByName()
     {

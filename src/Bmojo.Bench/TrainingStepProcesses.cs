@@ -15,6 +15,7 @@ public sealed class TrainingStepProcesses
     public const string ResultPrefix = "train-step result: ";
 
     private const double GraceSeconds = 30;          // start-up, and a child's own overrun before it is killed
+    private const double MinimumSeconds = 20;        // a share below this is not worth starting a process for
 
     private readonly TrainingStepOptions options;
     private readonly bool cpu;
@@ -35,8 +36,11 @@ public sealed class TrainingStepProcesses
         var results = new List<TrainingStepResult>();
         for (int i = 0; i < options.Models.Count; i++)
         {
-            double share = Math.Max(30, (options.TimeLimitSeconds - clock.Elapsed.TotalSeconds) / (options.Models.Count - i) - GraceSeconds);
-            results.Add(Child(BenchModels.Find(options.Models[i])!, share));
+            BenchModel model = BenchModels.Find(options.Models[i])!;
+            double left = options.TimeLimitSeconds - clock.Elapsed.TotalSeconds;
+            double share = left / (options.Models.Count - i) - GraceSeconds;    // a child is killed GraceSeconds after its share
+            results.Add(share >= MinimumSeconds ? Child(model, share)
+                : Failed(model, $"not run: {Math.Max(0, left):F0} s of the time limit left for {options.Models.Count - i} model(s)"));
         }
         TrainingStepReport.Write(results, options, output, sharedProcess: false);
         return results;
@@ -51,10 +55,11 @@ public sealed class TrainingStepProcesses
             ? JsonSerializer.Deserialize<TrainingStepResult>(line[ResultPrefix.Length..])
             : null;
 
+    private TrainingStepResult Failed(BenchModel model, string error) =>
+        new(model.Name, model.Settings.ParameterCount, error, null, options.TokensPerStep, null, null, 0, null, []);
+
     private TrainingStepResult Child(BenchModel model, double seconds)
     {
-        var failed = new TrainingStepResult(model.Name, model.Settings.ParameterCount, null, null, options.TokensPerStep, null,
-                                            null, 0, null, []);
         var start = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet")
         {
             RedirectStandardOutput = true,
@@ -111,7 +116,7 @@ public sealed class TrainingStepProcesses
             // A child writes its result before the breakdown and again after it: the first alone means the breakdown did not end.
             return result switch
             {
-                null => failed with { Error = stopped ?? "the process ended without a result" },
+                null => Failed(model, stopped ?? "the process ended without a result"),
                 _ when stopped is not null && options.Breakdown && result.Breakdown.Count == 0 && result.BreakdownNote is null =>
                     result with { BreakdownNote = $"not finished: {stopped}" },
                 _ => result,
@@ -119,7 +124,7 @@ public sealed class TrainingStepProcesses
         }
         catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
         {
-            return failed with { Error = $"could not run a process for {model.Name}: {e.Message}" };
+            return Failed(model, $"could not run a process for {model.Name}: {e.Message}");
         }
     }
 

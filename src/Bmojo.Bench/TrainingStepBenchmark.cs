@@ -96,8 +96,7 @@ public sealed class TrainingStepBenchmark
             output.WriteLine($"{model.Name}: built in {result.BuildSeconds:F1} s; {result.Parameters:N0} parameters");
             for (int i = 0; i < 3; i++) batches.Add(Batch(model.Settings.Vocab));
 
-            double limit = timeLimitSeconds;
-            int runs = WarmUp(model, module, optimizer, batches, clock, limit);
+            int runs = WarmUp(model, module, optimizer, batches, clock, timeLimitSeconds);
             Timing step = timer.Measure(0, runs, i => Step(model, module, optimizer, batches[i % batches.Count]));
             result = result with
             {
@@ -136,7 +135,7 @@ public sealed class TrainingStepBenchmark
         var rows = new List<BreakdownRow>(new LayerBreakdown(options, device, timer, output).Measure(model.Settings))
         {
             new("AdamW step (timed alone)", BreakdownKind.Optimizer, result.OptimizerSeconds, 1, true,
-                result.OptimizerSeconds is null ? "not measured: the step failed" : null),
+                result.OptimizerSeconds is null ? "not measured: the step or its timing failed" : null),
         };
         return result with { Breakdown = rows };
     }
@@ -196,14 +195,25 @@ public sealed class TrainingStepBenchmark
         optimizer.zero_grad();
     }
 
-    // One AdamW step alone, with the gradients of one more backward in place.
-    private double OptimizerStep(BenchModel model, nn.Module<Tensor, Tensor> module, AdamW optimizer, (Tensor, Tensor) batch)
+    // One AdamW step alone, with the gradients of one more backward in place; null when that fails (the step's time stands).
+    private double? OptimizerStep(BenchModel model, nn.Module<Tensor, Tensor> module, AdamW optimizer, (Tensor, Tensor) batch)
     {
-        using (var scope = NewDisposeScope()) Loss(model, module, batch).backward();
-        Timing step = timer.Measure(1, 3, _ => optimizer.step());
-        optimizer.zero_grad();
-        output.WriteLine($"{model.Name}: AdamW step alone {step.Milliseconds}");
-        return step.Median;
+        try
+        {
+            using (var scope = NewDisposeScope()) Loss(model, module, batch).backward();
+            Timing step = timer.Measure(1, 3, _ => optimizer.step());
+            output.WriteLine($"{model.Name}: AdamW step alone {step.Milliseconds}");
+            return step.Median;
+        }
+        catch (Exception e)
+        {
+            output.WriteLine($"{model.Name}: AdamW step alone: FAILED: {Describe(e)}");
+            return null;
+        }
+        finally
+        {
+            optimizer.zero_grad();
+        }
     }
 
     /// <summary>The paths the mixers' last forward took, counted: "scan Fused x14; B'MOJO attention Blockwise x14".</summary>

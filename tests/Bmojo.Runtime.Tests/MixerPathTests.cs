@@ -101,6 +101,32 @@ public sealed class MixerPathTests
     }
 
     [Fact]
+    public void A_mixer_reports_the_path_its_last_forward_took()
+    {
+        manual_seed(46);
+        using var mamba = new MambaMixer(8, 0, Small);
+        Assert.Null(mamba.LastScanPath);
+        mamba.forward(randn(1, 5, 8, requires_grad: true));
+        Assert.Equal(ScanPath.Cpu, mamba.LastScanPath);                   // Auto on CPU tensors, training
+        mamba.ScanPath = ScanPath.Chunked;
+        mamba.forward(randn(1, 5, 8));
+        Assert.Equal(ScanPath.Chunked, mamba.LastScanPath);
+        mamba.ScanPath = ScanPath.Auto;
+        using (IMixerCache cache = mamba.AllocateCache(1))                // a gradient through the cached state: chunked
+            mamba.Forward(randn(1, 5, 8, requires_grad: true), cache);
+        Assert.Equal(ScanPath.Chunked, mamba.LastScanPath);
+
+        using var bmojo = new BmojoMixer(D, 0, Options(3, 2, 4, 2.0, path: BmojoPath.Auto));
+        Assert.Null(bmojo.LastPath);
+        bmojo.forward(randn(2, 13, D, requires_grad: true));
+        Assert.Equal(BmojoPath.Blockwise, bmojo.LastPath);               // Auto on CPU tensors
+        Assert.Equal(ScanPath.Cpu, bmojo.modules().OfType<MambaMixer>().Single().LastScanPath);
+        using var reference = Copy(bmojo, Options(3, 2, 4, 2.0, path: BmojoPath.Reference));
+        reference.forward(randn(2, 13, D));
+        Assert.Equal(BmojoPath.Reference, reference.LastPath);
+    }
+
+    [Fact]
     public void Bmojo_auto_on_cpu_is_the_blockwise_path()
     {
         manual_seed(44);

@@ -50,6 +50,10 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
         RegisterComponents();
     }
 
+    /// <summary>The path the softmax of the last full forward took (<see cref="BmojoOptions.Path"/> resolved); null
+    /// before any. Recurrent steps do not set it.</summary>
+    public BmojoPath? LastPath { get; private set; }
+
     public override Tensor forward(Tensor x)
     {
         CheckInput(x);
@@ -60,7 +64,9 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
         (Tensor kf, Tensor vf) = ProjectFading(y, k, v, start: 0);
         RetrievalPlan? plan = options.Retrieval is null ? null
             : RetrievalPlan.Build(q, k, selected, window, eideticCapacity, options.Retrieval);
-        Tensor o = ResolvePath(q) switch
+        BmojoPath path = ResolvePath(q);
+        LastPath = path;
+        Tensor o = path switch
         {
             BmojoPath.Reference => AttendReference(q, k, v, kf, vf, selected, plan),
             BmojoPath.Fused => BmojoAttentionFunction.Apply(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity,

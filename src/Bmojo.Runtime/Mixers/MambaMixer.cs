@@ -52,6 +52,9 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGr
         foreach (MambaMixer mixer in model.modules().Prepend(model).OfType<MambaMixer>()) mixer.ScanPath = path;
     }
 
+    /// <summary>The path the scan of the last forward took (<see cref="ScanPath"/> resolved); null before any.</summary>
+    public ScanPath? LastScanPath { get; private set; }
+
     /// <summary>d_inner = expand * d_model.</summary>
     public long DInner => dInner;
 
@@ -95,7 +98,9 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGr
         Tensor B = dtBC[1].transpose(1, 2), C = dtBC[2].transpose(1, 2);                    // (B, N, L)
         Tensor A = -exp(A_log.to_type(ComputeType));                                        // (d_inner, N)
 
-        (Tensor y, Tensor? state) = SelectiveScan.Run(ScanPath, xs, delta, A, B, C, D, z, dt_proj.bias, deltaSoftplus: true,
+        ScanPath path = SelectiveScan.Resolve(ScanPath, xs, delta, A, B, C, D, z, dt_proj.bias, cache?.SsmState, keepFinalState: cache is not null);
+        LastScanPath = path;
+        (Tensor y, Tensor? state) = SelectiveScan.Run(path, xs, delta, A, B, C, D, z, dt_proj.bias, deltaSoftplus: true,
                                                       initialState: cache?.SsmState, keepFinalState: cache is not null);
         if (cache is not null)
         {

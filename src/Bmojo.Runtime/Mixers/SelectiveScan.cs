@@ -15,7 +15,7 @@ public static class SelectiveScan
         Tensor? deltaBias, bool deltaSoftplus, Tensor? initialState, bool keepFinalState = true)
     {
         bool stateful = keepFinalState || initialState is not null;
-        bool gradient = is_grad_enabled() && new[] { u, delta, A, B, C, D, z, deltaBias, initialState }.Any(t => t?.requires_grad == true);
+        bool gradient = NeedsGradient(u, delta, A, B, C, D, z, deltaBias, initialState);
         switch (Resolve(path, u, A, stateful && gradient))
         {
             case ScanPath.Chunked:
@@ -41,6 +41,15 @@ public static class SelectiveScan
         }
     }
 
+    /// <summary>The path <see cref="Run"/> takes with these arguments (<see cref="ScanPath.Auto"/> and
+    /// <see cref="ScanPath.Unfused"/> resolved; other paths are kept).</summary>
+    public static ScanPath Resolve(ScanPath path, Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z,
+                                   Tensor? deltaBias, Tensor? initialState, bool keepFinalState)
+    {
+        bool stateful = keepFinalState || initialState is not null;
+        return Resolve(path, u, A, stateful && NeedsGradient(u, delta, A, B, C, D, z, deltaBias, initialState));
+    }
+
     /// <summary>The path <see cref="ScanPath.Auto"/> stands for with these tensors; other paths are kept.</summary>
     public static ScanPath Resolve(ScanPath path, Tensor u, Tensor A, bool gradientThroughState) => path switch
     {
@@ -51,4 +60,6 @@ public static class SelectiveScan
             ? ScanPath.Fused : ScanPath.Chunked,
         _ => path,
     };
+
+    private static bool NeedsGradient(params Tensor?[] inputs) => is_grad_enabled() && inputs.Any(t => t?.requires_grad == true);
 }

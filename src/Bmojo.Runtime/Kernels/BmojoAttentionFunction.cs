@@ -24,11 +24,17 @@ public sealed class BmojoAttentionFunction : autograd.SingleTensorFunction<Bmojo
     /// <summary><see cref="FusedBmojoAttention.Run"/>, differentiable in q, k, v, kf and vf.</summary>
     /// <param name="blockSize">Query block length of the blockwise recompute in the backward pass of the fp32 path.</param>
     public static Tensor Apply(Tensor q, Tensor k, Tensor v, Tensor kf, Tensor vf, Tensor selected,
-                               int window, int fadingTokens, int eideticCapacity, int blockSize = 64)
+                               int window, int fadingTokens, int eideticCapacity, int blockSize = 64) =>
+        Apply(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity, blockSize, tables: null);
+
+    /// <summary><see cref="Apply(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, int, int, int, int)"/> with the eidetic
+    /// tables of <paramref name="selected"/> already made (the fused innovation pass makes them with s).</summary>
+    internal static Tensor Apply(Tensor q, Tensor k, Tensor v, Tensor kf, Tensor vf, Tensor selected,
+                                 int window, int fadingTokens, int eideticCapacity, int blockSize, EideticTables? tables)
     {
         if (blockSize < 1)
             throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, "B'MOJO attention: block size must be >= 1");
-        return apply(q, k, v, kf, vf, selected, new Settings(window, fadingTokens, eideticCapacity, blockSize));
+        return apply(q, k, v, kf, vf, selected, new Settings(window, fadingTokens, eideticCapacity, blockSize, tables));
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
@@ -39,10 +45,13 @@ public sealed class BmojoAttentionFunction : autograd.SingleTensorFunction<Bmojo
         if (!TensorCoreAttention.Handles(inputs[0]))
         {
             ctx.save_for_backward(inputs.ToList());
-            return FusedBmojoAttention.Run(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5],
-                                           settings.Window, settings.FadingTokens, settings.EideticCapacity);
+            return settings.Tables is null
+                ? FusedBmojoAttention.Run(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5],
+                                          settings.Window, settings.FadingTokens, settings.EideticCapacity)
+                : FusedBmojoAttention.Run(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], settings.Tables,
+                                          settings.Window, settings.FadingTokens, settings.EideticCapacity, queriesPerBlock: null);
         }
-        EideticTables tables = FusedBmojoAttention.Tables(inputs[5], settings.Window);
+        EideticTables tables = settings.Tables ?? FusedBmojoAttention.Tables(inputs[5], settings.Window);
         (Tensor output, Tensor lse) = TensorCoreAttention.Forward(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], tables,
                                                                   settings.Window, settings.FadingTokens, settings.EideticCapacity);
         ctx.save_for_backward([.. inputs.Take(5), tables.Edge, tables.Positions, tables.Count, output, lse]);
@@ -79,5 +88,6 @@ public sealed class BmojoAttentionFunction : autograd.SingleTensorFunction<Bmojo
         return leaves.Select(leaf => leaf.grad ?? zeros_like(leaf)).ToList();
     }
 
-    private sealed record Settings(int Window, int FadingTokens, int EideticCapacity, int BlockSize);
+    // Tables: the eidetic tables when the caller made them (null: made here from s).
+    private sealed record Settings(int Window, int FadingTokens, int EideticCapacity, int BlockSize, EideticTables? Tables);
 }

@@ -51,10 +51,19 @@ public static class FusedBmojoAttention
                              int window, int fadingTokens, int eideticCapacity, int? queriesPerBlock = null)
     {
         Check(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity);
+        using var scope = NewDisposeScope();
+        return Run(q, k, v, kf, vf, Tables(selected, window), window, fadingTokens, eideticCapacity, queriesPerBlock).MoveToOuterDisposeScope();
+    }
+
+    /// <summary><see cref="Run(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, int, int, int, int?)"/> with the eidetic
+    /// tables already made (by <see cref="FusedInnovation"/> or <see cref="Tables"/>); arguments checked by the caller.</summary>
+    internal static Tensor Run(Tensor q, Tensor k, Tensor v, Tensor kf, Tensor vf, EideticTables tables,
+                               int window, int fadingTokens, int eideticCapacity, int? queriesPerBlock)
+    {
         if (queriesPerBlock is null && TensorCoreAttention.Handles(q))
         {
             using var tensorCores = NewDisposeScope();
-            (Tensor padded, _) = TensorCoreAttention.Forward(q, k, v, kf, vf, Tables(selected, window), window, fadingTokens, eideticCapacity);
+            (Tensor padded, _) = TensorCoreAttention.Forward(q, k, v, kf, vf, tables, window, fadingTokens, eideticCapacity);
             return padded.narrow(3, 0, q.shape[3]).contiguous().MoveToOuterDisposeScope();
         }
         int queries = queriesPerBlock ?? DefaultQueriesPerBlock;
@@ -68,7 +77,6 @@ public static class FusedBmojoAttention
         using var scope = NewDisposeScope();
         KernelHost host = KernelHost.For(q);
         Tensor output = empty(batch, heads, length, headDim, ScalarType.Float32, q.device);   // (B, H, L, Dh)
-        EideticTables tables = Tables(selected, window);
         Tensor qf = Fp32(q), kF = Fp32(k), vF = Fp32(v), kfF = Fp32(kf), vfF = Fp32(vf);
 
         using (var views = new TorchInterop(host, Operation))

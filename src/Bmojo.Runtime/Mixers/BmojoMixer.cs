@@ -59,29 +59,49 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
         CheckInput(x);
         using var scope = NewDisposeScope();
         Tensor? y = ssm?.forward(x);                                                             // (B, L, D)
-        Tensor selected = Select(x, y, previousY: null);                                         // (B, L)
         (Tensor q, Tensor k, Tensor v) = Project(x, start: 0);
         (Tensor kf, Tensor vf) = ProjectFading(y, k, v, start: 0);
-        RetrievalPlan? plan = options.Retrieval is null ? null
-            : RetrievalPlan.Build(q, k, selected, window, eideticCapacity, options.Retrieval);
         BmojoPath path = ResolvePath(q);
         LastPath = path;
+        // On CUDA the fused path takes s and the eidetic tables from one fused pass (the innovation test and the FIFO
+        // bookkeeping together); elsewhere s comes from the reference ops and the tables from torch.
+        EideticSelection? fusedSelection = path == BmojoPath.Fused && x.device_type == DeviceType.CUDA && x.dtype != ScalarType.Float64
+            ? SelectFused(x, y) : null;
+        Tensor selected = fusedSelection?.Selected ?? Select(x, y, previousY: null);             // (B, L)
+        RetrievalPlan? plan = options.Retrieval is null ? null
+            : RetrievalPlan.Build(q, k, selected, window, eideticCapacity, options.Retrieval);
         Tensor o = path switch
         {
             BmojoPath.Reference => AttendReference(q, k, v, kf, vf, selected, plan),
             BmojoPath.Fused => BmojoAttentionFunction.Apply(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity,
-                                                            options.BlockSize),
+                                                            options.BlockSize, fusedSelection?.Tables),
             _ => BmojoBlockwise.Run(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity, plan, options.BlockSize),
         };
         return Output(o).MoveToOuterDisposeScope();
     }
 
     // The path Auto stands for with these queries (B, H, L, Dh); other paths are kept. With a gradient to compute Auto
-    // stays blockwise: the fused function's backward is the blockwise backward after a recompute (no faster).
+    // takes the fused function only where both its passes are fused (bf16, heads <= 64: the tensor cores); elsewhere
+    // its backward is the blockwise backward after a recompute (no faster), so training stays blockwise.
     private BmojoPath ResolvePath(Tensor q) => options.Path != BmojoPath.Auto ? options.Path
         : q.device_type == DeviceType.CUDA && q.dtype != ScalarType.Float64 && options.Retrieval is null
-          && headDim <= FusedBmojoAttention.MaxHeadDim && !(is_grad_enabled() && q.requires_grad)
+          && headDim <= FusedBmojoAttention.MaxHeadDim
+          && (!(is_grad_enabled() && q.requires_grad) || BmojoAttentionFunction.FusesBothPasses(q))
             ? BmojoPath.Fused : BmojoPath.Blockwise;
+
+    // s and the eidetic tables of a whole sequence in one fused pass: P = identity reads y_{t-1} in the kernel; a
+    // learned P is applied by torch first; without an SSM path the prediction is 0. No gradient (selection is discrete).
+    private EideticSelection SelectFused(Tensor u, Tensor? y)
+    {
+        using var noGrad = no_grad();
+        if (y is null) return FusedInnovation.Run(u, zeros_like(u), options.Threshold, window, shiftPrediction: false);
+        if (predictor is null) return FusedInnovation.Run(u, y, options.Threshold, window, shiftPrediction: true);
+        using var scope = NewDisposeScope();
+        Tensor prediction = predictor.forward(InnovationSelector.PreviousOutputs(y, previous: null));
+        EideticSelection s = FusedInnovation.Run(u, prediction, options.Threshold, window, shiftPrediction: false);
+        return new EideticSelection(s.Selected.MoveToOuterDisposeScope(), s.Edge.MoveToOuterDisposeScope(),
+                                    s.Positions.MoveToOuterDisposeScope(), s.Count.MoveToOuterDisposeScope());
+    }
 
     // The exact (B, H or 1, L, 2L) mask over [k | kf] and masked attention.
     private Tensor AttendReference(Tensor q, Tensor k, Tensor v, Tensor kf, Tensor vf, Tensor selected, RetrievalPlan? plan)

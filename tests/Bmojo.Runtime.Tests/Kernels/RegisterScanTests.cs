@@ -1,0 +1,113 @@
+using Bmojo.Runtime.Kernels;
+using Bmojo.Runtime.Reference;
+using static TorchSharp.torch;
+using Device = TorchSharp.torch.Device;
+
+namespace Bmojo.Runtime.Tests.Kernels;
+
+/// <summary>
+/// The register-state scan kernels (d_state &lt;= 16: <see cref="RegisterScanKernel"/>,
+/// <see cref="RegisterScanBackwardKernel"/>) through <see cref="FusedSelectiveScan"/> and
+/// <see cref="FusedSelectiveScanBackward"/>, against the float64 reference and its autograd, on ILGPU's CPU accelerator
+/// (always) and on CUDA (when present). Shapes probe the tiles' edges: L = 1, L odd and not a multiple of the forward's
+/// 32-step or the backward's 8-step tile, d_inner not a multiple of the 64 channels of a block, N = 1 and N &lt; 16
+/// (padded states), each optional input on and off.
+/// </summary>
+public sealed class RegisterScanTests
+{
+    // As FusedSelectiveScanTests and FusedSelectiveScanBackwardTests: fp32 against float64 over a few hundred steps.
+    private const double Atol = 2e-5, Rtol = 2e-4, GradAtol = 5e-5, GradRtol = 5e-4;
+
+    /// <summary>Which optional inputs a case passes.</summary>
+    [Flags]
+    public enum Options
+    {
+        None = 0,
+        D = 1,
+        Z = 2,
+        DeltaBias = 4,
+        Softplus = 8,
+        InitialState = 16,                   // forward only: the backward takes no initial state
+        All = D | Z | DeltaBias | Softplus | InitialState,
+    }
+
+    public static TheoryData<long, long, long, long, Options> Shapes => new()
+    {
+        // batch, d_inner, L, d_state, options
+        { 1, 1, 1, 1, Options.All },                                   // L = 1, one state
+        { 2, 3, 37, 16, Options.All },                                 // odd L, a part tile of each kernel
+        { 1, 70, 45, 5, Options.All },                                 // a second block of 6 channels; N = 5 padded
+        { 2, 65, 64, 16, Options.None },                               // two whole forward tiles; 1 channel in block 2
+        { 1, 4, 100, 1, Options.D | Options.Z },                       // N = 1
+        { 3, 2, 8, 16, Options.DeltaBias | Options.Softplus },         // one whole backward tile
+        { 1, 9, 33, 12, Options.Z | Options.InitialState },
+        { 2, 5, 17, 16, Options.D | Options.DeltaBias },               // bias without softplus
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void ForwardMatchesTheReferenceOnCpu(long batch, long dInner, long length, long dState, Options options) =>
+        CheckForward(new Case(batch, dInner, length, dState, options), CPU);
+
+    [Fact]
+    public void ForwardMatchesTheReferenceAtRandomShapesOnCpu()
+    {
+        foreach (Case c in Case.Random(seed: 5, count: 6)) CheckForward(c, CPU);
+    }
+
+    [CudaFact]
+    public void ForwardMatchesTheReferenceOnCuda()
+    {
+        foreach (object[] row in Shapes) CheckForward(Case.Of(row), CUDA);
+        foreach (Case c in Case.Random(seed: 5, count: 20)) CheckForward(c, CUDA);
+        CheckForward(new Case(2, 200, 1500, 16, Options.All), CUDA);
+    }
+
+    /// <summary>One test case: a shape and its options.</summary>
+    public sealed record Case(long Batch, long DInner, long Length, long DState, Options Options)
+    {
+        public static Case Of(object[] row) => new((long)row[0], (long)row[1], (long)row[2], (long)row[3], (Options)row[4]);
+
+        /// <summary>Shapes drawn at random: up to 3 batch rows, 150 channels (three blocks), 90 steps, 16 states.</summary>
+        public static IEnumerable<Case> Random(int seed, int count)
+        {
+            var random = new Random(seed);
+            for (int i = 0; i < count; i++)
+                yield return new Case(random.Next(1, 4), random.Next(1, 151), random.Next(1, 91), random.Next(1, 17),
+                                      (Options)random.Next(0, (int)Options.All + 1));
+        }
+
+        public bool Has(Options option) => (Options & option) != 0;
+
+        public override string ToString() => $"(B={Batch}, d_inner={DInner}, L={Length}, N={DState}, {Options})";
+    }
+
+    /// <summary>The case's inputs on the device; absent options are null. Without softplus the steps are made
+    /// positive (softplus(delta) + 0.5), as the model's are.</summary>
+    private sealed record Arguments(Tensor U, Tensor Delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? Z, Tensor? DeltaBias, Tensor? InitialState)
+    {
+        public static Arguments For(Case c, Device device)
+        {
+            manual_seed(c.Batch * 100003 + c.DInner * 1009 + c.Length * 17 + c.DState + (long)c.Options * 7919);
+            ScanInputs s = ScanInputs.Random(c.Batch, c.DInner, c.Length, c.DState, device);
+            return new Arguments(s.U, c.Has(Options.Softplus) ? s.Delta : nn.functional.softplus(s.Delta) + 0.5, s.A, s.B, s.C,
+                                 c.Has(Options.D) ? s.D : null, c.Has(Options.Z) ? s.Z : null,
+                                 c.Has(Options.DeltaBias) ? s.DeltaBias : null, c.Has(Options.InitialState) ? s.InitialState : null);
+        }
+
+        public Arguments Float64Cpu() => new(Up(U)!, Up(Delta)!, Up(A)!, Up(B)!, Up(C)!, Up(D), Up(Z), Up(DeltaBias), Up(InitialState));
+
+        private static Tensor? Up(Tensor? t) => t?.detach().to_type(ScalarType.Float64).cpu();
+    }
+
+    private static void CheckForward(Case c, Device device)
+    {
+        Arguments s = Arguments.For(c, device), r = s.Float64Cpu();
+        bool softplus = c.Has(Options.Softplus);
+        (Tensor y, Tensor last) = FusedSelectiveScan.RunWithFinalState(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, softplus, s.InitialState);
+        (Tensor yRef, Tensor lastRef) = SelectiveScanReference.RunWithFinalState(r.U, r.Delta, r.A, r.B, r.C, r.D, r.Z, r.DeltaBias, softplus, r.InitialState);
+        Assert.Equal(device.type, y.device_type);
+        TensorAssert.Close(yRef, y, Atol, Rtol, $"y {c} on {device}");
+        TensorAssert.Close(lastRef, last, Atol, Rtol, $"final state {c} on {device}");
+    }
+}

@@ -58,9 +58,13 @@ public static class FusedSelectiveScan
     /// <see cref="RegisterScanBackwardKernel"/>); larger states go to the lane-per-state ones.</summary>
     internal static bool InRegisters(long dState) => dState <= RegisterScanKernel.MaxDState;
 
-    /// <summary>The number of checkpoint chunks along L for a given d_state (training still runs the lane-per-state
-    /// kernels, chunks of 2^⌈log2 N⌉ steps).</summary>
-    internal static long Chunks(long length, long dState) => (length + Lanes(dState) - 1) / Lanes(dState);
+    /// <summary>The number of checkpoint chunks along L for a given d_state (8 steps each in the register kernels,
+    /// 2^⌈log2 N⌉ in the lane-per-state ones).</summary>
+    internal static long Chunks(long length, long dState)
+    {
+        long steps = InRegisters(dState) ? RegisterScanKernel.ChunkSteps : Lanes(dState);
+        return (length + steps - 1) / steps;
+    }
 
     private static int Lanes(long dState) => (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(dState, 1));
 
@@ -112,7 +116,7 @@ public static class FusedSelectiveScan
             };
             if (batch > 0 && dInner > 0 && length > 0)
             {
-                if (InRegisters(dState) && !checkpoints)      // training: the lane-per-state kernels, for their backward
+                if (InRegisters(dState))
                 {
                     long groups = batch * RegisterScanKernel.BlocksPerBatch((int)dInner);         // one batch row per block
                     host.Launch(accelerator => RegisterKernel.On(accelerator)(

@@ -52,15 +52,65 @@ public sealed class RegisterScanTests
     [Fact]
     public void ForwardMatchesTheReferenceAtRandomShapesOnCpu()
     {
-        foreach (Case c in Case.Random(seed: 5, count: 6)) CheckForward(c, CPU);
+        foreach (Case c in Case.Random(seed: 5, count: 6, maxBatch: 3, maxDInner: 150, maxLength: 90)) CheckForward(c, CPU);
     }
 
     [CudaFact]
     public void ForwardMatchesTheReferenceOnCuda()
     {
         foreach (object[] row in Shapes) CheckForward(Case.Of(row), CUDA);
-        foreach (Case c in Case.Random(seed: 5, count: 20)) CheckForward(c, CUDA);
+        foreach (Case c in Case.Random(seed: 5, count: 20, maxBatch: 4, maxDInner: 300, maxLength: 500)) CheckForward(c, CUDA);
         CheckForward(new Case(2, 200, 1500, 16, Options.All), CUDA);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void BackwardMatchesReferenceAutogradOnCpu(long batch, long dInner, long length, long dState, Options options) =>
+        CheckBackward(new Case(batch, dInner, length, dState, options), CPU);
+
+    [Fact]
+    public void BackwardMatchesReferenceAutogradAtRandomShapesOnCpu()
+    {
+        // The CPU accelerator syncs its simulated warp at every shuffle (144 per 8-step tile): small shapes only.
+        foreach (Case c in Case.Random(seed: 6, count: 4, maxBatch: 2, maxDInner: 100, maxLength: 40)) CheckBackward(c, CPU);
+    }
+
+    [CudaFact]
+    public void BackwardMatchesReferenceAutogradOnCuda()
+    {
+        foreach (object[] row in Shapes) CheckBackward(Case.Of(row), CUDA);
+        foreach (Case c in Case.Random(seed: 6, count: 20, maxBatch: 4, maxDInner: 300, maxLength: 500)) CheckBackward(c, CUDA);
+        CheckBackward(new Case(2, 200, 600, 16, Options.All), CUDA);
+    }
+
+    [Fact]
+    public void BackwardWithoutCheckpointsRunsTheForwardKernelFirst()
+    {
+        var c = new Case(2, 67, 19, 7, Options.All);
+        Arguments s = Arguments.For(c, CPU);
+        Tensor gradOutput = randn(c.Batch, c.DInner, c.Length);
+        (_, Tensor checkpoints) = FusedSelectiveScan.RunForTraining(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, true);
+        SelectiveScanGradients given = FusedSelectiveScanBackward.Run(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, true, gradOutput, checkpoints);
+        SelectiveScanGradients own = FusedSelectiveScanBackward.Run(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, true, gradOutput);
+        Tensor[] expected = [given.U, given.Delta, given.A, given.B, given.C, given.D!, given.Z!, given.DeltaBias!];
+        Tensor[] actual = [own.U, own.Delta, own.A, own.B, own.C, own.D!, own.Z!, own.DeltaBias!];
+        // The same kernels on the same inputs; dB and dC sum by atomics, whose order may differ between runs.
+        for (int i = 0; i < expected.Length; i++) TensorAssert.Close(expected[i], actual[i], 1e-6, 1e-5, $"gradient {i}");
+    }
+
+    [Fact]
+    public void StatesUpTo16RunInRegistersAndLargerOnesOneLaneAState()
+    {
+        // The checkpoints tell the kernels apart: every 8 steps in registers, every 2^ceil(log2 N) steps otherwise.
+        foreach ((long dState, long chunks) in new[] { (1L, 5L), (16L, 5L), (17L, 2L), (20L, 2L), (32L, 2L) })
+        {
+            manual_seed(dState);
+            ScanInputs s = ScanInputs.Random(1, 3, 33, dState, CPU);
+            (Tensor y, Tensor checkpoints) = FusedSelectiveScan.RunForTraining(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, true);
+            Assert.Equal(new long[] { 1, 3, chunks, dState }, checkpoints.shape);
+            TensorAssert.Close(SelectiveScanReference.Run(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, deltaSoftplus: true),
+                               y, Atol, Rtol, $"y, N = {dState}");
+        }
     }
 
     /// <summary>One test case: a shape and its options.</summary>
@@ -68,13 +118,13 @@ public sealed class RegisterScanTests
     {
         public static Case Of(object[] row) => new((long)row[0], (long)row[1], (long)row[2], (long)row[3], (Options)row[4]);
 
-        /// <summary>Shapes drawn at random: up to 3 batch rows, 150 channels (three blocks), 90 steps, 16 states.</summary>
-        public static IEnumerable<Case> Random(int seed, int count)
+        /// <summary>Shapes drawn at random up to the given sizes, with 1 to 16 states and any options.</summary>
+        public static IEnumerable<Case> Random(int seed, int count, int maxBatch, int maxDInner, int maxLength)
         {
             var random = new Random(seed);
             for (int i = 0; i < count; i++)
-                yield return new Case(random.Next(1, 4), random.Next(1, 151), random.Next(1, 91), random.Next(1, 17),
-                                      (Options)random.Next(0, (int)Options.All + 1));
+                yield return new Case(random.Next(1, maxBatch + 1), random.Next(1, maxDInner + 1), random.Next(1, maxLength + 1),
+                                      random.Next(1, 17), (Options)random.Next(0, (int)Options.All + 1));
         }
 
         public bool Has(Options option) => (Options & option) != 0;
@@ -98,6 +148,36 @@ public sealed class RegisterScanTests
         public Arguments Float64Cpu() => new(Up(U)!, Up(Delta)!, Up(A)!, Up(B)!, Up(C)!, Up(D), Up(Z), Up(DeltaBias), Up(InitialState));
 
         private static Tensor? Up(Tensor? t) => t?.detach().to_type(ScalarType.Float64).cpu();
+    }
+
+    /// <summary>Every input's gradient, from the forward kernel's checkpoints (as training runs), against float64
+    /// autograd through the reference.</summary>
+    private static void CheckBackward(Case c, Device device)
+    {
+        Arguments s = Arguments.For(c, device);
+        bool softplus = c.Has(Options.Softplus);
+        Tensor gradOutput = randn(c.Batch, c.DInner, c.Length, device: device);
+        (_, Tensor checkpoints) = FusedSelectiveScan.RunForTraining(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, softplus);
+        SelectiveScanGradients g = FusedSelectiveScanBackward.Run(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, softplus, gradOutput, checkpoints);
+
+        Tensor?[] inputs = [s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias];
+        Tensor?[] leaves = inputs.Select(t => t?.detach().to_type(ScalarType.Float64).cpu().requires_grad_(true)).ToArray();
+        Tensor y = SelectiveScanReference.Run(leaves[0]!, leaves[1]!, leaves[2]!, leaves[3]!, leaves[4]!, leaves[5], leaves[6], leaves[7], softplus);
+        (y * gradOutput.to_type(ScalarType.Float64).cpu()).sum().backward();
+
+        string[] names = ["u", "delta", "A", "B", "C", "D", "z", "delta_bias"];
+        Tensor?[] fused = [g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias];
+        for (int i = 0; i < names.Length; i++)
+        {
+            string what = $"d{names[i]} {c} on {device}";
+            if (leaves[i] is null)
+            {
+                Assert.True(fused[i] is null, what + " should be absent");
+                continue;
+            }
+            Assert.Equal(device.type, fused[i]!.device_type);
+            TensorAssert.Close(leaves[i]!.grad!, fused[i]!, GradAtol, GradRtol, what);
+        }
     }
 
     private static void CheckForward(Case c, Device device)

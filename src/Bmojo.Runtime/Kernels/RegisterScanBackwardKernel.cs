@@ -66,9 +66,13 @@ internal static class RegisterScanBackwardKernel
     private const int SumQuads = Warps * TileSteps * SumStride / 4;
     private const float Log2E = 1.442695041f, Ln2 = 0.6931471806f;
 
+    // The (channel, step) tiles, in shared-memory order: dt, u, gy, gate factor, slope in; du, d(dt), dz out.
+    private const int StepSizes = 0, Inputs = 1, Grads = 2, GateFactors = 3, Slopes = 4, GradInputs = 5, GradSteps = 6, GradGates = 7;
+    private const int ChannelTiles = 8;
+
     /// <summary>Float4s of dynamic shared memory: 8 (channel, step) tiles (dt, u, gy, gate factor, slope in; du,
     /// d(dt), dz out), the B, C rows, the warps' dB, dC sums and the block's delta biases.</summary>
-    public const int SharedQuads = 8 * TileQuads + TileSteps * StepQuads + SumQuads + Channels / 4;
+    public const int SharedQuads = ChannelTiles * TileQuads + TileSteps * StepQuads + SumQuads + Channels / 4;
 
     public static int BlocksPerBatch(int dInner) => RegisterScanKernel.BlocksPerBatch(dInner);
 
@@ -77,17 +81,10 @@ internal static class RegisterScanBackwardKernel
         ArrayView<Float4> shared = SharedMemory.GetDynamic<Float4>();
         var tiles = new Tiles
         {
-            StepSizes = shared.SubView(0, TileQuads),
-            Inputs = shared.SubView(TileQuads, TileQuads),
-            Grads = shared.SubView(2 * TileQuads, TileQuads),
-            GateFactors = shared.SubView(3 * TileQuads, TileQuads),
-            Slopes = shared.SubView(4 * TileQuads, TileQuads),
-            GradInputs = shared.SubView(5 * TileQuads, TileQuads),
-            GradSteps = shared.SubView(6 * TileQuads, TileQuads),
-            GradGates = shared.SubView(7 * TileQuads, TileQuads),
-            Rows = shared.SubView(8 * TileQuads, TileSteps * StepQuads),
-            Sums = shared.SubView(8 * TileQuads + TileSteps * StepQuads, SumQuads).Cast<float>(),
-            Biases = shared.SubView(8 * TileQuads + TileSteps * StepQuads + SumQuads, Channels / 4).Cast<float>(),
+            ChannelRows = shared.SubView(0, ChannelTiles * TileQuads),
+            Rows = shared.SubView(ChannelTiles * TileQuads, TileSteps * StepQuads),
+            Sums = shared.SubView(ChannelTiles * TileQuads + TileSteps * StepQuads, SumQuads).Cast<float>(),
+            Biases = shared.SubView(ChannelTiles * TileQuads + TileSteps * StepQuads + SumQuads, Channels / 4).Cast<float>(),
         };
         int blocksPerBatch = BlocksPerBatch(p.DInner);
         int b = Grid.IdxX / blocksPerBatch;
@@ -108,14 +105,7 @@ internal static class RegisterScanBackwardKernel
             Bits = laneIndex,
             Skip = p.Has(ScanOptions.D) ? p.D[d] : 0f,
             WritesRows = (Group.IdxX & 1) == 0,               // the even lane stores the channel's du, d(dt), dz
-            StepSizes = tiles.StepSizes.SubView(channel * RowQuads, RowQuads),
-            Inputs = tiles.Inputs.SubView(channel * RowQuads, RowQuads),
-            Grads = tiles.Grads.SubView(channel * RowQuads, RowQuads),
-            GateFactors = tiles.GateFactors.SubView(channel * RowQuads, RowQuads),
-            Slopes = tiles.Slopes.SubView(channel * RowQuads, RowQuads),
-            GradInputs = tiles.GradInputs.SubView(channel * RowQuads, RowQuads),
-            GradSteps = tiles.GradSteps.SubView(channel * RowQuads, RowQuads),
-            GradGates = tiles.GradGates.SubView(channel * RowQuads, RowQuads),
+            Row = tiles.ChannelRows.SubView(channel * RowQuads),
             RowsLo = tiles.Rows.SubView(lanes.Lo / 4),
             RowsHi = tiles.Rows.SubView(lanes.Hi / 4),
             Sums = tiles.Sums.SubView((Group.IdxX >> 5) * TileSteps * SumStride + SumColumn(laneIndex)),
@@ -172,8 +162,8 @@ internal static class RegisterScanBackwardKernel
     {
         var s = new TileInputs
         {
-            Dt0 = lane.StepSizes[0], Dt1 = lane.StepSizes[1],
-            U0 = lane.Inputs[0], U1 = lane.Inputs[1],
+            Dt0 = lane.Get(StepSizes, 0), Dt1 = lane.Get(StepSizes, 1),
+            U0 = lane.Get(Inputs, 0), U1 = lane.Get(Inputs, 1),
         };
         States h1 = Recompute(h0, a, s, lane, 0);
         States h2 = Recompute(h1, a, s, lane, 1);
@@ -185,22 +175,22 @@ internal static class RegisterScanBackwardKernel
         States h8 = Recompute(h7, a, s, lane, 7);
         if (z)
         {
-            Float4 factors0 = lane.GateFactors[0], factors1 = lane.GateFactors[1];
+            Float4 factors0 = lane.Get(GateFactors, 0), factors1 = lane.Get(GateFactors, 1);
             Float4 dz0 = new(GateGrad(h1, s, lane, 0, factors0.X), GateGrad(h2, s, lane, 1, factors0.Y),
                              GateGrad(h3, s, lane, 2, factors0.Z), GateGrad(h4, s, lane, 3, factors0.W));
             Float4 dz1 = new(GateGrad(h5, s, lane, 4, factors1.X), GateGrad(h6, s, lane, 5, factors1.Y),
                              GateGrad(h7, s, lane, 6, factors1.Z), GateGrad(h8, s, lane, 7, factors1.W));
             if (lane.WritesRows)
             {
-                lane.GradGates[0] = dz0;
-                lane.GradGates[1] = dz1;
+                lane.Set(GradGates, 0, dz0);
+                lane.Set(GradGates, 1, dz1);
             }
         }
 
-        s.Gy0 = lane.Grads[0];
-        s.Gy1 = lane.Grads[1];
-        s.Slope0 = lane.Slopes[0];
-        s.Slope1 = lane.Slopes[1];
+        s.Gy0 = lane.Get(Grads, 0);
+        s.Gy1 = lane.Get(Grads, 1);
+        s.Slope0 = lane.Get(Slopes, 0);
+        s.Slope1 = lane.Get(Slopes, 1);
         var grads = new TileGrads();
         Reverse(ref carry, ref sums, ref grads, h8, h7, a, s, lane, 7);
         Reverse(ref carry, ref sums, ref grads, h7, h6, a, s, lane, 6);
@@ -212,10 +202,10 @@ internal static class RegisterScanBackwardKernel
         Reverse(ref carry, ref sums, ref grads, h1, h0, a, s, lane, 0);
         if (lane.WritesRows)
         {
-            lane.GradInputs[0] = grads.U0;
-            lane.GradInputs[1] = grads.U1;
-            lane.GradSteps[0] = grads.Dt0;
-            lane.GradSteps[1] = grads.Dt1;
+            lane.Set(GradInputs, 0, grads.U0);
+            lane.Set(GradInputs, 1, grads.U1);
+            lane.Set(GradSteps, 0, grads.Dt0);
+            lane.Set(GradSteps, 1, grads.Dt1);
         }
     }
 
@@ -324,20 +314,26 @@ internal static class RegisterScanBackwardKernel
 
     private struct Tiles
     {
-        public ArrayView<Float4> StepSizes, Inputs, Grads, GateFactors, Slopes, GradInputs, GradSteps, GradGates, Rows;
+        public ArrayView<Float4> ChannelRows, Rows;        // the (channel, step) tiles one after the other; B, C rows
         public ArrayView<float> Sums, Biases;
     }
 
-    /// <summary>A lane's rows of the (channel, step) tiles, its quads' columns of the (step, state) rows and its column
-    /// of its warp's sums.</summary>
+    /// <summary>A lane's row of the (channel, step) tiles (one base address: tile i is i · TileQuads on), its quads'
+    /// columns of the (step, state) rows and its column of its warp's sums.</summary>
     private struct Lane
     {
         public StateLanes Lanes;
         public int Bits;
         public float Skip;
         public bool WritesRows;
-        public ArrayView<Float4> StepSizes, Inputs, Grads, GateFactors, Slopes, GradInputs, GradSteps, GradGates, RowsLo, RowsHi;
+        public ArrayView<Float4> Row, RowsLo, RowsHi;
         public ArrayView<float> Sums;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly Float4 Get(int tile, int q) => Row[tile * TileQuads + q];
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Set(int tile, int q, Float4 values) => Row[tile * TileQuads + q] = values;
     }
 
     /// <summary>A channel's tile of per-step values in registers: steps 0..3 in the first quad, 4..7 in the second.</summary>
@@ -382,8 +378,7 @@ internal static class RegisterScanBackwardKernel
         private readonly RegisterScanGradientArguments p;
         private readonly int first, rowStep, entries, step, stateFirst, stateStep, sumRow;
         private readonly bool realState, sumsState;
-        private readonly ArrayView<float> stepSizes, inputs, grads, gateFactors, slopes, gradInputs, gradSteps, gradGates;
-        private readonly ArrayView<float> biases, rows, sums;
+        private readonly ArrayView<float> entry, biases, rows, sums;  // entry: (r, s) of the first (channel, step) tile
 
         public Loader(RegisterScanGradientArguments p, int b, int d0, int thread, Tiles tiles)
         {
@@ -393,15 +388,7 @@ internal static class RegisterScanBackwardKernel
             first = (b * p.DInner + d0 + row) * p.Length;                     // (b, d0 + r, 0) in u, delta, z, g
             rowStep = 16 * p.Length;
             entries = (XMath.Min(Channels, p.DInner - d0) - row + 15) / 16;   // m < entries: a channel of d_inner
-            int at = row * RowFloats + step;
-            stepSizes = tiles.StepSizes.Cast<float>().SubView(at);
-            inputs = tiles.Inputs.Cast<float>().SubView(at);
-            grads = tiles.Grads.Cast<float>().SubView(at);
-            gateFactors = tiles.GateFactors.Cast<float>().SubView(at);
-            slopes = tiles.Slopes.Cast<float>().SubView(at);
-            gradInputs = tiles.GradInputs.Cast<float>().SubView(at);
-            gradSteps = tiles.GradSteps.Cast<float>().SubView(at);
-            gradGates = tiles.GradGates.Cast<float>().SubView(at);
+            entry = tiles.ChannelRows.Cast<float>().SubView(row * RowFloats + step);
             biases = tiles.Biases.SubView(row);
             int state = thread % 16;
             stateStep = thread / 16;
@@ -428,6 +415,9 @@ internal static class RegisterScanBackwardKernel
             };
         }
 
+        /// <summary>This thread's entry (r + 16m, s) of a (channel, step) tile.</summary>
+        private ref float Entry(int tile, int m) => ref entry[tile * 4 * TileQuads + 16 * m * RowFloats];
+
         private Float4 Column(ArrayView<float> source, int at) =>
             new(Entry(source, at, 0), Entry(source, at, 1), Entry(source, at, 2), Entry(source, at, 3));
 
@@ -447,7 +437,6 @@ internal static class RegisterScanBackwardKernel
 
         private void StageEntry(float u, float delta, float z, float g, int m, bool inRange)
         {
-            int at = 16 * m * RowFloats;                                       // row r + 16m
             bool real = inRange && m < entries;
             float dt = delta + biases[16 * m], slope = 1f;
             if (p.Has(ScanOptions.DeltaSoftplus) && dt <= 20f)
@@ -463,11 +452,11 @@ internal static class RegisterScanBackwardKernel
                 gy = g * z * sigmoid;
                 factor = g * sigmoid * (1f + z * (1f - sigmoid));
             }
-            stepSizes[at] = real ? dt : 0f;
-            inputs[at] = real ? u : 0f;
-            grads[at] = real ? gy : 0f;
-            gateFactors[at] = real ? factor : 0f;
-            slopes[at] = real ? slope : 0f;
+            Entry(StepSizes, m) = real ? dt : 0f;
+            Entry(Inputs, m) = real ? u : 0f;
+            Entry(Grads, m) = real ? gy : 0f;
+            Entry(GateFactors, m) = real ? factor : 0f;
+            Entry(Slopes, m) = real ? slope : 0f;
         }
 
         /// <summary>Writes this thread's entries of du, d(dt), dz and adds the block's dB, dC sums into the totals.</summary>
@@ -496,10 +485,9 @@ internal static class RegisterScanBackwardKernel
         private void WriteEntry(int at, int m)
         {
             if (m >= entries) return;
-            int tile = 16 * m * RowFloats;
-            p.GradU[at + m * rowStep] = gradInputs[tile];
-            p.GradDelta[at + m * rowStep] = gradSteps[tile];
-            if (p.Has(ScanOptions.Z)) p.GradZ[at + m * rowStep] = gradGates[tile];
+            p.GradU[at + m * rowStep] = Entry(GradInputs, m);
+            p.GradDelta[at + m * rowStep] = Entry(GradSteps, m);
+            if (p.Has(ScanOptions.Z)) p.GradZ[at + m * rowStep] = Entry(GradGates, m);
         }
     }
 }

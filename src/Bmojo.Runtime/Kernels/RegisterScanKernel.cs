@@ -32,9 +32,13 @@ internal static class RegisterScanKernel
     private const int StepQuads = 8;                     // a (step, state) row: B[b, 0..15, t] then C[b, 0..15, t]
     private const float Log2E = 1.442695041f;
 
+    // The (channel, step) tiles, in shared-memory order.
+    private const int StepSizes = 0, Inputs = 1, Gates = 2, Outputs = 3;
+    private const int ChannelTiles = 4;
+
     /// <summary>Float4s of dynamic shared memory: four (channel, step) tiles (dt, u, z, y), the B, C rows and the
     /// block's delta biases.</summary>
-    public const int SharedQuads = 4 * TileQuads + TileSteps * StepQuads + Channels / 4;
+    public const int SharedQuads = ChannelTiles * TileQuads + TileSteps * StepQuads + Channels / 4;
 
     public static int BlocksPerBatch(int dInner) => (dInner + Channels - 1) / Channels;
 
@@ -45,12 +49,9 @@ internal static class RegisterScanKernel
         ArrayView<Float4> shared = SharedMemory.GetDynamic<Float4>();
         var tiles = new Tiles
         {
-            StepSizes = shared.SubView(0, TileQuads),
-            Inputs = shared.SubView(TileQuads, TileQuads),
-            Gates = shared.SubView(2 * TileQuads, TileQuads),
-            Outputs = shared.SubView(3 * TileQuads, TileQuads),
-            Rows = shared.SubView(4 * TileQuads, TileSteps * StepQuads),
-            Biases = shared.SubView(4 * TileQuads + TileSteps * StepQuads, Channels / 4).Cast<float>(),
+            ChannelRows = shared.SubView(0, ChannelTiles * TileQuads),
+            Rows = shared.SubView(ChannelTiles * TileQuads, TileSteps * StepQuads),
+            Biases = shared.SubView(ChannelTiles * TileQuads + TileSteps * StepQuads, Channels / 4).Cast<float>(),
         };
         int blocksPerBatch = BlocksPerBatch(p.DInner);
         int b = Grid.IdxX / blocksPerBatch;
@@ -73,9 +74,7 @@ internal static class RegisterScanKernel
             Active = active,
             WritesY = (Group.IdxX & 1) == 0,                  // the even lane stores the channel's y
             Checkpoints = c * Chunks(p.Length) * p.DState,     // (b, d, :, :) in Checkpoints
-            StepSizes = tiles.StepSizes.SubView(channel * RowQuads, RowQuads),
-            Inputs = tiles.Inputs.SubView(channel * RowQuads, RowQuads),
-            Outputs = tiles.Outputs.SubView(channel * RowQuads, RowQuads),
+            Row = tiles.ChannelRows.SubView(channel * RowQuads),
             RowsLo = tiles.Rows.SubView(lanes.Lo / 4),
             RowsHi = tiles.Rows.SubView(lanes.Hi / 4),
         };
@@ -124,12 +123,12 @@ internal static class RegisterScanKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Quad(ref States h, States a, float skip, Lane lane, int q)
     {
-        Float4 dt = lane.StepSizes[q], u = lane.Inputs[q];
+        Float4 dt = lane.Row[StepSizes * TileQuads + q], u = lane.Row[Inputs * TileQuads + q];
         Float4 y = new(Step(ref h, a, dt.X, u.X, skip, lane, 4 * q),
                        Step(ref h, a, dt.Y, u.Y, skip, lane, 4 * q + 1),
                        Step(ref h, a, dt.Z, u.Z, skip, lane, 4 * q + 2),
                        Step(ref h, a, dt.W, u.W, skip, lane, 4 * q + 3));
-        if (lane.WritesY) lane.Outputs[q] = y;
+        if (lane.WritesY) lane.Row[Outputs * TileQuads + q] = y;
     }
 
     /// <summary>One step of one lane: its 8 states advance, and the channel's <c>y</c> (both lanes' sums) comes back.</summary>
@@ -163,18 +162,19 @@ internal static class RegisterScanKernel
 
     private struct Tiles
     {
-        public ArrayView<Float4> StepSizes, Inputs, Gates, Outputs, Rows;
+        public ArrayView<Float4> ChannelRows, Rows;        // the (channel, step) tiles one after the other; B, C rows
         public ArrayView<float> Biases;
     }
 
-    /// <summary>A lane's rows of the (channel, step) tiles and its quads' columns of the (step, state) rows.</summary>
+    /// <summary>A lane's row of the (channel, step) tiles (one base address: tile i is i · TileQuads on) and its quads'
+    /// columns of the (step, state) rows.</summary>
     private struct Lane
     {
         public SelectiveScanArguments Arguments;
         public StateLanes Lanes;
         public bool Active, WritesY;
         public int Checkpoints;
-        public ArrayView<Float4> StepSizes, Inputs, Outputs, RowsLo, RowsHi;
+        public ArrayView<Float4> Row, RowsLo, RowsHi;
     }
 
     /// <summary>One thread's share of a tile's global reads: of each (channel, step) tile the entries (r + 4m, s),
@@ -195,7 +195,7 @@ internal static class RegisterScanKernel
         private readonly SelectiveScanArguments p;
         private readonly int first, rowStep, entries, step, stateFirst, stateStep;
         private readonly bool realState;
-        private readonly ArrayView<float> stepSizes, inputs, gates, outputs, biases, rows;
+        private readonly ArrayView<float> entry, biases, rows;   // entry: (r, s) of the first (channel, step) tile
 
         public Loader(SelectiveScanArguments p, int b, int d0, int thread, Tiles tiles)
         {
@@ -205,11 +205,7 @@ internal static class RegisterScanKernel
             first = (b * p.DInner + d0 + row) * p.Length;                     // (b, d0 + r, 0) in u, delta, z, y
             rowStep = 4 * p.Length;
             entries = (XMath.Min(Channels, p.DInner - d0) - row + 3) / 4;     // m < entries: a channel of d_inner
-            int at = row * 4 * RowQuads + step;
-            stepSizes = tiles.StepSizes.Cast<float>().SubView(at);
-            inputs = tiles.Inputs.Cast<float>().SubView(at);
-            gates = tiles.Gates.Cast<float>().SubView(at);
-            outputs = tiles.Outputs.Cast<float>().SubView(at);
+            entry = tiles.ChannelRows.Cast<float>().SubView(row * 4 * RowQuads + step);
             biases = tiles.Biases.SubView(row);
             int state = thread % 16;
             stateStep = thread / 16;
@@ -233,6 +229,9 @@ internal static class RegisterScanKernel
                 C = StateColumn(p.C, t0),
             };
         }
+
+        /// <summary>This thread's entry (r + 4m, s) of a (channel, step) tile.</summary>
+        private ref float Entry(int tile, int m) => ref entry[tile * 4 * TileQuads + m * 4 * 4 * RowQuads];
 
         private Float4 Column(ArrayView<float> source, int at, int j) =>
             new(Entry(source, at, 4 * j), Entry(source, at, 4 * j + 1), Entry(source, at, 4 * j + 2), Entry(source, at, 4 * j + 3));
@@ -266,12 +265,11 @@ internal static class RegisterScanKernel
 
         private void StageEntry(float u, float delta, float z, int m, bool inRange)
         {
-            int at = m * 4 * 4 * RowQuads;                                     // row r + 4m
             float dt = delta + biases[4 * m];
             if (p.Has(ScanOptions.DeltaSoftplus)) dt = Softplus(dt);
-            stepSizes[at] = inRange ? dt : 0f;
-            inputs[at] = inRange ? u : 0f;
-            gates[at] = z;
+            Entry(StepSizes, m) = inRange ? dt : 0f;
+            Entry(Inputs, m) = inRange ? u : 0f;
+            Entry(Gates, m) = z;
         }
 
         private void StageStates(Float4 values, int offset, int t0)
@@ -307,10 +305,10 @@ internal static class RegisterScanKernel
         private void WriteEntry(int at, int m)
         {
             if (m >= entries) return;
-            float y = outputs[m * 4 * 4 * RowQuads];
+            float y = Entry(Outputs, m);
             if (p.Has(ScanOptions.Z))
             {
-                float z = gates[m * 4 * 4 * RowQuads];
+                float z = Entry(Gates, m);
                 y *= z / (1f + XMath.Exp(-z));
             }
             p.Output[at + m * rowStep] = y;

@@ -442,8 +442,8 @@ internal static class RegisterScanBackwardKernel
             if (p.Has(ScanOptions.DeltaSoftplus) && dt <= 20f)
             {
                 float e = XMath.Exp(dt);
-                slope = e / (1f + e);
                 dt = XMath.Log(1f + e);
+                slope = e * XMath.Exp(-dt);                                    // σ(x) = e^x / (1 + e^x), no division
             }
             float gy = g, factor = 0f;
             if (p.Has(ScanOptions.Z))

@@ -156,30 +156,27 @@ internal static class RegisterScanBackwardKernel
     private static int SumColumn(int lane) => 16 * ((lane >> 1) & 1) + 8 * (lane & 1) + 4 * ((lane >> 4) & 1) + 2 * ((lane >> 3) & 1) + ((lane >> 2) & 1);
 
     /// <summary>One tile of one lane: the 8 steps' states from the checkpoint (and with z, y and dz), then the 8
-    /// reverse steps.</summary>
+    /// reverse steps, 4 at a time: each half's per-step inputs are loaded when it starts and its du, d(dt) stored
+    /// when it ends, so that no more of them share the registers with the 9 states than needed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Tile(ref States carry, ref ChannelSums sums, States h0, States a, Lane lane, bool z)
     {
-        var s = new TileInputs
-        {
-            Dt0 = lane.Get(StepSizes, 0), Dt1 = lane.Get(StepSizes, 1),
-            U0 = lane.Get(Inputs, 0), U1 = lane.Get(Inputs, 1),
-        };
-        States h1 = Recompute(h0, a, s, lane, 0);
-        States h2 = Recompute(h1, a, s, lane, 1);
-        States h3 = Recompute(h2, a, s, lane, 2);
-        States h4 = Recompute(h3, a, s, lane, 3);
-        States h5 = Recompute(h4, a, s, lane, 4);
-        States h6 = Recompute(h5, a, s, lane, 5);
-        States h7 = Recompute(h6, a, s, lane, 6);
-        States h8 = Recompute(h7, a, s, lane, 7);
+        Float4 dt0 = lane.Get(StepSizes, 0), dt1 = lane.Get(StepSizes, 1), u0 = lane.Get(Inputs, 0), u1 = lane.Get(Inputs, 1);
+        States h1 = Recompute(h0, a, dt0.X, u0.X, lane, 0);
+        States h2 = Recompute(h1, a, dt0.Y, u0.Y, lane, 1);
+        States h3 = Recompute(h2, a, dt0.Z, u0.Z, lane, 2);
+        States h4 = Recompute(h3, a, dt0.W, u0.W, lane, 3);
+        States h5 = Recompute(h4, a, dt1.X, u1.X, lane, 4);
+        States h6 = Recompute(h5, a, dt1.Y, u1.Y, lane, 5);
+        States h7 = Recompute(h6, a, dt1.Z, u1.Z, lane, 6);
+        States h8 = Recompute(h7, a, dt1.W, u1.W, lane, 7);
         if (z)
         {
             Float4 factors0 = lane.Get(GateFactors, 0), factors1 = lane.Get(GateFactors, 1);
-            Float4 dz0 = new(GateGrad(h1, s, lane, 0, factors0.X), GateGrad(h2, s, lane, 1, factors0.Y),
-                             GateGrad(h3, s, lane, 2, factors0.Z), GateGrad(h4, s, lane, 3, factors0.W));
-            Float4 dz1 = new(GateGrad(h5, s, lane, 4, factors1.X), GateGrad(h6, s, lane, 5, factors1.Y),
-                             GateGrad(h7, s, lane, 6, factors1.Z), GateGrad(h8, s, lane, 7, factors1.W));
+            Float4 dz0 = new(GateGrad(h1, u0.X, lane, 0, factors0.X), GateGrad(h2, u0.Y, lane, 1, factors0.Y),
+                             GateGrad(h3, u0.Z, lane, 2, factors0.Z), GateGrad(h4, u0.W, lane, 3, factors0.W));
+            Float4 dz1 = new(GateGrad(h5, u1.X, lane, 4, factors1.X), GateGrad(h6, u1.Y, lane, 5, factors1.Y),
+                             GateGrad(h7, u1.Z, lane, 6, factors1.Z), GateGrad(h8, u1.W, lane, 7, factors1.W));
             if (lane.WritesRows)
             {
                 lane.Set(GradGates, 0, dz0);
@@ -187,33 +184,26 @@ internal static class RegisterScanBackwardKernel
             }
         }
 
-        s.Gy0 = lane.Get(Grads, 0);
-        s.Gy1 = lane.Get(Grads, 1);
-        s.Slope0 = lane.Get(Slopes, 0);
-        s.Slope1 = lane.Get(Slopes, 1);
-        var grads = new TileGrads();
-        Reverse(ref carry, ref sums, ref grads, h8, h7, a, s, lane, 7);
-        Reverse(ref carry, ref sums, ref grads, h7, h6, a, s, lane, 6);
-        Reverse(ref carry, ref sums, ref grads, h6, h5, a, s, lane, 5);
-        Reverse(ref carry, ref sums, ref grads, h5, h4, a, s, lane, 4);
-        Reverse(ref carry, ref sums, ref grads, h4, h3, a, s, lane, 3);
-        Reverse(ref carry, ref sums, ref grads, h3, h2, a, s, lane, 2);
-        Reverse(ref carry, ref sums, ref grads, h2, h1, a, s, lane, 1);
-        Reverse(ref carry, ref sums, ref grads, h1, h0, a, s, lane, 0);
-        if (lane.WritesRows)
-        {
-            lane.Set(GradInputs, 0, grads.U0);
-            lane.Set(GradInputs, 1, grads.U1);
-            lane.Set(GradSteps, 0, grads.Dt0);
-            lane.Set(GradSteps, 1, grads.Dt1);
-        }
+        StepInputs late = StepInputs.Load(lane, 1);
+        var grads = new StepGrads();
+        Reverse(ref carry, ref sums, ref grads, h8, h7, a, late, lane, 7);
+        Reverse(ref carry, ref sums, ref grads, h7, h6, a, late, lane, 6);
+        Reverse(ref carry, ref sums, ref grads, h6, h5, a, late, lane, 5);
+        Reverse(ref carry, ref sums, ref grads, h5, h4, a, late, lane, 4);
+        grads.Store(lane, 1);
+        StepInputs early = StepInputs.Load(lane, 0);
+        Reverse(ref carry, ref sums, ref grads, h4, h3, a, early, lane, 3);
+        Reverse(ref carry, ref sums, ref grads, h3, h2, a, early, lane, 2);
+        Reverse(ref carry, ref sums, ref grads, h2, h1, a, early, lane, 1);
+        Reverse(ref carry, ref sums, ref grads, h1, h0, a, early, lane, 0);
+        grads.Store(lane, 0);
     }
 
     /// <summary>State after step k from the state before it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static States Recompute(States h, States a, TileInputs s, Lane lane, int k)
+    private static States Recompute(States h, States a, float dt, float u, Lane lane, int k)
     {
-        float dt = s.Dt(k), dtu = dt * s.U(k);
+        float dtu = dt * u;
         return new States
         {
             Lo = RegisterScanKernel.Advance(h.Lo, a.Lo, lane.RowsLo[k * StepQuads], dt, dtu),
@@ -223,10 +213,10 @@ internal static class RegisterScanBackwardKernel
 
     /// <summary><c>dz</c> at step k: the scan's output <c>y = Σ C h + D u</c> (both lanes) times the gate factor.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float GateGrad(States h, TileInputs s, Lane lane, int k, float factor)
+    private static float GateGrad(States h, float u, Lane lane, int k, float factor)
     {
         float y = RegisterScanKernel.Readout(h.Lo, lane.RowsLo[k * StepQuads + 4]) + RegisterScanKernel.Readout(h.Hi, lane.RowsHi[k * StepQuads + 4]);
-        return (y + Warp.ShuffleXor(y, 1) + lane.Skip * s.U(k)) * factor;
+        return (y + Warp.ShuffleXor(y, 1) + lane.Skip * u) * factor;
     }
 
     /// <summary>
@@ -236,10 +226,11 @@ internal static class RegisterScanBackwardKernel
     /// <c>du = dt Σ λ B + D gy</c>, <c>d(dt) = (Σ A w + u Σ λ B) · slope</c>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Reverse(ref States carry, ref ChannelSums sums, ref TileGrads grads, States next, States h,
-                                States a, TileInputs s, Lane lane, int k)
+    private static void Reverse(ref States carry, ref ChannelSums sums, ref StepGrads grads, States next, States h,
+                                States a, StepInputs s, Lane lane, int k)
     {
-        float dt = s.Dt(k), u = s.U(k), gy = s.Gy(k), dtu = dt * u;
+        int q = k & 3;
+        float dt = s.Dt.Get(q), u = s.U.Get(q), gy = s.Gy.Get(q), dtu = dt * u;
         Float4 bLo = lane.RowsLo[k * StepQuads], cLo = lane.RowsLo[k * StepQuads + 4];
         Float4 bHi = lane.RowsHi[k * StepQuads], cHi = lane.RowsHi[k * StepQuads + 4];
         float inputSum = 0f, stepSum = 0f;
@@ -247,21 +238,11 @@ internal static class RegisterScanBackwardKernel
         Float4 gradBHi = ReverseQuad(ref carry.Hi, ref sums.A.Hi, ref inputSum, ref stepSum, next.Hi, h.Hi, a.Hi, bHi, cHi, dt, dtu, gy, out Float4 gradCHi);
         inputSum += Warp.ShuffleXor(inputSum, 1);
         stepSum += Warp.ShuffleXor(stepSum, 1);
-        float gradDt = (stepSum * Ln2 + u * inputSum) * s.Slope(k);
+        float gradDt = (stepSum * Ln2 + u * inputSum) * s.Slope.Get(q);
         sums.D += gy * u;
         sums.Bias += gradDt;
-        int q = k & 3;
-        float gradU = dt * inputSum + lane.Skip * gy;
-        if (k < 4)
-        {
-            grads.U0 = grads.U0.With(q, gradU);
-            grads.Dt0 = grads.Dt0.With(q, gradDt);
-        }
-        else
-        {
-            grads.U1 = grads.U1.With(q, gradU);
-            grads.Dt1 = grads.Dt1.With(q, gradDt);
-        }
+        grads.U = grads.U.With(q, dt * inputSum + lane.Skip * gy);
+        grads.Dt = grads.Dt.With(q, gradDt);
         lane.Sums[k * SumStride] = TransposeReduce(gradBLo, gradBHi, gradCLo, gradCHi, lane.Bits);
     }
 
@@ -336,21 +317,30 @@ internal static class RegisterScanBackwardKernel
         public readonly void Set(int tile, int q, Float4 values) => Row[tile * TileQuads + q] = values;
     }
 
-    /// <summary>A channel's tile of per-step values in registers: steps 0..3 in the first quad, 4..7 in the second.</summary>
-    private struct TileInputs
+    /// <summary>A channel's inputs of 4 steps (quad <c>j</c> of the tile: steps 4j .. 4j + 3), in registers.</summary>
+    private struct StepInputs
     {
-        public Float4 Dt0, Dt1, U0, U1, Gy0, Gy1, Slope0, Slope1;
+        public Float4 Dt, U, Gy, Slope;
 
-        public readonly float Dt(int k) => k < 4 ? Dt0.Get(k) : Dt1.Get(k - 4);
-        public readonly float U(int k) => k < 4 ? U0.Get(k) : U1.Get(k - 4);
-        public readonly float Gy(int k) => k < 4 ? Gy0.Get(k) : Gy1.Get(k - 4);
-        public readonly float Slope(int k) => k < 4 ? Slope0.Get(k) : Slope1.Get(k - 4);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static StepInputs Load(Lane lane, int j) => new()
+        {
+            Dt = lane.Get(StepSizes, j), U = lane.Get(Inputs, j), Gy = lane.Get(Grads, j), Slope = lane.Get(Slopes, j),
+        };
     }
 
-    /// <summary>A channel's du and d(dt) of a tile, steps 0..3 in the first quad, 4..7 in the second.</summary>
-    private struct TileGrads
+    /// <summary>A channel's du and d(dt) of 4 steps, stored (by the even lane) once the 4 are done.</summary>
+    private struct StepGrads
     {
-        public Float4 U0, U1, Dt0, Dt1;
+        public Float4 U, Dt;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Store(Lane lane, int j)
+        {
+            if (!lane.WritesRows) return;
+            lane.Set(GradInputs, j, U);
+            lane.Set(GradSteps, j, Dt);
+        }
     }
 
     /// <summary>A lane's running sums over the sequence: dA of its states, dD and d delta_bias of its channel.</summary>

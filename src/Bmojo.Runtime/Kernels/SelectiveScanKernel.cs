@@ -23,7 +23,7 @@ internal struct SelectiveScanArguments
     public int DInner;
     public int Length;
     public int DState;
-    public int Lanes;                      // lanes per channel: a power of two >= N, at most 32
+    public int Lanes;                      // lane-per-state kernel: lanes per channel, a power of two >= N, at most 32
     public ScanOptions Options;
 
     public readonly bool Has(ScanOptions option) => (Options & option) != 0;

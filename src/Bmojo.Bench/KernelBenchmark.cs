@@ -154,22 +154,39 @@ public sealed class KernelBenchmark
         foreach (Tensor t in sets.SelectMany(x => x)) t.Dispose();
     }
 
-    /// <summary>The backward kernel alone. It must read u, delta, z and the output gradient and write the gradients
-    /// of u, delta and z (B, d_inner, L each); B, C and their gradients are small.</summary>
+    /// <summary>The backward pass, two ways: from the forward kernel's checkpoints (what training runs: the backward
+    /// kernel alone) and from none (<c>FusedSelectiveScanBackward.Run</c>'s own pass: for N &lt;= 16 the forward kernel
+    /// with checkpoints first, then the backward kernel; mamba's <c>selective_scan_bwd</c> likewise recomputes the
+    /// forward itself). The floor counted: read u, delta, z and the output gradient, write the gradients of u, delta
+    /// and z (B, d_inner, L each), read B, C and write their gradients. Beyond it the checkpoints move
+    /// B·d_inner·⌈L/8⌉·N floats each way for N &lt;= 16 (twice the size of u at N = 16), and the own pass adds the
+    /// forward's reads and its discarded y.</summary>
     private void Backward(Tensor[][] sets, double copyRate, double matmulRate)
     {
         long b = options.Batch, d = options.DInner, l = options.Length, n = options.DState;
         double bytes = 4.0 * (7 * b * d * l + 4 * b * n * l);
-        double flops = 3 * 7.0 * b * d * l * n;             // forward sweep, recompute, reverse step (~3 forwards)
+        // Per (b, d, t, n): the recompute (dt*A, exp, *h, + dt*u*B: ~4) and the reverse step (~18: adjoint, carry,
+        // dA, dB, dC, the du and d(dt) sums) ~ 3 forwards; the own pass adds a forward (7).
+        double flops = 3 * 7.0 * b * d * l * n;
         Tensor[] gradOutputs = sets.Select(_ => randn(b, d, l, device: device)).ToArray();
-        Timing backward = timer.Measure(3, options.Runs, i =>
+        Tensor[] checkpoints = sets.Select(s => FusedSelectiveScan.RunForTraining(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], true))
+                                   .Select(r => { r.Output.Dispose(); return r.Checkpoints; }).ToArray();
+        Timing fromCheckpoints = timer.Measure(3, options.Runs, i =>
+        {
+            Tensor[] s = sets[i % InputSets];
+            SelectiveScanGradients g = FusedSelectiveScanBackward.Run(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], true,
+                                                                      gradOutputs[i % InputSets], checkpoints[i % InputSets]);
+            foreach (Tensor? t in new[] { g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias }) t?.Dispose();
+        });
+        Report("fused backward, checkpoints", fromCheckpoints, bytes, flops, copyRate, matmulRate);
+        Timing ownPass = timer.Measure(3, options.Runs, i =>
         {
             Tensor[] s = sets[i % InputSets];
             SelectiveScanGradients g = FusedSelectiveScanBackward.Run(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], true, gradOutputs[i % InputSets]);
             foreach (Tensor? t in new[] { g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias }) t?.Dispose();
         });
-        Report("fused backward, own sweep", backward, bytes, flops, copyRate, matmulRate);
-        foreach (Tensor t in gradOutputs) t.Dispose();
+        Report("fused backward, own pass", ownPass, bytes, flops + 7.0 * b * d * l * n, copyRate, matmulRate);
+        foreach (Tensor t in gradOutputs.Concat(checkpoints)) t.Dispose();
     }
 
     /// <summary>Forward + backward through the autograd function (both passes fused) and through the reference's

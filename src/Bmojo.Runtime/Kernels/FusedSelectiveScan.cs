@@ -19,10 +19,12 @@ public static class FusedSelectiveScan
 {
     private const string Operation = "fused selective scan";
 
-    /// <summary>The largest d_state the kernel holds (one warp lane per state).</summary>
+    /// <summary>The largest d_state the kernels hold (up to 16 in registers, two lanes a channel; up to 32 one lane a
+    /// state).</summary>
     public const int MaxDState = SelectiveScanKernel.MaxLanes;
 
-    private static readonly StreamKernel<SelectiveScanArguments> Kernel = new(SelectiveScanKernel.Forward);
+    private static readonly StreamKernel<SelectiveScanArguments> LaneKernel = new(SelectiveScanKernel.Forward);
+    private static readonly StreamKernel<SelectiveScanArguments> RegisterKernel = new(RegisterScanKernel.Forward);
 
     /// <inheritdoc cref="SelectiveScanReference.Run"/>
     public static Tensor Run(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D = null, Tensor? z = null,
@@ -52,8 +54,17 @@ public static class FusedSelectiveScan
         return (output, checkpoints!);
     }
 
-    /// <summary>The number of kernel chunks along L for a given d_state (checkpoints are kept per chunk).</summary>
-    internal static long Chunks(long length, long dState) => (length + Lanes(dState) - 1) / Lanes(dState);
+    /// <summary>True when d_state is small enough for the register-state kernels (<see cref="RegisterScanKernel"/>,
+    /// <see cref="RegisterScanBackwardKernel"/>); larger states go to the lane-per-state ones.</summary>
+    internal static bool InRegisters(long dState) => dState <= RegisterScanKernel.MaxDState;
+
+    /// <summary>The number of checkpoint chunks along L for a given d_state (8 steps each in the register kernels,
+    /// 2^⌈log2 N⌉ in the lane-per-state ones).</summary>
+    internal static long Chunks(long length, long dState)
+    {
+        long steps = InRegisters(dState) ? RegisterScanKernel.ChunkSteps : Lanes(dState);
+        return (length + steps - 1) / steps;
+    }
 
     private static int Lanes(long dState) => (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(dState, 1));
 
@@ -103,11 +114,23 @@ public static class FusedSelectiveScan
                           | (biasf is null ? 0 : ScanOptions.DeltaBias) | (h0 is null ? 0 : ScanOptions.InitialState)
                           | (deltaSoftplus ? ScanOptions.DeltaSoftplus : 0) | (states is null ? 0 : ScanOptions.Checkpoints),
             };
-            long groups = batch * SelectiveScanKernel.BlocksPerBatch((int)dInner, lanes);    // one batch row per block
-            if (groups > 0 && length > 0)
-                host.Launch(accelerator => Kernel.On(accelerator)(
-                    ((int)groups, SelectiveScanKernel.GroupSize, SharedMemoryConfig.RequestDynamic<float>(SelectiveScanKernel.SharedFloats((int)dState, lanes))),
-                    arguments));
+            if (batch > 0 && dInner > 0 && length > 0)
+            {
+                if (InRegisters(dState))
+                {
+                    long groups = batch * RegisterScanKernel.BlocksPerBatch((int)dInner);         // one batch row per block
+                    host.Launch(accelerator => RegisterKernel.On(accelerator)(
+                        ((int)groups, RegisterScanKernel.Threads, SharedMemoryConfig.RequestDynamic<Float4>(RegisterScanKernel.SharedQuads)),
+                        arguments));
+                }
+                else
+                {
+                    long groups = batch * SelectiveScanKernel.BlocksPerBatch((int)dInner, lanes);
+                    host.Launch(accelerator => LaneKernel.On(accelerator)(
+                        ((int)groups, SelectiveScanKernel.GroupSize, SharedMemoryConfig.RequestDynamic<float>(SelectiveScanKernel.SharedFloats((int)dState, lanes))),
+                        arguments));
+                }
+            }
         }
 
         Tensor y = output.to_type(u.dtype);

@@ -37,7 +37,8 @@ internal struct SelectiveScanGradientArguments
 }
 
 /// <summary>
-/// The backward selective scan, laid out as <see cref="SelectiveScanKernel"/> (a block of channels of one batch row,
+/// The backward selective scan for 16 &lt; d_state &lt;= 32 (smaller states: <see cref="RegisterScanBackwardKernel"/>),
+/// laid out as <see cref="SelectiveScanKernel"/> (a block of channels of one batch row,
 /// thread <c>n</c> of a channel holding state <c>n</c>, chunks of <c>Lanes</c> steps). It needs the state before every
 /// chunk: the forward kernel's checkpoints when given, else a first sweep runs the scan forward and stores them. The second sweep walks the chunks backwards: it recomputes the
 /// chunk's states into shared memory from the stored one, then runs the steps backwards carrying the adjoint

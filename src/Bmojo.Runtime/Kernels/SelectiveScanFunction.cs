@@ -7,9 +7,9 @@ namespace Bmojo.Runtime.Kernels;
 /// <summary>
 /// The selective scan as a TorchSharp autograd function, both passes fused: the forward pass is
 /// <see cref="FusedSelectiveScan"/>, the backward pass <see cref="FusedSelectiveScanBackward"/>. Between the two it
-/// keeps the inputs and the state before every chunk of 2^⌈log2 N⌉ steps (B, d_inner, L / chunk, N: for N = 16, the
-/// size of u); the backward pass recomputes the states inside each chunk, so nothing of size (B, d_inner, L, N) is
-/// kept.
+/// keeps the inputs and the state before every chunk of the kernels (B, d_inner, ⌈L / chunk⌉, N): chunks of 8 steps
+/// for N &lt;= 16 (at N = 16 twice the size of u), of 2^⌈log2 N⌉ steps above (the size of u at N = 32); the backward
+/// pass recomputes the states inside each chunk, so nothing of size (B, d_inner, L, N) is kept.
 /// Call <see cref="Apply"/>; the optional inputs take part in the graph when given. Gradients come back in each
 /// input's dtype.
 /// </summary>

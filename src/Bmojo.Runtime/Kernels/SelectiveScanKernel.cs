@@ -23,7 +23,7 @@ internal struct SelectiveScanArguments
     public int DInner;
     public int Length;
     public int DState;
-    public int Lanes;                      // lanes per channel: a power of two >= N, at most 32
+    public int Lanes;                      // lane-per-state kernel: lanes per channel, a power of two >= N, at most 32
     public ScanOptions Options;
 
     public readonly bool Has(ScanOptions option) => (Options & option) != 0;
@@ -43,7 +43,8 @@ internal enum ScanOptions
 }
 
 /// <summary>
-/// The forward selective scan (mamba's <c>selective_scan_fwd</c> semantics). A block of <see cref="GroupSize"/>
+/// The forward selective scan (mamba's <c>selective_scan_fwd</c> semantics) with a lane per state, for
+/// 16 &lt; d_state &lt;= 32 (smaller states run in registers: <see cref="RegisterScanKernel"/>). A block of <see cref="GroupSize"/>
 /// threads serves consecutive channels <c>d</c> of one batch row <c>b</c>; each channel is a group of <c>Lanes</c>
 /// threads, thread <c>n</c> holding state <c>h[n]</c> in a register in fp32. Time runs in chunks of <c>Lanes</c> steps.
 /// Per chunk: the block stages <c>B[b, :, chunk]</c> and <c>C[b, :, chunk]</c> in shared memory with coalesced reads

@@ -1,12 +1,11 @@
-using Bmojo.Runtime.Kernels;
-using ILGPU.Runtime.Cuda;
+using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Bmojo.Bench;
 
 /// <summary>
-/// Device memory in use as the driver sees it (total − free, <c>cuMemGetInfo</c> through ILGPU). TorchSharp 0.107
+/// Device memory in use as the driver sees it (total − free, <c>cudaMemGetInfo</c> of the CUDA runtime torch loaded). TorchSharp 0.107
 /// exposes none of torch's allocator statistics (no <c>max_memory_allocated</c>, no <c>memory_reserved</c>, no
 /// <c>empty_cache</c>), so this is the measure: torch's caching allocator keeps what it reserved, so the use after a
 /// step is at least that step's peak allocation, plus the CUDA contexts and whatever else holds device memory.
@@ -19,12 +18,18 @@ public static class DeviceMemory
         if (device.type != DeviceType.CUDA) return null;
         try
         {
-            KernelHost.For(device).Accelerator.Bind();                    // a current CUDA context on this thread
-            return CudaAPI.CurrentAPI.GetMemoryInfo(out long free, out long total) == CudaError.CUDA_SUCCESS ? total - free : null;
+            // The CUDA runtime torch already loaded, on torch's own (primary) context: binding ILGPU's context here
+            // would leave it current on this thread for torch's next launches.
+            cuda.synchronize(device);
+            return MemGetInfo(out nuint free, out nuint total) == 0 ? (long)(total - free) : null;
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             return null;
         }
     }
+
+    [DllImport("libcudart.so.13", EntryPoint = "cudaMemGetInfo")]
+    private static extern int MemGetInfo(out nuint free, out nuint total);
+
 }

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 //                                      times a whole training step of BMojo, Transformer and Mamba (L 2048 on CUDA;
 //                                      the tiny specs with --quick and off CUDA); on CUDA each model in its own process
 // bench cpu-scan [--runs N]             times the chunked and the plain C# selective scan on CPU tensors
-// bench tests <Tests.dll> [filter]     runs an xUnit assembly's tests without the SDK (for the GPU machine)
+// bench tests <Tests.dll> [filter] [--cuda-only]  runs an xUnit assembly's tests without the SDK (for the GPU machine)
 // bench ptx <dir> [filter]             compiles the kernels to PTX for sm_90 (no GPU needed) and summarises them
 string verb = args.Length > 0 ? args[0] : "kernels";
 switch (verb)
@@ -35,10 +35,11 @@ switch (verb)
     case "ptx" when args.Length >= 2:
         return new PtxDump(Console.Out).Run(args[1], args.Length > 2 ? args[2] : "") == 0 ? 0 : 1;
     case "tests" when args.Length >= 2:
-        return new TestAssemblyRunner(Console.Out).Run(args[1], args.Length > 2 ? args[2] : "") == 0 ? 0 : 1;
+        string[] rest = args[2..].Where(a => a != "--cuda-only").ToArray();
+        return new TestAssemblyRunner(Console.Out).Run(args[1], rest.FirstOrDefault() ?? "", args.Contains("--cuda-only")) == 0 ? 0 : 1;
     default:
         Console.Error.WriteLine("usage: Bmojo.Bench kernels [--quick] [--cpu] [--only scan|bmojo|tc|innovation] | Bmojo.Bench " + TrainingStepArguments.Usage
-                                + " | Bmojo.Bench cpu-scan [--runs N] | Bmojo.Bench tests <Tests.dll> [filter] | Bmojo.Bench ptx <dir> [filter]");
+                                + " | Bmojo.Bench cpu-scan [--runs N] | Bmojo.Bench tests <Tests.dll> [filter] [--cuda-only] | Bmojo.Bench ptx <dir> [filter]");
         return 2;
 }
 

@@ -13,8 +13,9 @@ public sealed class TestAssemblyRunner
 
     public TestAssemblyRunner(TextWriter output) => this.output = output;
 
+    /// <param name="cudaOnly">Run only the facts that need a GPU (<c>CudaFact</c>): the rest runs in CI already.</param>
     /// <returns>The number of failed tests.</returns>
-    public int Run(string assemblyPath, string filter)
+    public int Run(string assemblyPath, string filter, bool cudaOnly = false)
     {
         Assembly assembly = Assembly.LoadFrom(Path.GetFullPath(assemblyPath));
         int passed = 0, failed = 0, skipped = 0;
@@ -22,7 +23,7 @@ public sealed class TestAssemblyRunner
         foreach (MethodInfo method in type.GetMethods(BindingFlags.Public | BindingFlags.Instance).OrderBy(m => m.Name))
         {
             Attribute? fact = method.GetCustomAttributes().FirstOrDefault(a => IsFact(a.GetType()));
-            if (fact is null) continue;
+            if (fact is null || (cudaOnly && fact.GetType().Name != "CudaFactAttribute")) continue;
             string name = $"{type.FullName}.{method.Name}";
             if (fact.GetType().GetProperty("Skip")?.GetValue(fact) is string reason)
             {
@@ -51,7 +52,7 @@ public sealed class TestAssemblyRunner
                 }
             }
         }
-        output.WriteLine($"{(failed == 0 ? "Passed" : "Failed")}! - Failed: {failed}, Passed: {passed}, Skipped: {skipped}, Total: {passed + failed + skipped} - {Path.GetFileName(assemblyPath)} (filter '{filter}')");
+        output.WriteLine($"{(failed == 0 ? "Passed" : "Failed")}! - Failed: {failed}, Passed: {passed}, Skipped: {skipped}, Total: {passed + failed + skipped} - {Path.GetFileName(assemblyPath)} (filter '{filter}'{(cudaOnly ? ", CUDA facts only" : "")})");
         return failed;
     }
 

@@ -60,12 +60,13 @@ public sealed class BmojoAttentionFunction : autograd.SingleTensorFunction<Bmojo
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
     {
+        using DisposeScope scope = BackwardScope.Begin(grad_output);
         var settings = (Settings)ctx.get_data(SettingsKey);
         List<Tensor> saved = ctx.get_saved_variables();
         List<Tensor> result = saved.Count == 6 ? Blockwise(saved, settings, grad_output) : TensorCores(saved, settings, grad_output);
         result.Add(null!);                                  // selected: discrete, no gradient
         result.Add(null!);                                  // settings
-        return result;
+        return BackwardScope.HandBack(result);
     }
 
     private static List<Tensor> TensorCores(List<Tensor> saved, Settings settings, Tensor gradOutput)

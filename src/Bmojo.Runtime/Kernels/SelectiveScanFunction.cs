@@ -39,6 +39,7 @@ public sealed class SelectiveScanFunction : autograd.SingleTensorFunction<Select
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
     {
+        using DisposeScope scope = BackwardScope.Begin(grad_output);
         bool[] present = (bool[])ctx.get_data(PresentKey);
         bool softplus = (bool)ctx.get_data(SoftplusKey);
         Queue<Tensor> saved = new(ctx.get_saved_variables());
@@ -50,7 +51,7 @@ public sealed class SelectiveScanFunction : autograd.SingleTensorFunction<Select
         Tensor?[] grads = [g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias];
         var result = grads.Select((grad, i) => grad is null ? null : grad.to_type(inputs[i]!.dtype)).ToList();
         result.Add(null);                                   // delta_softplus is not a tensor
-        return result!;
+        return BackwardScope.HandBack(result);
     }
 
     private static Tensor?[] Inputs(object[] vars) => vars.Take(8).Select(v => v as Tensor).ToArray();

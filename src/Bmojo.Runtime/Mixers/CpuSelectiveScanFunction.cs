@@ -1,3 +1,4 @@
+using Bmojo.Runtime.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -28,6 +29,7 @@ public sealed class CpuSelectiveScanFunction : autograd.SingleTensorFunction<Cpu
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
     {
+        using DisposeScope scope = BackwardScope.Begin(grad_output);
         bool[] present = (bool[])ctx.get_data(PresentKey);
         bool softplus = (bool)ctx.get_data(SoftplusKey);
         Queue<Tensor> saved = new(ctx.get_saved_variables());
@@ -37,6 +39,6 @@ public sealed class CpuSelectiveScanFunction : autograd.SingleTensorFunction<Cpu
         Tensor?[] grads = [g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias, g.InitialState];
         var result = grads.Select((grad, i) => grad?.to_type(x[i]!.dtype)).ToList();
         result.Add(null);                                   // delta_softplus is not a tensor
-        return result!;
+        return BackwardScope.HandBack(result);
     }
 }

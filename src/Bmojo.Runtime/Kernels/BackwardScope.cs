@@ -38,7 +38,7 @@ internal static class BackwardScope
         var result = new List<Tensor>();
         foreach (Tensor? g in gradients)
         {
-            if (g is not null && !handedBack.Contains(g))
+            if (g is not null && !handedBack.Any(h => ReferenceEquals(h, g)))   // Tensor.Equals compares values
             {
                 g.DetachFromDisposeScope();
                 handedBack.Add(g);

@@ -54,7 +54,7 @@ public sealed class InnovationBenchmark
         double bytes = 2.0 * sizeof(float) * tokens * shape.Model + tokens * (1 + 2 * sizeof(int));
 
         Timing byDefault = default;
-        foreach (int tile in new[] { 8, FusedInnovation.DefaultTokensPerTile, 32 }.Distinct())
+        foreach (int tile in new[] { 8, 16, FusedInnovation.DefaultTokensPerTile }.Distinct())
         {
             Timing fused = timer.Measure(Math.Min(3, shape.Runs), shape.Runs, i => Dispose(Fused(sets[i % InputSets], tile)));
             bool isDefault = tile == FusedInnovation.DefaultTokensPerTile;

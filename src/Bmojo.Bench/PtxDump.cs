@@ -43,6 +43,8 @@ public sealed class PtxDump(TextWriter output)
             {
                 var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), new KernelSpecialization());
                 string ptx = compiled.PTXAssembly;
+                if (kernel.IsGenericMethod)                          // the tensor-core kernels load with their locals promoted
+                    ptx = PtxLocals.Promote(ptx, out int promoted);
                 File.WriteAllText(Path.Combine(directory, name + ".ptx"), ptx);
                 int localBytes = Regex.Matches(ptx, @"\.local \.align \d+ \.b8 \w+\[(\d+)\]").Sum(m => int.Parse(m.Groups[1].Value));
                 output.WriteLine($"{name,-48} {ptx.Split('\n').Length,6} lines | local {localBytes} B: ld {Count(ptx, "ld.local")}, st {Count(ptx, "st.local")} | "

@@ -1,5 +1,9 @@
+using System.Reflection;
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 using static TorchSharp.torch;
 
 namespace Bmojo.Runtime.Kernels;
@@ -25,14 +29,37 @@ internal sealed class StreamKernel<TArguments>(Action<TArguments> kernel) where 
     }
 }
 
-/// <summary>A kernel generic in its <see cref="ITensorCores"/>: the CUDA instance on CUDA accelerators, the emulated one
-/// on ILGPU's CPU accelerator, each compiled once per accelerator.</summary>
+/// <summary>A kernel generic in its <see cref="ITensorCores"/>: the CUDA instance on CUDA accelerators, compiled to PTX
+/// with its inline-asm operands promoted from local memory to registers (<see cref="PtxLocals"/>) before the driver
+/// loads it; the emulated one on ILGPU's CPU accelerator. Each is compiled once per accelerator.</summary>
 internal sealed class TensorCoreKernel<TArguments>(Action<TArguments> cuda, Action<TArguments> emulated) where TArguments : struct
 {
-    private readonly StreamKernel<TArguments> onCuda = new(cuda), onCpu = new(emulated);
+    // ILGPU 1.5.3 keeps a compiled kernel's PTX in this backing field and loads whatever it holds.
+    private static readonly FieldInfo PtxField = typeof(PTXCompiledKernel).GetField("<PTXAssembly>k__BackingField",
+        BindingFlags.Instance | BindingFlags.NonPublic)
+        ?? throw new InvalidOperationException("ILGPU's PTXCompiledKernel has no PTX backing field: the tensor-core kernels need ILGPU 1.5.3");
 
-    public Action<KernelConfig, TArguments> On(Accelerator accelerator) =>
-        accelerator.AcceleratorType == AcceleratorType.Cuda ? onCuda.On(accelerator) : onCpu.On(accelerator);
+    private readonly StreamKernel<TArguments> onCpu = new(emulated);
+    private readonly Dictionary<Accelerator, (Kernel Kernel, Action<KernelConfig, TArguments> Launch)> onCuda = [];
+
+    public Action<KernelConfig, TArguments> On(Accelerator accelerator)
+    {
+        if (accelerator is not CudaAccelerator gpu) return onCpu.On(accelerator);
+        lock (onCuda)
+        {
+            if (!onCuda.TryGetValue(accelerator, out var loaded))
+            {
+                var compiled = (PTXCompiledKernel)gpu.Backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(cuda.Method),
+                                                                       new KernelSpecialization());
+                PtxField.SetValue(compiled, PtxLocals.Promote(compiled.PTXAssembly, out _));
+                Kernel kernel = accelerator.LoadKernel(compiled);
+                var launcher = kernel.CreateLauncherDelegate<Action<AcceleratorStream, KernelConfig, TArguments>>();
+                loaded = (kernel, (config, arguments) => launcher(accelerator.DefaultStream, config, arguments));
+                onCuda[accelerator] = loaded;
+            }
+            return loaded.Launch;
+        }
+    }
 }
 
 /// <summary>Tensor preparation shared by the kernels' host code.</summary>

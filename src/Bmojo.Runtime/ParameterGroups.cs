@@ -24,6 +24,33 @@ public static class ParameterGroups
     public static IReadOnlyList<Parameter> NoReinit(torch.nn.Module root) =>
         Groups(root).SelectMany(g => g.NoReinitParameters()).ToList();
 
+    /// <summary>The names of the parameters that get weight decay, as nanoGPT and state-spaces/mamba train: matrices
+    /// (projections, embeddings), not vectors (norm weights, biases) nor what the layers mark no-weight-decay.</summary>
+    public static IReadOnlySet<string> WeightDecayed(torch.nn.Module root)
+    {
+        var exempt = NoWeightDecay(root).Select(p => p.Handle).ToHashSet();
+        return root.named_parameters()
+            .Where(p => p.parameter.dim() >= 2 && !exempt.Contains(p.parameter.Handle))
+            .Select(p => p.name)
+            .ToHashSet();
+    }
+
+    /// <summary>AdamW (betas 0.9 / 0.95) over two groups: <see cref="WeightDecayed"/> with <paramref name="weightDecay"/>,
+    /// the rest without; and the parameter names in the optimizer's state order (decayed group first).</summary>
+    public static (AdamW Optimizer, IReadOnlyList<string> Names) AdamW(torch.nn.Module root, double learningRate, double weightDecay)
+    {
+        IReadOnlySet<string> decays = WeightDecayed(root);
+        var named = root.named_parameters().Where(p => p.parameter.requires_grad).ToList();
+        var decayed = named.Where(p => decays.Contains(p.name)).ToList();
+        var plain = named.Where(p => !decays.Contains(p.name)).ToList();
+        var groups = new[]
+        {
+            new AdamW.ParamGroup(decayed.Select(p => p.parameter), new AdamW.Options { weight_decay = weightDecay }),
+            new AdamW.ParamGroup(plain.Select(p => p.parameter), new AdamW.Options { weight_decay = 0.0 }),
+        };
+        return (torch.optim.AdamW(groups, lr: learningRate, beta1: 0.9, beta2: 0.95), decayed.Concat(plain).Select(p => p.name).ToList());
+    }
+
     private static IEnumerable<IParameterGroups> Groups(torch.nn.Module root) =>
         root.modules().Prepend(root).OfType<IParameterGroups>();
 }

@@ -117,16 +117,11 @@ internal static class TensorCoreAttentionBackwardKernel
         SharedTile keyTileT = SharedTile.At(shared, 2 * Mma.TileUints);
         ArrayView<uint> offsets = shared.SubView(3 * Mma.TileUints, Mma.Size);
 
-        int tiles = p.Tiles, length = p.Length;
-        int bh = Grid.IdxX / tiles, b = bh / p.Heads;
-        int kvRow = p.KvRow(b, bh - b * p.Heads), edgeRow = b * length;
-        int first = (Grid.IdxX - bh * tiles) * Mma.Size, last = XMath.Min(first + Mma.Size, length) - 1;
-        int thread = Group.IdxX, lane = thread & 31;
-        int low = first + 16 * (thread >> 5) + (lane >> 2), high = low + 8;
-        int lowRow = low < length ? (bh * length + low) * 32 : -1, highRow = high < length ? (bh * length + high) * 32 : -1;
-
-        Operand16x64 q = Mma.LoadRows(p.Q, lowRow, highRow, lane);
-        Operand16x64 gradO = Mma.LoadRows(p.GradOutput, lowRow, highRow, lane);
+        int thread = Group.IdxX, lane = thread & 31, length = p.Length;
+        var block = new QueryBlock(p, thread);
+        int bh = block.Bh, low = block.Low, high = block.High;
+        Operand16x64 q = Mma.LoadRows(p.Q, block.LowRow, block.HighRow, lane);
+        Operand16x64 gradO = Mma.LoadRows(p.GradOutput, block.LowRow, block.HighRow, lane);
         float lseLow = low < length ? p.LogSumExp[bh * length + low] : float.PositiveInfinity;
         float lseHigh = high < length ? p.LogSumExp[bh * length + high] : float.PositiveInfinity;
         var rowDelta = new RowDelta
@@ -134,25 +129,18 @@ internal static class TensorCoreAttentionBackwardKernel
             Low = low < length ? p.Delta[bh * length + low] : 0f,
             High = high < length ? p.Delta[bh * length + high] : 0f,
         };
-        int edgeLow = p.EideticEdge[edgeRow + XMath.Min(low, length - 1)], edgeHigh = p.EideticEdge[edgeRow + XMath.Min(high, length - 1)];
-        int edgeFirst = p.EideticEdge[edgeRow + first], edgeLast = p.EideticEdge[edgeRow + last];
         Tile16x64 gradQ = default;
 
         for (int source = 0; source < 3; source++)
         {
             var rule = new BandRule(source, p.Window, p.FadingTokens, p.EideticCapacity);
-            rule.Keys(first, last, edgeFirst, edgeLast, out int start, out int end);
+            rule.Keys(block.First, block.Last, block.EdgeFirst, block.EdgeLast, out int start, out int end);
             ArrayView<uint> keys = source == 1 ? p.FadingK : p.K, values = source == 1 ? p.FadingV : p.V;
             for (int tileStart = start; tileStart < end; tileStart += Mma.Size)
             {
                 int count = XMath.Min(Mma.Size, end - tileStart);
                 Group.Barrier();
-                if (thread < Mma.Size)
-                {
-                    int position = thread >= count ? -1
-                        : source == 2 ? p.EideticPositions[edgeRow + tileStart + thread] : tileStart + thread;
-                    offsets[thread] = position < 0 ? SharedTiles.NoRow : (uint)((kvRow + position) * 32);
-                }
+                block.StageKeyOffsets(p, offsets, source, tileStart, count, thread);
                 Group.Barrier();
                 SharedTiles.StageRows(keyTile, keys, offsets, thread);
                 SharedTiles.StageRows(valueTile, values, offsets, thread);
@@ -161,9 +149,11 @@ internal static class TensorCoreAttentionBackwardKernel
 
                 Tile16x64 s = default;
                 cores.Accumulate(ref s, q, keyTile, lane);
-                var mask = new QueryBandMask { Rule = rule, First = tileStart, End = tileStart + count, Low = low, High = high, EdgeLow = edgeLow, EdgeHigh = edgeHigh };
-                bool masked = count < Mma.Size || !rule.Covers(first, last, tileStart, tileStart + Mma.Size - 1, edgeFirst, edgeLast);
-                Mma.Map(ref s, new QueryProbabilities { Mask = mask, Masked = masked, Scale = p.ScaleLog2, LseLow = lseLow, LseHigh = lseHigh }, lane);
+                Mma.Map(ref s, new QueryProbabilities
+                {
+                    Mask = block.Mask(rule, tileStart, count), Masked = block.Masked(rule, tileStart, count),
+                    Scale = p.ScaleLog2, LseLow = lseLow, LseHigh = lseHigh,
+                }, lane);
                 Tile16x64 gradP = default;
                 cores.Accumulate(ref gradP, gradO, valueTile, lane);   // dP = dO Vᵀ
                 Mma.Combine(ref s, gradP, rowDelta, lane);            // dS

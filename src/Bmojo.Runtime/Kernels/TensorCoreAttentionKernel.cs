@@ -63,35 +63,22 @@ internal static class TensorCoreAttentionKernel
         SharedTile valueTile = SharedTile.At(shared, Mma.TileUints);
         ArrayView<uint> offsets = shared.SubView(2 * Mma.TileUints, Mma.Size);
 
-        int tiles = p.Tiles, length = p.Length;
-        int bh = Grid.IdxX / tiles, b = bh / p.Heads;
-        int kvRow = p.KvRow(b, bh - b * p.Heads), edgeRow = b * length;
-        int first = (Grid.IdxX - bh * tiles) * Mma.Size, last = XMath.Min(first + Mma.Size, length) - 1;
         int thread = Group.IdxX, lane = thread & 31;
-        int low = first + 16 * (thread >> 5) + (lane >> 2), high = low + 8;     // the lane's two query rows
-        int lowRow = low < length ? (bh * length + low) * 32 : -1, highRow = high < length ? (bh * length + high) * 32 : -1;
-
-        Operand16x64 q = Mma.LoadRows(p.Q, lowRow, highRow, lane);
-        int edgeLow = p.EideticEdge[edgeRow + XMath.Min(low, length - 1)], edgeHigh = p.EideticEdge[edgeRow + XMath.Min(high, length - 1)];
-        int edgeFirst = p.EideticEdge[edgeRow + first], edgeLast = p.EideticEdge[edgeRow + last];
+        var block = new QueryBlock(p, thread);
+        Operand16x64 q = Mma.LoadRows(p.Q, block.LowRow, block.HighRow, lane);
         float maxLow = float.NegativeInfinity, maxHigh = float.NegativeInfinity, sumLow = 0f, sumHigh = 0f;
         Tile16x64 o = default;
 
         for (int source = 0; source < 3; source++)
         {
             var rule = new BandRule(source, p.Window, p.FadingTokens, p.EideticCapacity);
-            rule.Keys(first, last, edgeFirst, edgeLast, out int start, out int end);
+            rule.Keys(block.First, block.Last, block.EdgeFirst, block.EdgeLast, out int start, out int end);
             ArrayView<uint> keys = source == 1 ? p.FadingK : p.K, values = source == 1 ? p.FadingV : p.V;
             for (int tileStart = start; tileStart < end; tileStart += Mma.Size)
             {
                 int count = XMath.Min(Mma.Size, end - tileStart);
                 Group.Barrier();                            // the last tile is read by every warp
-                if (thread < Mma.Size)
-                {
-                    int position = thread >= count ? -1
-                        : source == 2 ? p.EideticPositions[edgeRow + tileStart + thread] : tileStart + thread;
-                    offsets[thread] = position < 0 ? SharedTiles.NoRow : (uint)((kvRow + position) * 32);
-                }
+                block.StageKeyOffsets(p, offsets, source, tileStart, count, thread);
                 Group.Barrier();
                 SharedTiles.StageRows(keyTile, keys, offsets, thread);
                 SharedTiles.StageTransposed(valueTile, values, offsets, thread);
@@ -99,8 +86,8 @@ internal static class TensorCoreAttentionKernel
 
                 Tile16x64 s = default;
                 cores.Accumulate(ref s, q, keyTile, lane);    // raw scores q · k
-                if (count < Mma.Size || !rule.Covers(first, last, tileStart, tileStart + Mma.Size - 1, edgeFirst, edgeLast))
-                    Mma.Map(ref s, new QueryBandMask { Rule = rule, First = tileStart, End = tileStart + count, Low = low, High = high, EdgeLow = edgeLow, EdgeHigh = edgeHigh }, lane);
+                if (block.Masked(rule, tileStart, count))
+                    Mma.Map(ref s, block.Mask(rule, tileStart, count), lane);
 
                 Mma.RowMax(s, out float tileLow, out float tileHigh);
                 float newLow = XMath.Max(maxLow, tileLow * p.ScaleLog2), newHigh = XMath.Max(maxHigh, tileHigh * p.ScaleLog2);
@@ -119,11 +106,58 @@ internal static class TensorCoreAttentionKernel
         }
 
         float totalLow = Mma.SumOverRow(sumLow), totalHigh = Mma.SumOverRow(sumHigh);
-        SharedTiles.StoreBf16<TCores>(p.Output, lowRow, highRow, o, totalLow > 0f ? 1f / totalLow : 0f, totalHigh > 0f ? 1f / totalHigh : 0f, lane);
+        SharedTiles.StoreBf16<TCores>(p.Output, block.LowRow, block.HighRow, o, totalLow > 0f ? 1f / totalLow : 0f, totalHigh > 0f ? 1f / totalHigh : 0f, lane);
         if ((lane & 3) == 0)
         {
-            if (low < length) p.LogSumExp[bh * length + low] = totalLow > 0f ? maxLow + XMath.Log2(totalLow) : float.PositiveInfinity;
-            if (high < length) p.LogSumExp[bh * length + high] = totalHigh > 0f ? maxHigh + XMath.Log2(totalHigh) : float.PositiveInfinity;
+            if (block.Low < p.Length) p.LogSumExp[block.Bh * p.Length + block.Low] = totalLow > 0f ? maxLow + XMath.Log2(totalLow) : float.PositiveInfinity;
+            if (block.High < p.Length) p.LogSumExp[block.Bh * p.Length + block.High] = totalHigh > 0f ? maxHigh + XMath.Log2(totalHigh) : float.PositiveInfinity;
         }
     }
+}
+
+/// <summary>The 64 queries of one block of the query-centric kernels (forward, dQ): block <c>Grid.IdxX</c> serves
+/// (batch, head) <see cref="Bh"/>, queries <see cref="First"/>..<see cref="Last"/>; the calling lane holds rows
+/// <see cref="Low"/> (g) and <see cref="High"/> (g + 8) of its warp's 16, with their edges and row offsets.</summary>
+internal readonly struct QueryBlock
+{
+    public readonly int Bh, KvRow, EdgeRow, First, Last, Low, High, LowRow, HighRow, EdgeLow, EdgeHigh, EdgeFirst, EdgeLast;
+
+    public QueryBlock(TensorCoreAttentionArguments p, int thread)
+    {
+        int tiles = p.Tiles, length = p.Length, lane = thread & 31;
+        Bh = Grid.IdxX / tiles;
+        int b = Bh / p.Heads;
+        KvRow = p.KvRow(b, Bh - b * p.Heads);
+        EdgeRow = b * length;
+        First = (Grid.IdxX - Bh * tiles) * Mma.Size;
+        Last = XMath.Min(First + Mma.Size, length) - 1;
+        Low = First + 16 * (thread >> 5) + (lane >> 2);
+        High = Low + 8;
+        LowRow = Low < length ? (Bh * length + Low) * 32 : -1;       // uint offsets of the rows in (B, H, L, 64) bf16
+        HighRow = High < length ? (Bh * length + High) * 32 : -1;
+        EdgeLow = p.EideticEdge[EdgeRow + XMath.Min(Low, length - 1)];
+        EdgeHigh = p.EideticEdge[EdgeRow + XMath.Min(High, length - 1)];
+        EdgeFirst = p.EideticEdge[EdgeRow + First];
+        EdgeLast = p.EideticEdge[EdgeRow + Last];
+    }
+
+    /// <summary>Threads 0-63 stage the uint offsets of the key tile's rows (key positions, or the positions of the
+    /// selected tokens of ranks <paramref name="tileStart"/>.. for the eidetic source); rows past the count: none.</summary>
+    public void StageKeyOffsets(TensorCoreAttentionArguments p, ArrayView<uint> offsets, int source, int tileStart, int count, int thread)
+    {
+        if (thread >= Mma.Size) return;
+        int position = thread >= count ? -1 : source == 2 ? p.EideticPositions[EdgeRow + tileStart + thread] : tileStart + thread;
+        offsets[thread] = position < 0 ? SharedTiles.NoRow : (uint)((KvRow + position) * 32);
+    }
+
+    /// <summary>The tile of <paramref name="count"/> keys from <paramref name="tileStart"/> needs masking: not every
+    /// query of the block sees every key of it.</summary>
+    public bool Masked(BandRule rule, int tileStart, int count) =>
+        count < Mma.Size || !rule.Covers(First, Last, tileStart, tileStart + Mma.Size - 1, EdgeFirst, EdgeLast);
+
+    /// <summary>The mask of the lane's two rows against that tile.</summary>
+    public QueryBandMask Mask(BandRule rule, int tileStart, int count) => new()
+    {
+        Rule = rule, First = tileStart, End = tileStart + count, Low = Low, High = High, EdgeLow = EdgeLow, EdgeHigh = EdgeHigh,
+    };
 }

@@ -9,9 +9,6 @@ namespace Bmojo.Runtime.Kernels;
 /// </summary>
 internal static class Bf16
 {
-    /// <summary>The float a bf16 bit pattern stands for (exact).</summary>
-    public static float ToFloat(uint bits16) => Interop.IntAsFloat(bits16 << 16);
-
     /// <summary>The low bf16 of a pair as a float.</summary>
     public static float Low(uint pair) => Interop.IntAsFloat(pair << 16);
 

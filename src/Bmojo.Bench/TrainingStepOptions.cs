@@ -9,7 +9,7 @@ namespace Bmojo.Bench;
 /// <param name="Length">Tokens per sequence (the model's input; the targets are the next tokens).</param>
 /// <param name="Steps">Timed steps per model (fewer when a step is so slow that they would not fit the time limit).</param>
 /// <param name="Warmup">Untimed steps before them.</param>
-/// <param name="Dtype">Parameters and activations: bf16 or fp32 (the fused kernels compute in fp32 either way).</param>
+/// <param name="Dtype">Parameters and activations: bf16 or fp32 (in bf16 the B'MOJO attention runs on the tensor cores, bf16 operands and fp32 accumulation; the scan computes in fp32 either way).</param>
 /// <param name="Breakdown">Also time one layer of each kind alone, the head and the optimizer step.</param>
 /// <param name="TimeLimitSeconds">The whole run's wall-clock budget, shared out among the models.</param>
 public sealed record TrainingStepOptions(IReadOnlyList<string> Models, int Batch, int Length, int Steps, int Warmup,

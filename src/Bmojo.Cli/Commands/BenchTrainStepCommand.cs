@@ -33,7 +33,7 @@ public sealed class BenchTrainStepSettings : CommandSettings
     public int? Steps { get; init; }
 
     [CommandOption("--dtype <DTYPE>")]
-    [Description("Parameters and activations: bf16 (default) or fp32; the fused kernels compute in fp32 either way.")]
+    [Description("Parameters and activations: bf16 (default) or fp32; in bf16 the B'MOJO attention runs on the tensor cores (fp32 accumulation), the scan computes in fp32 either way.")]
     public string? Dtype { get; init; }
 
     [CommandOption("--no-breakdown")]

@@ -12,7 +12,7 @@ namespace Bmojo.Runtime.Kernels;
 /// blockwise TorchSharp path (<see cref="BmojoBlockwise"/>, O(L (w + m_f + m_e)) memory, tested equal to the masked
 /// reference) and takes its gradients with torch's autograd.
 /// </summary>
-public sealed class BmojoAttentionFunction : autograd.SingleTensorFunction<BmojoAttentionFunction>
+public sealed class BmojoAttentionFunction : ScopedTensorFunction<BmojoAttentionFunction>
 {
     private const string SettingsKey = "settings";
 
@@ -58,15 +58,14 @@ public sealed class BmojoAttentionFunction : autograd.SingleTensorFunction<Bmojo
         return output.narrow(3, 0, inputs[0].shape[3]).contiguous();
     }
 
-    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
+    protected override List<Tensor?> Gradients(autograd.AutogradContext ctx, Tensor grad_output)
     {
-        using DisposeScope scope = BackwardScope.Begin(grad_output);
         var settings = (Settings)ctx.get_data(SettingsKey);
         List<Tensor> saved = ctx.get_saved_variables();
-        List<Tensor> result = saved.Count == 6 ? Blockwise(saved, settings, grad_output) : TensorCores(saved, settings, grad_output);
-        result.Add(null!);                                  // selected: discrete, no gradient
-        result.Add(null!);                                  // settings
-        return BackwardScope.HandBack(result);
+        List<Tensor?> result = [.. saved.Count == 6 ? Blockwise(saved, settings, grad_output) : TensorCores(saved, settings, grad_output)];
+        result.Add(null);                                   // selected: discrete, no gradient
+        result.Add(null);                                   // settings
+        return result;
     }
 
     private static List<Tensor> TensorCores(List<Tensor> saved, Settings settings, Tensor gradOutput)

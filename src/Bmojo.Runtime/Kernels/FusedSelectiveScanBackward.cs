@@ -53,45 +53,25 @@ public static class FusedSelectiveScanBackward
 
         using var scope = NewDisposeScope();
         KernelHost host = KernelHost.For(u);
-        Device device = u.device;
+        var t = new Buffers(u, delta, A, B, C, D, z, deltaBias, gradOutput);
         ScalarType f = ScalarType.Float32;
-        Tensor gradU = empty(batch, dInner, length, f, device), gradDelta = empty(batch, dInner, length, f, device);
-        Tensor? gradZ = z is null ? null : empty(batch, dInner, length, f, device);
-        Tensor gradA = empty(batch, dInner, dState, f, device);                                   // per batch row
-        Tensor gradBBlocks = empty(batch, blocksPerBatch, dState, length, f, device);             // per block
-        Tensor gradCBlocks = empty(batch, blocksPerBatch, dState, length, f, device);
-        Tensor gradD = empty(batch, dInner, f, device), gradBias = empty(batch, dInner, f, device);
-        Tensor states = checkpoints ?? empty(batch, dInner, chunks, dState, f, device);
-
-        Tensor uf = Fp32(u), deltaf = Fp32(delta), Af = Fp32(A), Bf = Fp32(B), Cf = Fp32(C), gf = Fp32(gradOutput);
-        Tensor? Df = D is null ? null : Fp32(D), zf = z is null ? null : Fp32(z), biasf = deltaBias is null ? null : Fp32(deltaBias);
+        Tensor gradBBlocks = empty(batch, blocksPerBatch, dState, length, f, u.device);           // per block
+        Tensor gradCBlocks = empty(batch, blocksPerBatch, dState, length, f, u.device);
+        Tensor states = checkpoints ?? empty(batch, dInner, chunks, dState, f, u.device);
         using (var views = new TorchInterop(host, Operation))
         {
+            Views v = t.Views(views);
             var arguments = new SelectiveScanGradientArguments
             {
-                U = views.Float32(uf, "u", batch, dInner, length),
-                Delta = views.Float32(deltaf, "delta", batch, dInner, length),
-                A = views.Float32(Af, "A", dInner, dState),
-                B = views.Float32(Bf, "B", batch, dState, length),
-                C = views.Float32(Cf, "C", batch, dState, length),
-                D = Df is null ? TorchInterop.Absent : views.Float32(Df, "D", dInner),
-                Z = zf is null ? TorchInterop.Absent : views.Float32(zf, "z", batch, dInner, length),
-                DeltaBias = biasf is null ? TorchInterop.Absent : views.Float32(biasf, "deltaBias", dInner),
-                GradOutput = views.Float32(gf, "gradOutput", batch, dInner, length),
+                U = v.U, Delta = v.Delta, A = v.A, B = v.B, C = v.C, D = v.D, Z = v.Z, DeltaBias = v.DeltaBias,
+                GradOutput = v.GradOutput, GradU = v.GradU, GradDelta = v.GradDelta, GradZ = v.GradZ, GradA = v.GradA,
+                GradD = v.GradD, GradDeltaBias = v.GradDeltaBias,
                 Checkpoints = views.Float32(states, "checkpoints", batch, dInner, chunks, dState),
-                GradU = views.Float32(gradU, "gradU", batch, dInner, length),
-                GradDelta = views.Float32(gradDelta, "gradDelta", batch, dInner, length),
-                GradZ = gradZ is null ? TorchInterop.Absent : views.Float32(gradZ, "gradZ", batch, dInner, length),
-                GradA = views.Float32(gradA, "gradA", batch, dInner, dState),
                 GradBBlocks = views.Float32(gradBBlocks, "gradBBlocks", batch, blocksPerBatch, dState, length),
                 GradCBlocks = views.Float32(gradCBlocks, "gradCBlocks", batch, blocksPerBatch, dState, length),
-                GradD = views.Float32(gradD, "gradD", batch, dInner),
-                GradDeltaBias = views.Float32(gradBias, "gradDeltaBias", batch, dInner),
                 Batch = (int)batch, DInner = (int)dInner, Length = (int)length, DState = (int)dState, Lanes = lanes,
                 Threads = SelectiveScanBackwardKernel.Threads(lanes),
-                Options = (Df is null ? 0 : ScanOptions.D) | (zf is null ? 0 : ScanOptions.Z)
-                          | (biasf is null ? 0 : ScanOptions.DeltaBias) | (deltaSoftplus ? ScanOptions.DeltaSoftplus : 0)
-                          | (checkpoints is null ? 0 : ScanOptions.Checkpoints),
+                Options = t.Options(deltaSoftplus) | (checkpoints is null ? 0 : ScanOptions.Checkpoints),
             };
             long groups = batch * blocksPerBatch;
             if (groups > 0 && length > 0)
@@ -99,17 +79,7 @@ public static class FusedSelectiveScanBackward
                     ((int)groups, arguments.Threads, SharedMemoryConfig.RequestDynamic<float>(SelectiveScanBackwardKernel.SharedFloats((int)dState, lanes))),
                     arguments));
         }
-
-        var gradients = new SelectiveScanGradients(
-            U: gradU.MoveToOuterDisposeScope(),
-            Delta: gradDelta.MoveToOuterDisposeScope(),
-            A: gradA.sum(dim: 0).MoveToOuterDisposeScope(),                                            // (d_inner, N)
-            B: gradBBlocks.sum(dim: 1).MoveToOuterDisposeScope(),                                      // (B, N, L)
-            C: gradCBlocks.sum(dim: 1).MoveToOuterDisposeScope(),
-            D: D is null ? null : gradD.sum(dim: 0).MoveToOuterDisposeScope(),                         // (d_inner)
-            Z: gradZ?.MoveToOuterDisposeScope(),
-            DeltaBias: deltaBias is null ? null : gradBias.sum(dim: 0).MoveToOuterDisposeScope());
-        return gradients;
+        return t.Result(gradBBlocks.sum(dim: 1), gradCBlocks.sum(dim: 1));                       // (B, N, L)
     }
 
     private static SelectiveScanGradients RunInRegisters(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z,
@@ -127,41 +97,22 @@ public static class FusedSelectiveScanBackward
             y.Dispose();
         }
         KernelHost host = KernelHost.For(u);
-        Device device = u.device;
-        ScalarType f = ScalarType.Float32;
-        Tensor gradU = empty(batch, dInner, length, f, device), gradDelta = empty(batch, dInner, length, f, device);
-        Tensor? gradZ = z is null ? null : empty(batch, dInner, length, f, device);
-        Tensor gradA = empty(batch, dInner, dState, f, device);                                   // per batch row
-        Tensor gradB = zeros(batch, dState, length, f, device), gradC = zeros(batch, dState, length, f, device);
-        Tensor gradD = empty(batch, dInner, f, device), gradBias = empty(batch, dInner, f, device);
-
-        Tensor uf = Fp32(u), deltaf = Fp32(delta), Af = Fp32(A), Bf = Fp32(B), Cf = Fp32(C), gf = Fp32(gradOutput);
-        Tensor? Df = D is null ? null : Fp32(D), zf = z is null ? null : Fp32(z), biasf = deltaBias is null ? null : Fp32(deltaBias);
+        var t = new Buffers(u, delta, A, B, C, D, z, deltaBias, gradOutput);
+        Tensor gradB = zeros(batch, dState, length, ScalarType.Float32, u.device);               // summed by atomics
+        Tensor gradC = zeros(batch, dState, length, ScalarType.Float32, u.device);
         using (var views = new TorchInterop(host, Operation))
         {
+            Views v = t.Views(views);
             var arguments = new RegisterScanGradientArguments
             {
-                U = views.Float32(uf, "u", batch, dInner, length),
-                Delta = views.Float32(deltaf, "delta", batch, dInner, length),
-                A = views.Float32(Af, "A", dInner, dState),
-                B = views.Float32(Bf, "B", batch, dState, length),
-                C = views.Float32(Cf, "C", batch, dState, length),
-                D = Df is null ? TorchInterop.Absent : views.Float32(Df, "D", dInner),
-                Z = zf is null ? TorchInterop.Absent : views.Float32(zf, "z", batch, dInner, length),
-                DeltaBias = biasf is null ? TorchInterop.Absent : views.Float32(biasf, "deltaBias", dInner),
-                GradOutput = views.Float32(gf, "gradOutput", batch, dInner, length),
+                U = v.U, Delta = v.Delta, A = v.A, B = v.B, C = v.C, D = v.D, Z = v.Z, DeltaBias = v.DeltaBias,
+                GradOutput = v.GradOutput, GradU = v.GradU, GradDelta = v.GradDelta, GradZ = v.GradZ, GradA = v.GradA,
+                GradD = v.GradD, GradDeltaBias = v.GradDeltaBias,
                 Checkpoints = views.Float32(checkpoints, "checkpoints", batch, dInner, chunks, dState),
-                GradU = views.Float32(gradU, "gradU", batch, dInner, length),
-                GradDelta = views.Float32(gradDelta, "gradDelta", batch, dInner, length),
-                GradZ = gradZ is null ? TorchInterop.Absent : views.Float32(gradZ, "gradZ", batch, dInner, length),
-                GradA = views.Float32(gradA, "gradA", batch, dInner, dState),
                 GradB = views.Float32(gradB, "gradB", batch, dState, length),
                 GradC = views.Float32(gradC, "gradC", batch, dState, length),
-                GradD = views.Float32(gradD, "gradD", batch, dInner),
-                GradDeltaBias = views.Float32(gradBias, "gradDeltaBias", batch, dInner),
                 Batch = (int)batch, DInner = (int)dInner, Length = (int)length, DState = (int)dState,
-                Options = (Df is null ? 0 : ScanOptions.D) | (zf is null ? 0 : ScanOptions.Z)
-                          | (biasf is null ? 0 : ScanOptions.DeltaBias) | (deltaSoftplus ? ScanOptions.DeltaSoftplus : 0),
+                Options = t.Options(deltaSoftplus),
             };
             long groups = batch * RegisterScanBackwardKernel.BlocksPerBatch((int)dInner);          // one batch row per block
             if (groups > 0 && length > 0)
@@ -169,15 +120,69 @@ public static class FusedSelectiveScanBackward
                     ((int)groups, RegisterScanBackwardKernel.Threads, SharedMemoryConfig.RequestDynamic<Float4>(RegisterScanBackwardKernel.SharedQuads)),
                     arguments));
         }
+        return t.Result(gradB, gradC);
+    }
 
-        return new SelectiveScanGradients(
+    /// <summary>What both kernels read and the per-channel gradients both write: the inputs as contiguous fp32 and
+    /// the buffers of du, d delta, dz, dA, dD, d delta_bias (the last three per batch row, summed in <see cref="Result"/>).</summary>
+    private sealed class Buffers
+    {
+        private readonly long batch, dInner, length, dState;
+        private readonly Tensor u, delta, a, b, c, gradOutput, gradU, gradDelta, gradA, gradD, gradBias;
+        private readonly Tensor? d, z, bias, gradZ;
+
+        public Buffers(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z, Tensor? deltaBias, Tensor gradOutput)
+        {
+            (batch, dInner, length, dState) = (u.shape[0], u.shape[1], u.shape[2], A.shape[1]);
+            (this.u, this.delta, a, b, c, this.gradOutput) = (Fp32(u), Fp32(delta), Fp32(A), Fp32(B), Fp32(C), Fp32(gradOutput));
+            (d, this.z, bias) = (D is null ? null : Fp32(D), z is null ? null : Fp32(z), deltaBias is null ? null : Fp32(deltaBias));
+            ScalarType f = ScalarType.Float32;
+            Device device = u.device;
+            gradU = empty(batch, dInner, length, f, device);
+            gradDelta = empty(batch, dInner, length, f, device);
+            gradZ = z is null ? null : empty(batch, dInner, length, f, device);
+            gradA = empty(batch, dInner, dState, f, device);                                      // per batch row
+            gradD = empty(batch, dInner, f, device);
+            gradBias = empty(batch, dInner, f, device);
+        }
+
+        public ScanOptions Options(bool deltaSoftplus) =>
+            (d is null ? 0 : ScanOptions.D) | (z is null ? 0 : ScanOptions.Z) | (bias is null ? 0 : ScanOptions.DeltaBias)
+            | (deltaSoftplus ? ScanOptions.DeltaSoftplus : 0);
+
+        public Views Views(TorchInterop views) => new(
+            U: views.Float32(u, "u", batch, dInner, length),
+            Delta: views.Float32(delta, "delta", batch, dInner, length),
+            A: views.Float32(a, "A", dInner, dState),
+            B: views.Float32(b, "B", batch, dState, length),
+            C: views.Float32(c, "C", batch, dState, length),
+            D: d is null ? TorchInterop.Absent : views.Float32(d, "D", dInner),
+            Z: z is null ? TorchInterop.Absent : views.Float32(z, "z", batch, dInner, length),
+            DeltaBias: bias is null ? TorchInterop.Absent : views.Float32(bias, "deltaBias", dInner),
+            GradOutput: views.Float32(gradOutput, "gradOutput", batch, dInner, length),
+            GradU: views.Float32(gradU, "gradU", batch, dInner, length),
+            GradDelta: views.Float32(gradDelta, "gradDelta", batch, dInner, length),
+            GradZ: gradZ is null ? TorchInterop.Absent : views.Float32(gradZ, "gradZ", batch, dInner, length),
+            GradA: views.Float32(gradA, "gradA", batch, dInner, dState),
+            GradD: views.Float32(gradD, "gradD", batch, dInner),
+            GradDeltaBias: views.Float32(gradBias, "gradDeltaBias", batch, dInner));
+
+        /// <summary>The gradients, moved out of the caller's dispose scope, with <paramref name="gradB"/> and
+        /// <paramref name="gradC"/> (B, N, L) as the kernel left them.</summary>
+        public SelectiveScanGradients Result(Tensor gradB, Tensor gradC) => new(
             U: gradU.MoveToOuterDisposeScope(),
             Delta: gradDelta.MoveToOuterDisposeScope(),
             A: gradA.sum(dim: 0).MoveToOuterDisposeScope(),                                            // (d_inner, N)
-            B: gradB.MoveToOuterDisposeScope(),                                                        // (B, N, L)
+            B: gradB.MoveToOuterDisposeScope(),
             C: gradC.MoveToOuterDisposeScope(),
-            D: D is null ? null : gradD.sum(dim: 0).MoveToOuterDisposeScope(),                         // (d_inner)
+            D: d is null ? null : gradD.sum(dim: 0).MoveToOuterDisposeScope(),                         // (d_inner)
             Z: gradZ?.MoveToOuterDisposeScope(),
-            DeltaBias: deltaBias is null ? null : gradBias.sum(dim: 0).MoveToOuterDisposeScope());
+            DeltaBias: bias is null ? null : gradBias.sum(dim: 0).MoveToOuterDisposeScope());
     }
+
+    private readonly record struct Views(
+        ArrayView<float> U, ArrayView<float> Delta, ArrayView<float> A, ArrayView<float> B, ArrayView<float> C,
+        ArrayView<float> D, ArrayView<float> Z, ArrayView<float> DeltaBias, ArrayView<float> GradOutput,
+        ArrayView<float> GradU, ArrayView<float> GradDelta, ArrayView<float> GradZ, ArrayView<float> GradA,
+        ArrayView<float> GradD, ArrayView<float> GradDeltaBias);
 }

@@ -13,7 +13,7 @@ namespace Bmojo.Runtime.Kernels;
 /// Call <see cref="Apply"/>; the optional inputs take part in the graph when given. Gradients come back in each
 /// input's dtype.
 /// </summary>
-public sealed class SelectiveScanFunction : autograd.SingleTensorFunction<SelectiveScanFunction>
+public sealed class SelectiveScanFunction : ScopedTensorFunction<SelectiveScanFunction>
 {
     private const string SoftplusKey = "delta_softplus";
     private const string PresentKey = "present";
@@ -37,9 +37,8 @@ public sealed class SelectiveScanFunction : autograd.SingleTensorFunction<Select
         return y;
     }
 
-    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
+    protected override List<Tensor?> Gradients(autograd.AutogradContext ctx, Tensor grad_output)
     {
-        using DisposeScope scope = BackwardScope.Begin(grad_output);
         bool[] present = (bool[])ctx.get_data(PresentKey);
         bool softplus = (bool)ctx.get_data(SoftplusKey);
         Queue<Tensor> saved = new(ctx.get_saved_variables());
@@ -51,7 +50,7 @@ public sealed class SelectiveScanFunction : autograd.SingleTensorFunction<Select
         Tensor?[] grads = [g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias];
         var result = grads.Select((grad, i) => grad is null ? null : grad.to_type(inputs[i]!.dtype)).ToList();
         result.Add(null);                                   // delta_softplus is not a tensor
-        return BackwardScope.HandBack(result);
+        return result;
     }
 
     private static Tensor?[] Inputs(object[] vars) => vars.Take(8).Select(v => v as Tensor).ToArray();

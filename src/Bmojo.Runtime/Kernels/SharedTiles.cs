@@ -50,55 +50,46 @@ internal static class SharedTiles
     public static void StoreBf16<TCores>(ArrayView<uint> rows, int low, int high, Tile16x64 t, float scaleLow, float scaleHigh, int lane)
         where TCores : struct, ITensorCores
     {
-        TCores cores = default;
-        int c = lane & 3;
-        if (low >= 0)
-        {
-            rows[low + c] = cores.Pair(t.N0.C0 * scaleLow, t.N0.C1 * scaleLow);
-            rows[low + 4 + c] = cores.Pair(t.N1.C0 * scaleLow, t.N1.C1 * scaleLow);
-            rows[low + 8 + c] = cores.Pair(t.N2.C0 * scaleLow, t.N2.C1 * scaleLow);
-            rows[low + 12 + c] = cores.Pair(t.N3.C0 * scaleLow, t.N3.C1 * scaleLow);
-            rows[low + 16 + c] = cores.Pair(t.N4.C0 * scaleLow, t.N4.C1 * scaleLow);
-            rows[low + 20 + c] = cores.Pair(t.N5.C0 * scaleLow, t.N5.C1 * scaleLow);
-            rows[low + 24 + c] = cores.Pair(t.N6.C0 * scaleLow, t.N6.C1 * scaleLow);
-            rows[low + 28 + c] = cores.Pair(t.N7.C0 * scaleLow, t.N7.C1 * scaleLow);
-        }
-        if (high >= 0)
-        {
-            rows[high + c] = cores.Pair(t.N0.C2 * scaleHigh, t.N0.C3 * scaleHigh);
-            rows[high + 4 + c] = cores.Pair(t.N1.C2 * scaleHigh, t.N1.C3 * scaleHigh);
-            rows[high + 8 + c] = cores.Pair(t.N2.C2 * scaleHigh, t.N2.C3 * scaleHigh);
-            rows[high + 12 + c] = cores.Pair(t.N3.C2 * scaleHigh, t.N3.C3 * scaleHigh);
-            rows[high + 16 + c] = cores.Pair(t.N4.C2 * scaleHigh, t.N4.C3 * scaleHigh);
-            rows[high + 20 + c] = cores.Pair(t.N5.C2 * scaleHigh, t.N5.C3 * scaleHigh);
-            rows[high + 24 + c] = cores.Pair(t.N6.C2 * scaleHigh, t.N6.C3 * scaleHigh);
-            rows[high + 28 + c] = cores.Pair(t.N7.C2 * scaleHigh, t.N7.C3 * scaleHigh);
-        }
+        if (low >= 0) StoreBf16Row<TCores>(rows, low + (lane & 3), t, scaleLow, upper: false);
+        if (high >= 0) StoreBf16Row<TCores>(rows, high + (lane & 3), t, scaleHigh, upper: true);
     }
 
     /// <summary>Writes a warp's rows g and g + 8 (float offsets of 64-float rows, -1: skip) times <paramref name="scale"/>.</summary>
     public static void StoreFloat(ArrayView<float> rows, int low, int high, Tile16x64 t, float scale, int lane)
     {
-        int c2 = 2 * (lane & 3);
-        if (low >= 0)
-        {
-            Store(rows, low + c2, t.N0.C0, t.N0.C1, scale); Store(rows, low + 8 + c2, t.N1.C0, t.N1.C1, scale);
-            Store(rows, low + 16 + c2, t.N2.C0, t.N2.C1, scale); Store(rows, low + 24 + c2, t.N3.C0, t.N3.C1, scale);
-            Store(rows, low + 32 + c2, t.N4.C0, t.N4.C1, scale); Store(rows, low + 40 + c2, t.N5.C0, t.N5.C1, scale);
-            Store(rows, low + 48 + c2, t.N6.C0, t.N6.C1, scale); Store(rows, low + 56 + c2, t.N7.C0, t.N7.C1, scale);
-        }
-        if (high >= 0)
-        {
-            Store(rows, high + c2, t.N0.C2, t.N0.C3, scale); Store(rows, high + 8 + c2, t.N1.C2, t.N1.C3, scale);
-            Store(rows, high + 16 + c2, t.N2.C2, t.N2.C3, scale); Store(rows, high + 24 + c2, t.N3.C2, t.N3.C3, scale);
-            Store(rows, high + 32 + c2, t.N4.C2, t.N4.C3, scale); Store(rows, high + 40 + c2, t.N5.C2, t.N5.C3, scale);
-            Store(rows, high + 48 + c2, t.N6.C2, t.N6.C3, scale); Store(rows, high + 56 + c2, t.N7.C2, t.N7.C3, scale);
-        }
+        if (low >= 0) StoreFloatRow(rows, low + 2 * (lane & 3), t, scale, upper: false);
+        if (high >= 0) StoreFloatRow(rows, high + 2 * (lane & 3), t, scale, upper: true);
     }
 
-    private static void Store(ArrayView<float> rows, int at, float a, float b, float scale)
+    // The lane's columns of one of its rows: fragment j holds columns 8j + 2c, 8j + 2c + 1 (a bf16 pair at uint 4j + c).
+    private static void StoreBf16Row<TCores>(ArrayView<uint> rows, int at, Tile16x64 t, float scale, bool upper)
+        where TCores : struct, ITensorCores
     {
-        rows[at] = a * scale;
-        rows[at + 1] = b * scale;
+        TCores cores = default;
+        rows[at] = Pair(cores, t.N0, scale, upper);
+        rows[at + 4] = Pair(cores, t.N1, scale, upper);
+        rows[at + 8] = Pair(cores, t.N2, scale, upper);
+        rows[at + 12] = Pair(cores, t.N3, scale, upper);
+        rows[at + 16] = Pair(cores, t.N4, scale, upper);
+        rows[at + 20] = Pair(cores, t.N5, scale, upper);
+        rows[at + 24] = Pair(cores, t.N6, scale, upper);
+        rows[at + 28] = Pair(cores, t.N7, scale, upper);
+    }
+
+    private static uint Pair<TCores>(TCores cores, Fragment f, float scale, bool upper) where TCores : struct, ITensorCores =>
+        upper ? cores.Pair(f.C2 * scale, f.C3 * scale) : cores.Pair(f.C0 * scale, f.C1 * scale);
+
+    private static void StoreFloatRow(ArrayView<float> rows, int at, Tile16x64 t, float scale, bool upper)
+    {
+        Store(rows, at, t.N0, scale, upper); Store(rows, at + 8, t.N1, scale, upper);
+        Store(rows, at + 16, t.N2, scale, upper); Store(rows, at + 24, t.N3, scale, upper);
+        Store(rows, at + 32, t.N4, scale, upper); Store(rows, at + 40, t.N5, scale, upper);
+        Store(rows, at + 48, t.N6, scale, upper); Store(rows, at + 56, t.N7, scale, upper);
+    }
+
+    private static void Store(ArrayView<float> rows, int at, Fragment f, float scale, bool upper)
+    {
+        rows[at] = (upper ? f.C2 : f.C0) * scale;
+        rows[at + 1] = (upper ? f.C3 : f.C1) * scale;
     }
 }

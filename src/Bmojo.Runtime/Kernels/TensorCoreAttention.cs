@@ -40,13 +40,12 @@ internal static class TensorCoreAttention
         long batch = q.shape[0], heads = q.shape[1], length = q.shape[2];
         Tensor output = empty(batch, heads, length, Mma.Size, ScalarType.BFloat16, q.device);
         Tensor lse = empty(batch, heads, length, ScalarType.Float32, q.device);
-        Launch(q, k, v, kf, vf, tables, window, fadingTokens, eideticCapacity, ForwardKernel, (int)(batch * heads),
-               TensorCoreAttentionKernel.SharedUints, (views, a) =>
+        Launch(q, k, v, kf, vf, tables, window, fadingTokens, eideticCapacity, (views, a) =>
                {
                    a.Output = views.Bf16Pairs(output, "output", batch, heads, length, Mma.Size);
                    a.LogSumExp = views.Float32(lse, "log-sum-exp", batch, heads, length);
                    return a;
-               });
+               }, (ForwardKernel, (int)(batch * heads), TensorCoreAttentionKernel.SharedUints));
         return (output.MoveToOuterDisposeScope(), lse.MoveToOuterDisposeScope());
     }
 
@@ -78,10 +77,9 @@ internal static class TensorCoreAttention
             a.GradRankV = views.Float32(gradRankV, "gradRankV", rows);
             return a;
         };
-        Launch(q, k, v, kf, vf, tables, window, fadingTokens, eideticCapacity, KeyKernel, (int)(3 * batch * heads),
-               TensorCoreAttentionBackwardKernel.KeySharedUints, gradients);
-        Launch(q, k, v, kf, vf, tables, window, fadingTokens, eideticCapacity, QueryKernel, (int)(batch * heads),
-               TensorCoreAttentionBackwardKernel.QuerySharedUints, gradients);
+        Launch(q, k, v, kf, vf, tables, window, fadingTokens, eideticCapacity, gradients,
+               (KeyKernel, (int)(3 * batch * heads), TensorCoreAttentionBackwardKernel.KeySharedUints),
+               (QueryKernel, (int)(batch * heads), TensorCoreAttentionBackwardKernel.QuerySharedUints));
 
         // Eidetic contributions come by rank: add them to the rows of their positions (ranks past the count are 0).
         Tensor ranks = arange(length, device: q.device).unsqueeze(0);                             // (1, L)
@@ -107,10 +105,12 @@ internal static class TensorCoreAttention
         return (t.shape[3] == Mma.Size ? bf16 : nn.functional.pad(bf16, [0, Mma.Size - t.shape[3]])).contiguous();
     }
 
+    // One set of padded inputs and views for the kernels, launched in order under one ordering against torch; rows: the
+    // (source,) batch, head count each kernel's grid covers, times the tiles of L.
     private static void Launch(Tensor q, Tensor k, Tensor v, Tensor kf, Tensor vf, EideticTables tables,
                                int window, int fadingTokens, int eideticCapacity,
-                               TensorCoreKernel<TensorCoreAttentionArguments> kernel, int rows, int sharedUints,
-                               Func<TorchInterop, TensorCoreAttentionArguments, TensorCoreAttentionArguments> outputs)
+                               Func<TorchInterop, TensorCoreAttentionArguments, TensorCoreAttentionArguments> outputs,
+                               params (TensorCoreKernel<TensorCoreAttentionArguments> Kernel, int Rows, int SharedUints)[] kernels)
     {
         long batch = q.shape[0], heads = q.shape[1], length = q.shape[2], kvHeads = k.shape[1];
         if (batch * heads * length * Mma.Size * 2 > int.MaxValue)
@@ -136,10 +136,12 @@ internal static class TensorCoreAttention
             ScaleLog2 = (float)(1.0 / (Math.Sqrt(q.shape[3]) * Math.Log(2.0))),
         };
         arguments = outputs(views, arguments);
-        int groups = rows * arguments.Tiles;
-        if (groups > 0)
-            host.Launch(accelerator => kernel.On(accelerator)(
-                (groups, SharedTiles.Threads, SharedMemoryConfig.RequestDynamic<uint>(sharedUints)), arguments));
+        if (arguments.Tiles == 0 || batch * heads == 0) return;
+        host.Launch(accelerator =>
+        {
+            foreach (var (kernel, rows, sharedUints) in kernels)
+                kernel.On(accelerator)((rows * arguments.Tiles, SharedTiles.Threads, SharedMemoryConfig.RequestDynamic<uint>(sharedUints)), arguments);
+        });
     }
 }
 

@@ -26,9 +26,10 @@ public enum BmojoPath
     /// O(L * (w + m_f + m_e)) memory; equals the reference.</summary>
     Blockwise,
 
-    /// <summary>The fused ILGPU kernel (<see cref="Kernels.BmojoAttentionFunction"/>): on CUDA, or for CPU tensors on
-    /// ILGPU's CPU accelerator; computes in fp32; its backward recomputes through <see cref="Blockwise"/>. No
-    /// retrieval (a layer with retrieval refuses this path).</summary>
+    /// <summary>The fused ILGPU kernels (<see cref="Kernels.BmojoAttentionFunction"/>): on CUDA, or for CPU tensors on
+    /// ILGPU's CPU accelerator. bf16 with heads of at most 64: both passes on the tensor cores (bf16 operands, fp32
+    /// softmax and accumulation); otherwise an fp32 forward kernel whose backward recomputes through
+    /// <see cref="Blockwise"/>. No retrieval (a layer with retrieval refuses this path).</summary>
     Fused,
 }
 

@@ -10,7 +10,7 @@ namespace Bmojo.Runtime.Mixers;
 /// then back. Inputs: u, delta, A, B, C, D, z, delta_bias, initial state (the last four may be null), delta_softplus.
 /// Gradients come back in each input's dtype.
 /// </summary>
-public sealed class CpuSelectiveScanFunction : autograd.SingleTensorFunction<CpuSelectiveScanFunction>
+public sealed class CpuSelectiveScanFunction : ScopedTensorFunction<CpuSelectiveScanFunction>
 {
     private const string SoftplusKey = "delta_softplus";
     private const string PresentKey = "present";
@@ -27,9 +27,8 @@ public sealed class CpuSelectiveScanFunction : autograd.SingleTensorFunction<Cpu
         return CpuSelectiveScan.Forward(x[0]!, x[1]!, x[2]!, x[3]!, x[4]!, x[5], x[6], x[7], softplus, x[8], keepFinalState: false).Output;
     }
 
-    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
+    protected override List<Tensor?> Gradients(autograd.AutogradContext ctx, Tensor grad_output)
     {
-        using DisposeScope scope = BackwardScope.Begin(grad_output);
         bool[] present = (bool[])ctx.get_data(PresentKey);
         bool softplus = (bool)ctx.get_data(SoftplusKey);
         Queue<Tensor> saved = new(ctx.get_saved_variables());
@@ -39,6 +38,6 @@ public sealed class CpuSelectiveScanFunction : autograd.SingleTensorFunction<Cpu
         Tensor?[] grads = [g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias, g.InitialState];
         var result = grads.Select((grad, i) => grad?.to_type(x[i]!.dtype)).ToList();
         result.Add(null);                                   // delta_softplus is not a tensor
-        return BackwardScope.HandBack(result);
+        return result;
     }
 }

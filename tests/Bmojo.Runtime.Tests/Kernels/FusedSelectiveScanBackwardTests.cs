@@ -23,15 +23,26 @@ public sealed class FusedSelectiveScanBackwardTests
         Check(2, 64, 300, 16, true, CUDA);
     }
 
+    // The lane-per-state kernels (16 < N <= 32) have a forward sweep of their own inside the backward kernel, a
+    // different computation of the checkpoints from the forward kernel's; for N <= 16 the host runs the forward kernel
+    // itself when none are given, so there is nothing to compare there.
+    public static TheoryData<long, long, long, long, bool> LaneShapes => new()
+    {
+        { 2, 3, 50, 32, false },
+        { 1, 4, 37, 20, true },
+        { 2, 2, 9, 17, true },
+        { 1, 3, 1, 24, true },
+    };
+
     [Theory]
-    [MemberData(nameof(FusedSelectiveScanTests.Shapes), MemberType = typeof(FusedSelectiveScanTests))]
+    [MemberData(nameof(LaneShapes))]
     public void TheForwardKernelsCheckpointsGiveTheSameGradientsOnCpu(long batch, long dInner, long length, long dState, bool options) =>
         CheckCheckpoints(batch, dInner, length, dState, options, CPU);
 
     [CudaFact]
     public void TheForwardKernelsCheckpointsGiveTheSameGradientsOnCuda()
     {
-        foreach (object[] row in FusedSelectiveScanTests.Shapes)
+        foreach (object[] row in LaneShapes)
             CheckCheckpoints((long)row[0], (long)row[1], (long)row[2], (long)row[3], (bool)row[4], CUDA);
     }
 
@@ -47,6 +58,7 @@ public sealed class FusedSelectiveScanBackwardTests
     /// <summary>Backward from the forward kernel's checkpoints = backward from its own forward sweep.</summary>
     private static void CheckCheckpoints(long batch, long dInner, long length, long dState, bool options, Device device)
     {
+        Assert.False(FusedSelectiveScan.InRegisters(dState), $"N = {dState} runs the register kernels: no sweep of their own to compare");
         manual_seed(batch * 1000 + dInner * 100 + length + dState + 11);
         ScanInputs s = ScanInputs.Random(batch, dInner, length, dState, device);
         Tensor delta = options ? s.Delta : nn.functional.softplus(s.Delta);

@@ -1,0 +1,103 @@
+using System.Collections.Generic;
+using Bmojo.Dsl.Language.Binding;
+using Bmojo.Dsl.Language.Diagnostics;
+using Bmojo.Dsl.Language.Emit;
+using Bmojo.Dsl.Language.Kinds;
+using Bmojo.Dsl.Language.Plan;
+using static Bmojo.Dsl.Language.Emit.Literals;
+
+namespace Bmojo.Dsl.Language.Plan
+{
+    /// <summary>Multi-head (or grouped-query) causal attention; <paramref name="Window"/> null is full attention.</summary>
+    /// <param name="RotaryDim">Dimensions per head that RoPE rotates; 0 disables RoPE.</param>
+    public sealed record AttentionPlan(int Heads, int KvHeads, int? Window, int RotaryDim, double RopeBase, bool Bias)
+        : MixerPlan;
+}
+
+namespace Bmojo.Dsl.Language.Kinds
+{
+    /// <summary><c>attention</c>: causal multi-head / grouped-query attention (Runtime <c>AttentionMixer</c>).</summary>
+    internal sealed class AttentionKind : SlotKind<MixerPlan, AttentionPlan>
+    {
+        public static readonly AttentionKind Instance = new AttentionKind();
+
+        private AttentionKind() { }
+
+        public override string Name => "attention";
+
+        public override string FieldStem => "Attention";
+
+        public override IReadOnlyList<Key> Keys { get; } = new[]
+        {
+            new Key("heads", "integer", "required", "1.., divides `d_model`", "query heads H; head size Dh = d_model / H"),
+            new Key("kv_heads", "integer", "`heads`", "1.., divides `heads`", "key/value heads (GQA; 1 = multi-query)"),
+            new Key("window", "`none` \\| integer", "`none`", "1..16777216", "`none`: full causal attention; w: each query sees the last w tokens"),
+            new Key("rope", "bool", "`true`", "", "rotary position embedding on queries and keys"),
+            new Key("rotary_dim", "integer", "Dh (with RoPE)", "2..Dh, even", "dimensions per head that RoPE rotates; an error when `rope = false`"),
+            new Key("rope_base", "real", "`10000`", "(0, inf)", "RoPE base frequency"),
+            new Key("bias", "bool", "`false`", "", "biases on `in_proj` (q, k, v) and `out_proj`"),
+        };
+
+        public override AttentionPlan Read(ArgumentReader r, ComponentBinder binder) => Read(r, binder, slidingWindow: true);
+
+        /// <param name="slidingWindow">False inside B'MOJO, which reads <c>window</c> as its own w.</param>
+        public AttentionPlan Read(ArgumentReader r, ComponentBinder binder, bool slidingWindow)
+        {
+            int heads = r.RequiredInt("heads", 1, Limits.MaxWidth, "the number of query heads");
+            int kvHeads = r.Int("kv_heads", heads, 1, Limits.MaxWidth);
+            int? window = slidingWindow ? r.IntOrWord("window", "none", 1, Limits.MaxTokens) : null;
+            bool rope = r.Bool("rope", true);
+            double ropeBase = r.Real("rope_base", 10000, Bounds.Positive);
+            bool bias = r.Bool("bias", false);
+
+            int headSize = binder.DModel / heads;
+            if (binder.DModelValid && binder.DModel % heads != 0)
+                binder.Report(r.ValueOf("heads"), DiagnosticCatalogue.HeadsDivideModel, heads, binder.DModel);
+            if (heads % kvHeads != 0)
+                binder.Report(r.ValueOf("kv_heads"), DiagnosticCatalogue.KvHeadsDivideHeads, kvHeads, heads);
+
+            int rotaryDim = 0;
+            if (!rope)
+            {
+                if (r.IsStated("rotary_dim")) binder.Report(r.ValueOf("rotary_dim"), DiagnosticCatalogue.RotaryWithoutRope);
+                r.Read("rotary_dim");
+            }
+            else
+            {
+                rotaryDim = r.Int("rotary_dim", headSize, 2, Limits.MaxWidth);
+                if (binder.DModelValid && r.IsStated("rotary_dim") && (rotaryDim % 2 != 0 || rotaryDim > headSize))
+                    binder.Report(r.ValueOf("rotary_dim"), DiagnosticCatalogue.RotaryDim, rotaryDim, headSize);
+            }
+            return new AttentionPlan(heads, kvHeads, window, rotaryDim, ropeBase, bias);
+        }
+
+        /// <summary>in_proj (fused q, k, v) and out_proj.</summary>
+        public override long Parameters(AttentionPlan attention, long d)
+        {
+            long headSize = d / attention.Heads;
+            long qkv = headSize * (attention.Heads + 2L * attention.KvHeads);
+            long inProj = d * qkv + (attention.Bias ? qkv : 0);
+            long outProj = attention.Heads * headSize * d + (attention.Bias ? d : 0);
+            return inProj + outProj;
+        }
+
+        /// <summary>The keys and values of every token, or of the last <c>window</c>.</summary>
+        public override MemoryPlan Memory(AttentionPlan attention, long d) =>
+            new MemoryPlan(0, KvFloatsPerToken(attention, d), attention.Window, 0);
+
+        /// <summary>A key and a value per key/value head: <c>2·Hkv·Dh</c>.</summary>
+        public static long KvFloatsPerToken(AttentionPlan attention, long d) => 2L * attention.KvHeads * (d / attention.Heads);
+
+        public override string Describe(AttentionPlan a) => a.Window is int w ? $"attention(window {w})" : "attention";
+
+        public override string Detail(AttentionPlan a) =>
+            $"attention({a.Heads} heads, {a.KvHeads} kv{(a.Window is int w ? $", window {w}" : "")}{(a.RotaryDim > 0 ? $", rope {a.RotaryDim}" : "")})";
+
+        public override OptionsCode Emit(AttentionPlan a, ModelPlan model) =>
+            new OptionsCode(RuntimeNames.AttentionOptions, new[] { Expression(a) }, RuntimeNames.AttentionMixer);
+
+        public static string Expression(AttentionPlan a) =>
+            $"new(Heads: {Int(a.Heads)}, KvHeads: {Int(a.KvHeads)}, Window: {NullableInt(a.Window)}, " +
+            $"RotaryDim: {Int(a.RotaryDim)}, RopeBase: {Double(a.RopeBase)}, Bias: {Bool(a.Bias)})";
+    }
+}

@@ -1,0 +1,65 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Bmojo.Dsl.Language.Binding;
+using Bmojo.Dsl.Language.Diagnostics;
+using Bmojo.Dsl.Language.Emit;
+using Bmojo.Dsl.Language.Kinds;
+using Bmojo.Dsl.Language.Plan;
+using static Bmojo.Dsl.Language.Emit.Literals;
+
+namespace Bmojo.Dsl.Language.Plan
+{
+    /// <summary>Mixture of experts: a linear router, top-k softmax routing, load-balancing auxiliary loss.</summary>
+    public sealed record MoePlan(int Experts, int TopK, MlpPlan Expert, double AuxLossWeight) : FeedForwardPlan;
+}
+
+namespace Bmojo.Dsl.Language.Kinds
+{
+    /// <summary><c>moe</c>: mixture of experts, each an <c>mlp</c> (Runtime <c>MixtureOfExperts</c>).</summary>
+    internal sealed class MoeKind : SlotKind<FeedForwardPlan, MoePlan>
+    {
+        public static readonly MoeKind Instance = new MoeKind();
+
+        private MoeKind() { }
+
+        public override string Name => "moe";
+
+        public override string FieldStem => "Moe";
+
+        /// <summary>Its own keys; the expert's (<c>hidden</c>, <c>activation</c>, <c>gated</c>, <c>bias</c>) are mlp's.</summary>
+        public override IReadOnlyList<Key> Keys { get; } = new[]
+        {
+            new Key("experts", "integer", "required", "1..1024", "number of experts E"),
+            new Key("top_k", "integer", "`min(2, experts)`", "1..`experts`", "experts per token (softmax routing over the top k)"),
+            new Key("aux_loss_weight", "real", "`0.01`", "[0, inf)", "weight of the load-balancing auxiliary loss"),
+        };
+
+        public override IReadOnlyList<string> KeyNames { get; } =
+            new[] { "experts", "top_k" }.Concat(MlpKind.Instance.KeyNames).Concat(new[] { "aux_loss_weight" }).ToArray();
+
+        public override MoePlan Read(ArgumentReader r, ComponentBinder binder)
+        {
+            int experts = r.RequiredInt("experts", 1, 1024, "the number of experts");
+            int topK = r.Int("top_k", Math.Min(2, experts), 1, 1024);
+            if (topK > experts) binder.Report(r.ValueOf("top_k"), DiagnosticCatalogue.TopKExceedsExperts, topK, experts);
+            MlpPlan expert = MlpKind.Instance.Read(r, binder);
+            double auxLossWeight = r.Real("aux_loss_weight", 0.01, Bounds.NonNegative);
+            return new MoePlan(experts, topK, expert, auxLossWeight);
+        }
+
+        /// <summary>The router and the experts.</summary>
+        public override long Parameters(MoePlan moe, long d) => d * moe.Experts + moe.Experts * MlpKind.Instance.Parameters(moe.Expert, d);
+
+        public override string Describe(MoePlan m) => $"moe({m.Experts} x {MlpKind.Instance.Describe(m.Expert)}, top {m.TopK})";
+
+        public override string Detail(MoePlan m) => $"moe({m.Experts} x {m.Expert.Hidden}, top {m.TopK})";
+
+        public override OptionsCode Emit(MoePlan m, ModelPlan model) =>
+            new OptionsCode(RuntimeNames.MoeOptions, new[] { Expression(m) }, RuntimeNames.MixtureOfExperts);
+
+        private static string Expression(MoePlan m) =>
+            $"new(Experts: {Int(m.Experts)}, TopK: {Int(m.TopK)}, Expert: {MlpKind.Expression(m.Expert)}, " +
+            $"AuxLossWeight: {Double(m.AuxLossWeight)})";
+    }
+}

@@ -85,7 +85,8 @@ namespace Bmojo.Dsl.Language.Kinds
             return inProj + conv + xProj + dtProj + aLog + skip + outProj;
         }
 
-        public override MemoryPlan Memory(MambaPlan mamba, long d) => new MemoryPlan(StateFloats(mamba, d), 0, null, 0);
+        /// <summary>Its state alone: no token is kept.</summary>
+        public override MemoryPlan Memory(MambaPlan mamba, long d) => new MemoryPlan(StateFloats(mamba, d), 0, 0, 0);
 
         /// <summary>The SSM state <c>d_inner·N</c> plus the conv state <c>d_inner·(d_conv-1)</c>.</summary>
         public static long StateFloats(MambaPlan mamba, long d)

@@ -19,6 +19,19 @@ namespace Bmojo.Dsl.Language.Kinds
     /// <summary><c>attention</c>: causal multi-head / grouped-query attention (Runtime <c>AttentionMixer</c>).</summary>
     internal sealed class AttentionKind : SlotKind<MixerPlan, AttentionPlan>
     {
+        private static readonly Key Heads = Key.Integer("heads", "required", 1, Limits.MaxWidth,
+            "query heads H; head size Dh = d_model / H", range: "1.., divides `d_model`");
+        private static readonly Key KvHeads = Key.Integer("kv_heads", "`heads`", 1, Limits.MaxWidth,
+            "key/value heads (GQA; 1 = multi-query)", range: "1.., divides `heads`");
+        private static readonly Key Window = Key.Integer("window", "`none`", 1, Limits.MaxTokens,
+            "`none`: full causal attention; w: each query sees the last w tokens", type: "`none` \\| integer");
+        private static readonly Key Rope = Key.Flag("rope", true, "rotary position embedding on queries and keys");
+        private static readonly Key RotaryDim = Key.Integer("rotary_dim", "Dh (with RoPE)", 2, Limits.MaxWidth,
+            "dimensions per head that RoPE rotates; an error when `rope = false`", range: "2..Dh, even");
+        private static readonly Key RopeBase = Key.Real("rope_base", 10000, Bounds.Positive, "RoPE base frequency");
+        private static readonly Key Bias = Key.Flag("bias", false, "biases on `in_proj` (q, k, v) and `out_proj`");
+
+        // After its keys: static fields initialise in the order they are written.
         public static readonly AttentionKind Instance = new AttentionKind();
 
         private AttentionKind() { }
@@ -27,46 +40,37 @@ namespace Bmojo.Dsl.Language.Kinds
 
         public override string FieldStem => "Attention";
 
-        public override IReadOnlyList<Key> Keys { get; } = new[]
-        {
-            new Key("heads", "integer", "required", "1.., divides `d_model`", "query heads H; head size Dh = d_model / H"),
-            new Key("kv_heads", "integer", "`heads`", "1.., divides `heads`", "key/value heads (GQA; 1 = multi-query)"),
-            new Key("window", "`none` \\| integer", "`none`", "1..16777216", "`none`: full causal attention; w: each query sees the last w tokens"),
-            new Key("rope", "bool", "`true`", "", "rotary position embedding on queries and keys"),
-            new Key("rotary_dim", "integer", "Dh (with RoPE)", "2..Dh, even", "dimensions per head that RoPE rotates; an error when `rope = false`"),
-            new Key("rope_base", "real", "`10000`", "(0, inf)", "RoPE base frequency"),
-            new Key("bias", "bool", "`false`", "", "biases on `in_proj` (q, k, v) and `out_proj`"),
-        };
+        public override IReadOnlyList<Key> Keys { get; } = new[] { Heads, KvHeads, Window, Rope, RotaryDim, RopeBase, Bias };
 
         public override AttentionPlan Read(ArgumentReader r, ComponentBinder binder) => Read(r, binder, slidingWindow: true);
 
         /// <param name="slidingWindow">False inside B'MOJO, which reads <c>window</c> as its own w.</param>
         public AttentionPlan Read(ArgumentReader r, ComponentBinder binder, bool slidingWindow)
         {
-            int heads = r.RequiredInt("heads", 1, Limits.MaxWidth, "the number of query heads");
-            int kvHeads = r.Int("kv_heads", heads, 1, Limits.MaxWidth);
-            int? window = slidingWindow ? r.IntOrWord("window", "none", 1, Limits.MaxTokens) : null;
-            bool rope = r.Bool("rope", true);
-            double ropeBase = r.Real("rope_base", 10000, Bounds.Positive);
-            bool bias = r.Bool("bias", false);
+            int heads = r.RequiredInt(Heads, "the number of query heads");
+            int kvHeads = r.Int(KvHeads, heads);
+            int? window = slidingWindow ? r.IntOrWord(Window, "none") : null;
+            bool rope = r.Bool(Rope);
+            double ropeBase = r.Real(RopeBase);
+            bool bias = r.Bool(Bias);
 
             int headSize = binder.DModel / heads;
             if (binder.DModelValid && binder.DModel % heads != 0)
-                binder.Report(r.ValueOf("heads"), DiagnosticCatalogue.HeadsDivideModel, heads, binder.DModel);
+                binder.Report(r.ValueOf(Heads.Name), DiagnosticCatalogue.HeadsDivideModel, heads, binder.DModel);
             if (heads % kvHeads != 0)
-                binder.Report(r.ValueOf("kv_heads"), DiagnosticCatalogue.KvHeadsDivideHeads, kvHeads, heads);
+                binder.Report(r.ValueOf(KvHeads.Name), DiagnosticCatalogue.KvHeadsDivideHeads, kvHeads, heads);
 
             int rotaryDim = 0;
             if (!rope)
             {
-                if (r.IsStated("rotary_dim")) binder.Report(r.ValueOf("rotary_dim"), DiagnosticCatalogue.RotaryWithoutRope);
-                r.Read("rotary_dim");
+                if (r.IsStated(RotaryDim.Name)) binder.Report(r.ValueOf(RotaryDim.Name), DiagnosticCatalogue.RotaryWithoutRope);
+                r.Read(RotaryDim.Name);
             }
             else
             {
-                rotaryDim = r.Int("rotary_dim", headSize, 2, Limits.MaxWidth);
-                if (binder.DModelValid && r.IsStated("rotary_dim") && (rotaryDim % 2 != 0 || rotaryDim > headSize))
-                    binder.Report(r.ValueOf("rotary_dim"), DiagnosticCatalogue.RotaryDim, rotaryDim, headSize);
+                rotaryDim = r.Int(RotaryDim, headSize);
+                if (binder.DModelValid && r.IsStated(RotaryDim.Name) && (rotaryDim % 2 != 0 || rotaryDim > headSize))
+                    binder.Report(r.ValueOf(RotaryDim.Name), DiagnosticCatalogue.RotaryDim, rotaryDim, headSize);
             }
             return new AttentionPlan(heads, kvHeads, window, rotaryDim, ropeBase, bias);
         }

@@ -35,20 +35,27 @@ namespace Bmojo.Dsl.Language.Kinds
     /// eidetic window, the fading tokens of an SSM, the eidetic memory and retrieved chunks (Runtime <c>BmojoMixer</c>).</summary>
     internal sealed class BmojoKind : SlotKind<MixerPlan, BmojoPlan>
     {
-        private static readonly Key[] OwnKeys =
-        {
-            new Key("window", "integer", "`512`", "0..16777216", "eidetic window: the last w tokens, attended exactly", "w"),
-            new Key("fading_tokens", "integer", "`window` (`0` without SSM)", "0..16777216", "fading tokens kf/vf at positions t-w-m_f < j <= t-w", "m_f"),
-            new Key("eidetic_capacity", "integer", "`256`", "0..16777216", "most recent selected tokens kept (FIFO); 0 = B'MOJO-F", "m_e"),
-            new Key("threshold", "real", "`1.0`", "any, `inf` and `-inf` included", "innovation test: store token t iff e_t > tau; `inf` stores nothing, a negative tau everything", "tau"),
-            new Key("predictor", "`identity` \\| `learned`", "`identity`", "", "the prediction `P y_{t-1}` of the innovation test; `learned` adds a D x D matrix", "P"),
-            new Key("tied_fading", "bool", "`false`", "", "kf/vf use the k/v projections instead of their own `fading_proj`"),
-            new Key("ssm", "bool", "`true`", "", "`false`: no fading path (no SSM, no fading tokens; the fading keys above are then errors)"),
-            new Key("retrieval", "`none` \\| `retrieval { ... }`", "`none`", "", "long-term eidetic memory, \"in storage\" (below)"),
-        };
+        private static readonly Key Window = Key.Integer("window", 512, 0, Limits.MaxTokens,
+            "eidetic window: the last w tokens, attended exactly") with { Paper = "w" };
+        private static readonly Key FadingTokens = Key.Integer("fading_tokens", "`window` (`0` without SSM)", 0, Limits.MaxTokens,
+            "fading tokens kf/vf at positions t-w-m_f < j <= t-w") with { Paper = "m_f" };
+        private static readonly Key EideticCapacity = Key.Integer("eidetic_capacity", 256, 0, Limits.MaxTokens,
+            "most recent selected tokens kept (FIFO); 0 = B'MOJO-F") with { Paper = "m_e" };
+        private static readonly Key Threshold = Key.Real("threshold", 1.0, Bounds.Any,
+            "innovation test: store token t iff e_t > tau; `inf` stores nothing, a negative tau everything",
+            defaultText: "`1.0`", range: "any, `inf` and `-inf` included") with { Paper = "tau" };
+        private static readonly Key Predictor = new Key("predictor", "`identity` \\| `learned`", "`identity`", "",
+            "the prediction `P y_{t-1}` of the innovation test; `learned` adds a D x D matrix") { Paper = "P" };
+        private static readonly Key TiedFading = Key.Flag("tied_fading", false, "kf/vf use the k/v projections instead of their own `fading_proj`");
+        private static readonly Key Ssm = Key.Flag("ssm", true,
+            "`false`: no fading path (no SSM, no fading tokens; the fading keys above are then errors)");
+        private static readonly Key Retrieval = new Key("retrieval", "`none` \\| `retrieval { ... }`", "`none`", "",
+            "long-term eidetic memory, \"in storage\" (below)");
+
+        private static readonly Key[] OwnKeys = { Window, FadingTokens, EideticCapacity, Threshold, Predictor, TiedFading, Ssm, Retrieval };
 
         /// <summary>B'MOJO-F has no eidetic memory: these keys of B'MOJO do not apply to it.</summary>
-        private static readonly string[] EideticKeys = { "eidetic_capacity", "threshold", "predictor", "retrieval" };
+        private static readonly string[] EideticKeys = { EideticCapacity.Name, Threshold.Name, Predictor.Name, Retrieval.Name };
 
         // After the tables above: static fields initialise in the order they are written.
         public static readonly BmojoKind Bmojo = new BmojoKind("bmojo", fadingOnly: false);
@@ -61,7 +68,7 @@ namespace Bmojo.Dsl.Language.Kinds
             Name = name;
             _fadingOnly = fadingOnly;
             // The attention keys but its window (B'MOJO's w), the fading SSM's keys, then B'MOJO's own.
-            IEnumerable<string> keys = AttentionKind.Instance.KeyNames.Where(k => k != "window")
+            IEnumerable<string> keys = AttentionKind.Instance.KeyNames.Where(k => k != Window.Name)
                 .Concat(MambaKind.Instance.FadingKeyNames)
                 .Concat(OwnKeys.Select(k => k.Name));
             KeyNames = (fadingOnly ? keys.Except(EideticKeys) : keys).ToArray();
@@ -79,18 +86,18 @@ namespace Bmojo.Dsl.Language.Kinds
         public override BmojoPlan Read(ArgumentReader r, ComponentBinder binder)
         {
             AttentionPlan attention = AttentionKind.Instance.Read(r, binder, slidingWindow: false);
-            bool ssm = r.Bool("ssm", true);
+            bool ssm = r.Bool(Ssm);
             MambaPlan? fading = null;
             if (ssm)
                 fading = MambaKind.Instance.Read(r, binder, attention.Bias);
             else
-                foreach (string key in MambaKind.Instance.FadingKeyNames.Concat(new[] { "tied_fading" }))
+                foreach (string key in MambaKind.Instance.FadingKeyNames.Concat(new[] { TiedFading.Name }))
                     r.NotApplicable(key, "the layer has no SSM path (ssm = false)");
 
-            int window = r.Int("window", 512, 0, Limits.MaxTokens);
-            int fadingTokens = r.Int("fading_tokens", ssm ? window : 0, 0, Limits.MaxTokens);
-            if (!ssm && fadingTokens != 0) r.NotApplicable("fading_tokens", "the layer has no SSM path (ssm = false)");
-            bool tiedFading = ssm && r.Bool("tied_fading", false);
+            int window = r.Int(Window);
+            int fadingTokens = r.Int(FadingTokens, ssm ? window : 0);
+            if (!ssm && fadingTokens != 0) r.NotApplicable(FadingTokens.Name, "the layer has no SSM path (ssm = false)");
+            bool tiedFading = ssm && r.Bool(TiedFading);
 
             int eideticCapacity = 0;
             double threshold = 1.0;
@@ -103,13 +110,13 @@ namespace Bmojo.Dsl.Language.Kinds
             }
             else
             {
-                eideticCapacity = r.Int("eidetic_capacity", 256, 0, Limits.MaxTokens);
-                threshold = r.Real("threshold", 1.0, Bounds.Any);
-                predictor = r.Enum("predictor", PredictorKind.Identity, ("identity", PredictorKind.Identity), ("learned", PredictorKind.Learned));
-                retrieval = binder.BindPart(r.Read("retrieval"), "retrieval", RetrievalKind.Instance);
+                eideticCapacity = r.Int(EideticCapacity);
+                threshold = r.Real(Threshold);
+                predictor = r.Enum(Predictor.Name, PredictorKind.Identity, ("identity", PredictorKind.Identity), ("learned", PredictorKind.Learned));
+                retrieval = binder.BindPart(r.Read(Retrieval.Name), Retrieval.Name, RetrievalKind.Instance);
             }
             if (window == 0 && fadingTokens == 0)
-                binder.Report(r.ValueOf("window") ?? r.ValueOf("fading_tokens"), DiagnosticCatalogue.EmptyAttention, Name);
+                binder.Report(r.ValueOf(Window.Name) ?? r.ValueOf(FadingTokens.Name), DiagnosticCatalogue.EmptyAttention, Name);
             return new BmojoPlan(attention, fading, window, fadingTokens, eideticCapacity, threshold, predictor, tiedFading, retrieval);
         }
 

@@ -29,6 +29,19 @@ namespace Bmojo.Dsl.Language.Kinds
     /// <summary><c>mamba</c>: the selective SSM, state-spaces/mamba's defaults (Runtime <c>MambaMixer</c>).</summary>
     internal sealed class MambaKind : SlotKind<MixerPlan, MambaPlan>
     {
+        private static readonly Key DState = Key.Integer("d_state", 16, 1, 256, "state size N per channel");
+        private static readonly Key DConv = Key.Integer("d_conv", 4, 1, 64, "width of the causal depthwise convolution");
+        private static readonly Key Expand = Key.Integer("expand", 2, 1, 16, "d_inner = expand * d_model");
+        private static readonly Key DtRank = Key.Integer("dt_rank", "`auto`", 1, Limits.MaxWidth,
+            "rank R of the dt projection; `auto` = ceil(d_model / 16)", type: "`auto` \\| integer");
+        private static readonly Key DtMin = Key.Real("dt_min", 0.001, Bounds.Positive, "lower end of the dt initialisation range",
+            range: "(0, inf), < `dt_max`");
+        private static readonly Key DtMax = Key.Real("dt_max", 0.1, Bounds.Positive, "upper end of the dt initialisation range");
+        private static readonly Key DtInitFloor = Key.Real("dt_init_floor", 1e-4, Bounds.Positive, "floor of the initial dt", defaultText: "`1e-4`");
+        private static readonly Key ConvBias = Key.Flag("conv_bias", true, "bias of the convolution");
+        private static readonly Key Bias = Key.Flag("bias", false, "biases on `in_proj` and `out_proj`");
+
+        // After its keys: static fields initialise in the order they are written.
         public static readonly MambaKind Instance = new MambaKind();
 
         private MambaKind() { }
@@ -37,37 +50,26 @@ namespace Bmojo.Dsl.Language.Kinds
 
         public override string FieldStem => "Mamba";
 
-        public override IReadOnlyList<Key> Keys { get; } = new[]
-        {
-            new Key("d_state", "integer", "`16`", "1..256", "state size N per channel"),
-            new Key("d_conv", "integer", "`4`", "1..64", "width of the causal depthwise convolution"),
-            new Key("expand", "integer", "`2`", "1..16", "d_inner = expand * d_model"),
-            new Key("dt_rank", "`auto` \\| integer", "`auto`", "1..1048576", "rank R of the dt projection; `auto` = ceil(d_model / 16)"),
-            new Key("dt_min", "real", "`0.001`", "(0, inf), < `dt_max`", "lower end of the dt initialisation range"),
-            new Key("dt_max", "real", "`0.1`", "(0, inf)", "upper end of the dt initialisation range"),
-            new Key("dt_init_floor", "real", "`1e-4`", "(0, inf)", "floor of the initial dt"),
-            new Key("conv_bias", "bool", "`true`", "", "bias of the convolution"),
-            new Key("bias", "bool", "`false`", "", "biases on `in_proj` and `out_proj`"),
-        };
+        public override IReadOnlyList<Key> Keys { get; } = new[] { DState, DConv, Expand, DtRank, DtMin, DtMax, DtInitFloor, ConvBias, Bias };
 
         /// <summary>The SSM keys of a B'MOJO layer: Mamba's, except 'bias', which B'MOJO shares with its attention.</summary>
-        public IReadOnlyList<string> FadingKeyNames => KeyNames.Where(k => k != "bias").ToArray();
+        public IReadOnlyList<string> FadingKeyNames => KeyNames.Where(k => k != Bias.Name).ToArray();
 
-        public override MambaPlan Read(ArgumentReader r, ComponentBinder binder) => Read(r, binder, r.Bool("bias", false));
+        public override MambaPlan Read(ArgumentReader r, ComponentBinder binder) => Read(r, binder, r.Bool(Bias));
 
         /// <param name="bias">Read here as a mamba's key, given by B'MOJO as its attention's.</param>
         public MambaPlan Read(ArgumentReader r, ComponentBinder binder, bool bias)
         {
-            int dState = r.Int("d_state", 16, 1, 256);
-            int dConv = r.Int("d_conv", 4, 1, 64);
-            int expand = r.Int("expand", 2, 1, 16);
-            int dtRank = r.IntOrWord("dt_rank", "auto", 1, Limits.MaxWidth) ?? (binder.DModel + 15) / 16;
-            double dtMin = r.Real("dt_min", 0.001, Bounds.Positive);
-            double dtMax = r.Real("dt_max", 0.1, Bounds.Positive);
-            double dtInitFloor = r.Real("dt_init_floor", 1e-4, Bounds.Positive);
-            bool convBias = r.Bool("conv_bias", true);
+            int dState = r.Int(DState);
+            int dConv = r.Int(DConv);
+            int expand = r.Int(Expand);
+            int dtRank = r.IntOrWord(DtRank, "auto") ?? (binder.DModel + 15) / 16;
+            double dtMin = r.Real(DtMin);
+            double dtMax = r.Real(DtMax);
+            double dtInitFloor = r.Real(DtInitFloor);
+            bool convBias = r.Bool(ConvBias);
             if (dtMin >= dtMax)
-                binder.Report(r.ValueOf("dt_min") ?? r.ValueOf("dt_max"), DiagnosticCatalogue.DtRange, Number(dtMin), Number(dtMax));
+                binder.Report(r.ValueOf(DtMin.Name) ?? r.ValueOf(DtMax.Name), DiagnosticCatalogue.DtRange, Number(dtMin), Number(dtMax));
             return new MambaPlan(dState, dConv, expand, dtRank, dtMin, dtMax, dtInitFloor, convBias, bias);
         }
 

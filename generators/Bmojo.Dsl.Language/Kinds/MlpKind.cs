@@ -17,6 +17,12 @@ namespace Bmojo.Dsl.Language.Kinds
     /// <summary><c>mlp</c>: the feed-forward of a block, gated or plain (Runtime <c>Mlp</c>).</summary>
     internal sealed class MlpKind : SlotKind<FeedForwardPlan, MlpPlan>
     {
+        private static readonly Key Hidden = Key.Integer("hidden", "`4 * d_model`", 1, Limits.MaxWidth, "hidden width H");
+        private static readonly Key ActivationKey = new Key("activation", "`gelu` \\| `silu` \\| `relu`", "`silu`", "", "activation");
+        private static readonly Key Gated = Key.Flag("gated", true, "gated (fc1 to 2H, `y * act(gate)`, fc2) or plain (fc1, act, fc2)");
+        private static readonly Key Bias = Key.Flag("bias", false, "biases on `fc1` and `fc2`");
+
+        // After its keys: static fields initialise in the order they are written.
         public static readonly MlpKind Instance = new MlpKind();
 
         private MlpKind() { }
@@ -25,19 +31,13 @@ namespace Bmojo.Dsl.Language.Kinds
 
         public override string FieldStem => "Mlp";
 
-        public override IReadOnlyList<Key> Keys { get; } = new[]
-        {
-            new Key("hidden", "integer", "`4 * d_model`", "1..1048576", "hidden width H"),
-            new Key("activation", "`gelu` \\| `silu` \\| `relu`", "`silu`", "", "activation"),
-            new Key("gated", "bool", "`true`", "", "gated (fc1 to 2H, `y * act(gate)`, fc2) or plain (fc1, act, fc2)"),
-            new Key("bias", "bool", "`false`", "", "biases on `fc1` and `fc2`"),
-        };
+        public override IReadOnlyList<Key> Keys { get; } = new[] { Hidden, ActivationKey, Gated, Bias };
 
         public override MlpPlan Read(ArgumentReader r, ComponentBinder binder) => new MlpPlan(
-            r.Int("hidden", Math.Min(4 * binder.DModel, Limits.MaxWidth), 1, Limits.MaxWidth),
-            r.Enum("activation", Activation.Silu, ("gelu", Activation.Gelu), ("silu", Activation.Silu), ("relu", Activation.Relu)),
-            r.Bool("gated", true),
-            r.Bool("bias", false));
+            r.Int(Hidden, Math.Min(4 * binder.DModel, Limits.MaxWidth)),
+            r.Enum(ActivationKey.Name, Activation.Silu, ("gelu", Activation.Gelu), ("silu", Activation.Silu), ("relu", Activation.Relu)),
+            r.Bool(Gated),
+            r.Bool(Bias));
 
         /// <summary>fc1 (to 2 x hidden when gated) and fc2.</summary>
         public override long Parameters(MlpPlan mlp, long d)

@@ -19,6 +19,12 @@ namespace Bmojo.Dsl.Language.Kinds
     /// <summary><c>moe</c>: mixture of experts, each an <c>mlp</c> (Runtime <c>MixtureOfExperts</c>).</summary>
     internal sealed class MoeKind : SlotKind<FeedForwardPlan, MoePlan>
     {
+        private static readonly Key Experts = Key.Integer("experts", "required", 1, 1024, "number of experts E");
+        private static readonly Key TopK = Key.Integer("top_k", "`min(2, experts)`", 1, 1024,
+            "experts per token (softmax routing over the top k)", range: "1..`experts`");
+        private static readonly Key AuxLossWeight = Key.Real("aux_loss_weight", 0.01, Bounds.NonNegative, "weight of the load-balancing auxiliary loss");
+
+        // After its keys: static fields initialise in the order they are written.
         public static readonly MoeKind Instance = new MoeKind();
 
         private MoeKind() { }
@@ -28,23 +34,18 @@ namespace Bmojo.Dsl.Language.Kinds
         public override string FieldStem => "Moe";
 
         /// <summary>Its own keys; the expert's (<c>hidden</c>, <c>activation</c>, <c>gated</c>, <c>bias</c>) are mlp's.</summary>
-        public override IReadOnlyList<Key> Keys { get; } = new[]
-        {
-            new Key("experts", "integer", "required", "1..1024", "number of experts E"),
-            new Key("top_k", "integer", "`min(2, experts)`", "1..`experts`", "experts per token (softmax routing over the top k)"),
-            new Key("aux_loss_weight", "real", "`0.01`", "[0, inf)", "weight of the load-balancing auxiliary loss"),
-        };
+        public override IReadOnlyList<Key> Keys { get; } = new[] { Experts, TopK, AuxLossWeight };
 
         public override IReadOnlyList<string> KeyNames { get; } =
-            new[] { "experts", "top_k" }.Concat(MlpKind.Instance.KeyNames).Concat(new[] { "aux_loss_weight" }).ToArray();
+            new[] { Experts.Name, TopK.Name }.Concat(MlpKind.Instance.KeyNames).Concat(new[] { AuxLossWeight.Name }).ToArray();
 
         public override MoePlan Read(ArgumentReader r, ComponentBinder binder)
         {
-            int experts = r.RequiredInt("experts", 1, 1024, "the number of experts");
-            int topK = r.Int("top_k", Math.Min(2, experts), 1, 1024);
-            if (topK > experts) binder.Report(r.ValueOf("top_k"), DiagnosticCatalogue.TopKExceedsExperts, topK, experts);
+            int experts = r.RequiredInt(Experts, "the number of experts");
+            int topK = r.Int(TopK, Math.Min(2, experts));
+            if (topK > experts) binder.Report(r.ValueOf(TopK.Name), DiagnosticCatalogue.TopKExceedsExperts, topK, experts);
             MlpPlan expert = MlpKind.Instance.Read(r, binder);
-            double auxLossWeight = r.Real("aux_loss_weight", 0.01, Bounds.NonNegative);
+            double auxLossWeight = r.Real(AuxLossWeight);
             return new MoePlan(experts, topK, expert, auxLossWeight);
         }
 

@@ -19,6 +19,10 @@ namespace Bmojo.Dsl.Language.Kinds
     /// <summary><c>attention</c>: causal multi-head / grouped-query attention (Runtime <c>AttentionMixer</c>).</summary>
     internal sealed class AttentionKind : SlotKind<MixerPlan, AttentionPlan>
     {
+        // The Bmojo.Runtime types the generated code builds.
+        private const string Options = "global::Bmojo.Runtime.Mixers.AttentionOptions";
+        private const string Module = "global::Bmojo.Runtime.Mixers.AttentionMixer";
+
         private static readonly Key Heads = Key.Integer("heads", "required", 1, Limits.MaxWidth,
             "query heads H; head size Dh = d_model / H", range: "1.., divides `d_model`");
         private static readonly Key KvHeads = Key.Integer("kv_heads", "`heads`", 1, Limits.MaxWidth,
@@ -98,7 +102,7 @@ namespace Bmojo.Dsl.Language.Kinds
             $"attention({a.Heads} heads, {a.KvHeads} kv{(a.Window is int w ? $", window {w}" : "")}{(a.RotaryDim > 0 ? $", rope {a.RotaryDim}" : "")})";
 
         public override OptionsCode Emit(AttentionPlan a, ModelPlan model) =>
-            new OptionsCode(RuntimeNames.AttentionOptions, new[] { Expression(a) }, RuntimeNames.AttentionMixer);
+            new OptionsCode(Options, new[] { Expression(a) }, Module);
 
         public static string Expression(AttentionPlan a) =>
             $"new(Heads: {Int(a.Heads)}, KvHeads: {Int(a.KvHeads)}, Window: {NullableInt(a.Window)}, " +

@@ -35,6 +35,11 @@ namespace Bmojo.Dsl.Language.Kinds
     /// eidetic window, the fading tokens of an SSM, the eidetic memory and retrieved chunks (Runtime <c>BmojoMixer</c>).</summary>
     internal sealed class BmojoKind : SlotKind<MixerPlan, BmojoPlan>
     {
+        // The Bmojo.Runtime types the generated code builds.
+        private const string Options = "global::Bmojo.Runtime.Mixers.BmojoOptions";
+        private const string Module = "global::Bmojo.Runtime.Mixers.BmojoMixer";
+        private const string PredictorType = "global::Bmojo.Runtime.Mixers.Predictor";
+
         private static readonly Key Window = Key.Integer("window", 512, 0, Limits.MaxTokens,
             "eidetic window: the last w tokens, attended exactly") with { Paper = "w" };
         private static readonly Key FadingTokens = Key.Integer("fading_tokens", "`window` (`0` without SSM)", 0, Limits.MaxTokens,
@@ -161,7 +166,7 @@ namespace Bmojo.Dsl.Language.Kinds
             (b.Retrieval is RetrievalPlan r ? $", retrieval top {r.TopK} x {r.ChunkSize}" : "") + ")";
 
         /// <summary>The B'MOJO options, one argument per line (they do not fit on one).</summary>
-        public override OptionsCode Emit(BmojoPlan b, ModelPlan model) => new OptionsCode(RuntimeNames.BmojoOptions, new[]
+        public override OptionsCode Emit(BmojoPlan b, ModelPlan model) => new OptionsCode(Options, new[]
         {
             "new(",
             $"Attention: {AttentionKind.Expression(b.Attention)},",
@@ -170,10 +175,10 @@ namespace Bmojo.Dsl.Language.Kinds
             $"FadingTokens: {Int(b.FadingTokens)},",
             $"EideticCapacity: {Int(b.EideticCapacity)},",
             $"Threshold: {Double(b.Threshold)},",
-            $"Predictor: {RuntimeNames.Predictor}.{b.Predictor},",
+            $"Predictor: {PredictorType}.{b.Predictor},",
             $"TiedFadingProjections: {Bool(b.TiedFadingProjections)},",
             $"Retrieval: {(b.Retrieval is null ? "null" : RetrievalKind.Expression(b.Retrieval))})" +
                 (model.FusedKernels ? "" : $" {{ Path = {RuntimeNames.BmojoPath}.Blockwise }}"),
-        }, RuntimeNames.BmojoMixer);
+        }, Module);
     }
 }

@@ -17,6 +17,11 @@ namespace Bmojo.Dsl.Language.Kinds
     /// <summary><c>mlp</c>: the feed-forward of a block, gated or plain (Runtime <c>Mlp</c>).</summary>
     internal sealed class MlpKind : SlotKind<FeedForwardPlan, MlpPlan>
     {
+        // The Bmojo.Runtime types the generated code builds.
+        private const string Options = "global::Bmojo.Runtime.Blocks.MlpOptions";
+        private const string Module = "global::Bmojo.Runtime.Blocks.Mlp";
+        private const string ActivationType = "global::Bmojo.Runtime.Blocks.Activation";
+
         private static readonly Key Hidden = Key.Integer("hidden", "`4 * d_model`", 1, Limits.MaxWidth, "hidden width H");
         private static readonly Key ActivationKey = new Key("activation", "`gelu` \\| `silu` \\| `relu`", "`silu`", "", "activation");
         private static readonly Key Gated = Key.Flag("gated", true, "gated (fc1 to 2H, `y * act(gate)`, fc2) or plain (fc1, act, fc2)");
@@ -52,10 +57,10 @@ namespace Bmojo.Dsl.Language.Kinds
             $"{(m.Gated ? "gated mlp" : "mlp")}({m.Hidden}, {m.Activation.ToString().ToLowerInvariant()})";
 
         public override OptionsCode Emit(MlpPlan m, ModelPlan model) =>
-            new OptionsCode(RuntimeNames.MlpOptions, new[] { Expression(m) }, RuntimeNames.Mlp);
+            new OptionsCode(Options, new[] { Expression(m) }, Module);
 
         public static string Expression(MlpPlan m) =>
-            $"new(Hidden: {Int(m.Hidden)}, Activation: {RuntimeNames.Activation}.{m.Activation}, " +
+            $"new(Hidden: {Int(m.Hidden)}, Activation: {ActivationType}.{m.Activation}, " +
             $"Gated: {Bool(m.Gated)}, Bias: {Bool(m.Bias)})";
     }
 }

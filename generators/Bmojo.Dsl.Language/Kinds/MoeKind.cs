@@ -19,6 +19,10 @@ namespace Bmojo.Dsl.Language.Kinds
     /// <summary><c>moe</c>: mixture of experts, each an <c>mlp</c> (Runtime <c>MixtureOfExperts</c>).</summary>
     internal sealed class MoeKind : SlotKind<FeedForwardPlan, MoePlan>
     {
+        // The Bmojo.Runtime types the generated code builds.
+        private const string Options = "global::Bmojo.Runtime.Blocks.MoeOptions";
+        private const string Module = "global::Bmojo.Runtime.Blocks.MixtureOfExperts";
+
         private static readonly Key Experts = Key.Integer("experts", "required", 1, 1024, "number of experts E");
         private static readonly Key TopK = Key.Integer("top_k", "`min(2, experts)`", 1, 1024,
             "experts per token (softmax routing over the top k)", range: "1..`experts`");
@@ -57,7 +61,7 @@ namespace Bmojo.Dsl.Language.Kinds
         public override string Detail(MoePlan m) => $"moe({m.Experts} x {m.Expert.Hidden}, top {m.TopK})";
 
         public override OptionsCode Emit(MoePlan m, ModelPlan model) =>
-            new OptionsCode(RuntimeNames.MoeOptions, new[] { Expression(m) }, RuntimeNames.MixtureOfExperts);
+            new OptionsCode(Options, new[] { Expression(m) }, Module);
 
         private static string Expression(MoePlan m) =>
             $"new(Experts: {Int(m.Experts)}, TopK: {Int(m.TopK)}, Expert: {MlpKind.Expression(m.Expert)}, " +

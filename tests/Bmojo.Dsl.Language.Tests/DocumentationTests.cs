@@ -1,9 +1,10 @@
 using System.Text.RegularExpressions;
 using Bmojo.Dsl.Language.Diagnostics;
+using Bmojo.Dsl.Language.Kinds;
 
 namespace Bmojo.Dsl.Language.Tests;
 
-/// <summary>docs/spec-language.md states the catalogue as the code has it.</summary>
+/// <summary>docs/spec-language.md states the catalogue and the key tables as the code has them.</summary>
 public sealed class DocumentationTests
 {
     [Fact]
@@ -17,6 +18,31 @@ public sealed class DocumentationTests
             .Select(d => (d.Id, d.Severity.ToString().ToLowerInvariant(), d.Title, d.MessageFormat.Replace("{{", "{").Replace("}}", "}")))
             .ToArray();
         Assert.Equal(expected, rows);
+    }
+
+    [Fact]
+    public void Each_kinds_key_table_is_the_docs_table()
+    {
+        string[] doc = File.ReadAllLines(Path.Combine(TestSpecs.RepositoryRoot, "docs", "spec-language.md"));
+        foreach (ComponentKind kind in ComponentKindRegistry.All)
+        {
+            int heading = Array.FindIndex(doc, line => line.StartsWith($"### `{kind.Name}`", StringComparison.Ordinal));
+            Assert.True(heading >= 0, $"docs/spec-language.md has no section '### `{kind.Name}`'");
+            string[] rows = doc.Skip(heading + 1).TakeWhile(line => !line.StartsWith('#'))
+                .Where(line => Regex.IsMatch(line, @"^\| `\w+` \|")).ToArray();
+            bool withPaper = kind.Keys.Any(key => key.Paper.Length > 0);
+            string[] expected = kind.Keys.Select(key => key.Row(withPaper)).ToArray();
+            Assert.True(expected.SequenceEqual(rows),
+                $"the key table of '### `{kind.Name}`' in docs/spec-language.md differs from {kind.GetType().Name}.Keys " +
+                $"(generators/Bmojo.Dsl.Language/Kinds/); its rows as the code has them:\n{string.Join("\n", expected)}");
+        }
+    }
+
+    [Fact]
+    public void Each_kinds_table_lists_keys_it_accepts()
+    {
+        foreach (ComponentKind kind in ComponentKindRegistry.All)
+            Assert.All(kind.Keys, key => Assert.Contains(key.Name, kind.KeyNames));
     }
 
     [Fact]

@@ -21,9 +21,9 @@ public sealed class ParameterCounterTests
     public void Attention()
     {
         // D = 8, H = 2, Hkv = 1, Dh = 4: in_proj 8 * 4 * (2 + 2) = 128, out_proj 2 * 4 * 8 = 64.
-        Assert.Equal(192, ParameterCounter.Attention(new AttentionPlan(2, 1, null, 4, 10000, false), 8));
+        Assert.Equal(192, ParameterCounter.Mixer(new AttentionPlan(2, 1, null, 4, 10000, false), 8));
         // Biases: in_proj 4 * (2 + 2) = 16, out_proj 8.
-        Assert.Equal(216, ParameterCounter.Attention(new AttentionPlan(2, 1, null, 4, 10000, true), 8));
+        Assert.Equal(216, ParameterCounter.Mixer(new AttentionPlan(2, 1, null, 4, 10000, true), 8));
     }
 
     [Fact]
@@ -31,10 +31,10 @@ public sealed class ParameterCounterTests
     {
         // D = 4, d_inner = 8, N = 3, R = 2, d_conv 2: in_proj 4 * 16 = 64, conv1d 8 * 2 + 8 = 24, x_proj 8 * (2 + 6) = 64,
         // dt_proj 2 * 8 + 8 = 24, A_log 8 * 3 = 24, D 8, out_proj 8 * 4 = 32.
-        Assert.Equal(240, ParameterCounter.Mamba(SmallMamba, 4));
-        Assert.Equal(232, ParameterCounter.Mamba(SmallMamba with { ConvBias = false }, 4));
+        Assert.Equal(240, ParameterCounter.Mixer(SmallMamba, 4));
+        Assert.Equal(232, ParameterCounter.Mixer(SmallMamba with { ConvBias = false }, 4));
         // Projection biases: in_proj 16, out_proj 4.
-        Assert.Equal(260, ParameterCounter.Mamba(SmallMamba with { Bias = true }, 4));
+        Assert.Equal(260, ParameterCounter.Mixer(SmallMamba with { Bias = true }, 4));
     }
 
     [Fact]
@@ -44,28 +44,28 @@ public sealed class ParameterCounterTests
         var attention = new AttentionPlan(2, 2, null, 4, 10000, false);
         // Fading SSM at D = 8 (d_inner 8, N 2, R 1, d_conv 2): in_proj 128, conv1d 24, x_proj 40, dt_proj 16, A_log 16, D 8, out_proj 64.
         var ssm = new MambaPlan(2, 2, 1, 1, 0.001, 0.1, 1e-4, true, false);
-        Assert.Equal(296, ParameterCounter.Mamba(ssm, 8));
+        Assert.Equal(296, ParameterCounter.Mixer(ssm, 8));
         var bmojo = new BmojoPlan(attention, ssm, 8, 8, 8, 1.0, PredictorKind.Identity, false, null);
         // + fading_proj 8 * 2 * 2 * 4 = 128.
-        Assert.Equal(256 + 296 + 128, ParameterCounter.Bmojo(bmojo, 8));
-        Assert.Equal(256 + 296, ParameterCounter.Bmojo(bmojo with { TiedFadingProjections = true }, 8));
+        Assert.Equal(256 + 296 + 128, ParameterCounter.Mixer(bmojo, 8));
+        Assert.Equal(256 + 296, ParameterCounter.Mixer(bmojo with { TiedFadingProjections = true }, 8));
         // + predictor 8 * 8.
-        Assert.Equal(256 + 296 + 128 + 64, ParameterCounter.Bmojo(bmojo with { Predictor = PredictorKind.Learned }, 8));
+        Assert.Equal(256 + 296 + 128 + 64, ParameterCounter.Mixer(bmojo with { Predictor = PredictorKind.Learned }, 8));
         // No SSM path: no SSM and no fading projections.
-        Assert.Equal(256, ParameterCounter.Bmojo(bmojo with { Fading = null, FadingTokens = 0 }, 8));
+        Assert.Equal(256, ParameterCounter.Mixer(bmojo with { Fading = null, FadingTokens = 0 }, 8));
         // Biases: attention 4 * 6 + 8, fading_proj 2 * 2 * 4.
         var biased = bmojo with { Attention = attention with { Bias = true }, Fading = ssm with { Bias = true } };
-        Assert.Equal(256 + 32 + 296 + 16 + 8 + 128 + 16, ParameterCounter.Bmojo(biased, 8));
+        Assert.Equal(256 + 32 + 296 + 16 + 8 + 128 + 16, ParameterCounter.Mixer(biased, 8));
     }
 
     [Fact]
     public void Mlp()
     {
         // D = 4, hidden 6: plain fc1 24 + fc2 24; biases 6 + 4. Gated fc1 4 * 12 = 48 + fc2 24; biases 12 + 4.
-        Assert.Equal(48, ParameterCounter.Mlp(new MlpPlan(6, Activation.Gelu, false, false), 4));
-        Assert.Equal(58, ParameterCounter.Mlp(new MlpPlan(6, Activation.Gelu, false, true), 4));
-        Assert.Equal(72, ParameterCounter.Mlp(new MlpPlan(6, Activation.Silu, true, false), 4));
-        Assert.Equal(88, ParameterCounter.Mlp(new MlpPlan(6, Activation.Silu, true, true), 4));
+        Assert.Equal(48, ParameterCounter.FeedForward(new MlpPlan(6, Activation.Gelu, false, false), 4));
+        Assert.Equal(58, ParameterCounter.FeedForward(new MlpPlan(6, Activation.Gelu, false, true), 4));
+        Assert.Equal(72, ParameterCounter.FeedForward(new MlpPlan(6, Activation.Silu, true, false), 4));
+        Assert.Equal(88, ParameterCounter.FeedForward(new MlpPlan(6, Activation.Silu, true, true), 4));
     }
 
     [Fact]
@@ -114,5 +114,5 @@ public sealed class ParameterCounterTests
     /// <summary>Parameters one token passes through: each MoE layer counts only top_k experts.</summary>
     private static long ActiveCount(ModelPlan model) =>
         model.ParameterCount - model.Layers.Select(l => l.FeedForward).OfType<MoePlan>()
-            .Sum(moe => (moe.Experts - moe.TopK) * ParameterCounter.Mlp(moe.Expert, model.Sizes.DModel));
+            .Sum(moe => (moe.Experts - moe.TopK) * ParameterCounter.FeedForward(moe.Expert, model.Sizes.DModel));
 }

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using Bmojo.Dsl.Language.Diagnostics;
+using Bmojo.Dsl.Language.Kinds;
 using Bmojo.Dsl.Language.Syntax;
 
 namespace Bmojo.Dsl.Language.Binding
@@ -131,6 +132,20 @@ namespace Bmojo.Dsl.Language.Binding
             WrongType(key, "a string", value);
             return null;
         }
+
+        /// <summary>A kind's key (Kinds/), read with the default and range of its table.</summary>
+        public int Int(Key key) => Int(key.Name, key.IntDefault, key.Min, key.Max);
+
+        /// <summary>A kind's key whose default depends on other values.</summary>
+        public int Int(Key key, int fallback) => Int(key.Name, fallback, key.Min, key.Max);
+
+        public int RequiredInt(Key key, string meaning) => RequiredInt(key.Name, key.Min, key.Max, meaning);
+
+        public int? IntOrWord(Key key, string word) => IntOrWord(key.Name, word, key.Min, key.Max);
+
+        public double Real(Key key) => Real(key.Name, key.RealDefault, key.Bounds);
+
+        public bool Bool(Key key) => Bool(key.Name, key.FlagDefault);
 
         /// <summary>Reports a stated key that does not apply here and marks it read.</summary>
         public void NotApplicable(string key, string reason)

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using Bmojo.Dsl.Language.Diagnostics;
+using Bmojo.Dsl.Language.Kinds;
 using Bmojo.Dsl.Language.Syntax;
 
 namespace Bmojo.Dsl.Language.Binding
@@ -69,14 +70,14 @@ namespace Bmojo.Dsl.Language.Binding
                 _inProgress.RemoveAt(_inProgress.Count - 1);
                 if (basis == null) return null;
             }
-            else if (head.Text == ResolvedComponent.None || ComponentKinds.IsKind(head.Text))
+            else if (head.Text == ResolvedComponent.None || ComponentKindRegistry.IsKind(head.Text))
             {
                 basis = new ResolvedComponent(head.Text, site, new Dictionary<string, Located<AssignmentSyntax>>());
             }
             else
             {
                 _reporter.Report(site, DiagnosticCatalogue.UnknownComponent, head.Span, head.Text,
-                    Suggestions.DidYouMean(head.Text, ComponentKinds.All.Concat(_scope.LetNames())));
+                    Suggestions.DidYouMean(head.Text, ComponentKindRegistry.All.Select(kind => kind.Name).Concat(_scope.LetNames())));
                 return null;
             }
 

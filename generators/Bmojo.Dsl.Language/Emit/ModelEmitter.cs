@@ -91,7 +91,8 @@ namespace Bmojo.Dsl.Language.Emit
             foreach (LayerPlan layer in plan.Layers)
             {
                 string feedForward = layer.FeedForward is null ? "null" : fields.For(layer.FeedForward).Name;
-                w.WriteLine($"new({Int(layer.Index)}, {fields.For(layer.Mixer).Name}, {feedForward}),");
+                string memory = OptionsExpressions.Memory(layer.Mixer, plan.Sizes.DModel);
+                w.WriteLine($"new({Int(layer.Index)}, {fields.For(layer.Mixer).Name}, {feedForward}, {memory}),");
             }
             w.CloseBlock("},");
             w.WriteLine("ParameterCount: ParameterCount);");

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using Bmojo.Dsl.Language.Kinds;
 using Bmojo.Dsl.Language.Plan;
 
 namespace Bmojo.Dsl.Language.Emit
@@ -18,11 +19,10 @@ namespace Bmojo.Dsl.Language.Emit
         public OptionFields(ModelPlan plan)
         {
             List<(MixerPlan Plan, OptionField Field)> mixers =
-                Name(plan.Layers.Select(layer => layer.Mixer).Distinct().ToList(),
-                     (mixer, name) => MixerField(mixer, name, plan.FusedKernels));
+                Name(plan.Layers.Select(layer => layer.Mixer).Distinct().ToList(), ComponentKindRegistry.Of, plan);
             List<(FeedForwardPlan Plan, OptionField Field)> feedForwards = Name(
                 plan.Layers.Where(layer => layer.FeedForward is not null).Select(layer => layer.FeedForward!).Distinct().ToList(),
-                FeedForwardField);
+                ComponentKindRegistry.Of, plan);
             _mixers = mixers.ToDictionary(entry => entry.Plan, entry => entry.Field);
             _feedForwards = feedForwards.ToDictionary(entry => entry.Plan, entry => entry.Field);
             All = mixers.Select(entry => entry.Field).Concat(feedForwards.Select(entry => entry.Field)).ToList();
@@ -36,16 +36,17 @@ namespace Bmojo.Dsl.Language.Emit
         public OptionField For(FeedForwardPlan feedForward) => _feedForwards[feedForward];
 
         private static List<(TPlan Plan, OptionField Field)> Name<TPlan>(
-            IReadOnlyList<TPlan> distinct, Func<TPlan, string, OptionField> field) where TPlan : class
+            IReadOnlyList<TPlan> distinct, Func<TPlan, SlotKind<TPlan>> kindOf, ModelPlan model) where TPlan : class
         {
             var fields = new List<(TPlan, OptionField)>();
-            foreach (IGrouping<string, TPlan> kind in distinct.GroupBy(Kind))
+            foreach (IGrouping<string, TPlan> kind in distinct.GroupBy(plan => kindOf(plan).FieldStem))
             {
                 int ordinal = 0;
                 foreach (TPlan plan in kind)
                 {
                     string name = kind.Count() == 1 ? kind.Key + Suffix : kind.Key + Suffix + ++ordinal;
-                    fields.Add((plan, field(plan, name)));
+                    OptionsCode code = kindOf(plan).Emit(plan, model);
+                    fields.Add((plan, new OptionField(name, code.OptionsType, code.Initializer, code.ModuleType)));
                 }
             }
             return fields;
@@ -53,39 +54,10 @@ namespace Bmojo.Dsl.Language.Emit
 
         /// <summary>Whether <paramref name="name"/> is, or may be, the name of an options field.</summary>
         public static bool IsFieldName(string name) =>
-            new[] { "Attention", "Mamba", "Bmojo", "Mlp", "Moe" }.Any(kind =>
-                name.StartsWith(kind + Suffix, StringComparison.Ordinal) &&
-                name.Substring(kind.Length + Suffix.Length).All(char.IsDigit));
-
-        private static string Kind<TPlan>(TPlan plan) => plan switch
-        {
-            AttentionPlan => "Attention",
-            MambaPlan => "Mamba",
-            BmojoPlan => "Bmojo",
-            MlpPlan => "Mlp",
-            MoePlan => "Moe",
-            _ => throw new ArgumentOutOfRangeException(nameof(plan), plan, "unknown layer kind"),
-        };
-
-        private static OptionField MixerField(MixerPlan mixer, string name, bool fusedKernels) => mixer switch
-        {
-            AttentionPlan a => new OptionField(name, RuntimeNames.AttentionOptions, new[] { OptionsExpressions.Attention(a) },
-                                               RuntimeNames.AttentionMixer),
-            MambaPlan m => new OptionField(name, RuntimeNames.MambaOptions, new[] { OptionsExpressions.Mamba(m) },
-                                           RuntimeNames.MambaMixer),
-            BmojoPlan b => new OptionField(name, RuntimeNames.BmojoOptions, OptionsExpressions.BmojoLines(b, fusedKernels),
-                                           RuntimeNames.BmojoMixer),
-            _ => throw new ArgumentOutOfRangeException(nameof(mixer), mixer, "unknown mixer"),
-        };
-
-        private static OptionField FeedForwardField(FeedForwardPlan feedForward, string name) => feedForward switch
-        {
-            MlpPlan m => new OptionField(name, RuntimeNames.MlpOptions, new[] { OptionsExpressions.Mlp(m) },
-                                         RuntimeNames.Mlp),
-            MoePlan m => new OptionField(name, RuntimeNames.MoeOptions, new[] { OptionsExpressions.Moe(m) },
-                                         RuntimeNames.MixtureOfExperts),
-            _ => throw new ArgumentOutOfRangeException(nameof(feedForward), feedForward, "unknown feed-forward"),
-        };
+            ComponentKindRegistry.Mixers.Select(kind => kind.FieldStem)
+                .Concat(ComponentKindRegistry.FeedForwards.Select(kind => kind.FieldStem))
+                .Any(stem => name.StartsWith(stem + Suffix, StringComparison.Ordinal) &&
+                             name.Substring(stem.Length + Suffix.Length).All(char.IsDigit));
     }
 
     /// <param name="Name">The field's name.</param>

@@ -1,10 +1,11 @@
-using System;
+using Bmojo.Dsl.Language.Kinds;
 
 namespace Bmojo.Dsl.Language.Plan
 {
     // The resolved, validated model of one spec: every default filled, the layer mix expanded to one entry per
     // layer. Records of strings, numbers and EquatableArray only, so the incremental pipeline can cache on it.
     // The emitter turns it into C#; the runtime options records (Bmojo.Runtime) mirror these one to one.
+    // Each component kind's record lives in its kind's file (Kinds/).
 
     public enum NormKind { RmsNorm, LayerNorm }
 
@@ -44,80 +45,31 @@ namespace Bmojo.Dsl.Language.Plan
     /// <summary>Layer <paramref name="Index"/>: pre-norm residual block of a mixer and an optional feed-forward.</summary>
     public sealed record LayerPlan(int Index, MixerPlan Mixer, FeedForwardPlan? FeedForward);
 
-    /// <summary>A token mixer: attention, Mamba or B'MOJO.</summary>
+    /// <summary>A token mixer; its kind (Kinds/, e.g. <c>AttentionKind</c>) declares the record beside its keys.</summary>
     public abstract record MixerPlan
     {
-        /// <summary>A short human-readable name used in the layer table ("attention", "mamba", "bmojo" ...).</summary>
-        public abstract string Describe();
+        /// <summary>The short text of the generated class's layer table ("attention(window 16)", "mamba(d_state 16)" ...).</summary>
+        public string Describe() => ComponentKindRegistry.Of(this).Describe(this);
+
+        /// <summary>The full text of <c>bmojo inspect</c>'s layer table (heads, state sizes ...).</summary>
+        public string Detail() => ComponentKindRegistry.Of(this).Detail(this);
     }
 
-    /// <summary>Multi-head (or grouped-query) causal attention; <paramref name="Window"/> null is full attention.</summary>
-    /// <param name="RotaryDim">Dimensions per head that RoPE rotates; 0 disables RoPE.</param>
-    public sealed record AttentionPlan(int Heads, int KvHeads, int? Window, int RotaryDim, double RopeBase, bool Bias)
-        : MixerPlan
-    {
-        public override string Describe() => Window is int w ? $"attention(window {w})" : "attention";
-    }
-
-    /// <summary>The Mamba selective SSM (state-spaces/mamba <c>mamba_simple.Mamba</c>).</summary>
-    /// <param name="DtRank">Resolved rank of the dt projection ("auto" = ceil(d_model / 16)).</param>
-    public sealed record MambaPlan(
-        int DState,
-        int DConv,
-        int Expand,
-        int DtRank,
-        double DtMin,
-        double DtMax,
-        double DtInitFloor,
-        bool ConvBias,
-        bool Bias) : MixerPlan
-    {
-        public override string Describe() => $"mamba(d_state {DState})";
-    }
-
-    /// <summary>Long-term eidetic memory ("in storage"), read by top-k chunk retrieval.</summary>
-    /// <param name="StorePath">null: the in-process store; else a persistent store at that path.</param>
-    public sealed record RetrievalPlan(int TopK, int ChunkSize, string? StorePath);
-
-    /// <summary>The B'MOJO mixer (../shared/docs/bmojo-layer.md).</summary>
-    /// <param name="Attention">Heads, key/value heads, RoPE of the one softmax; its Window is null.</param>
-    /// <param name="Fading">The fading-memory SSM; null when the layer has no SSM path.</param>
-    /// <param name="Window">Eidetic window w (0 .. ): the last w tokens, attended exactly.</param>
-    /// <param name="FadingTokens">m_f: fading tokens kf/vf at positions t-w-m_f &lt; j &lt;= t-w.</param>
-    /// <param name="EideticCapacity">m_e: most recent selected tokens kept (FIFO); 0 is B'MOJO-F.</param>
-    /// <param name="Threshold">tau of the innovation test; +inf stores nothing, negative stores everything.</param>
-    /// <param name="TiedFadingProjections">kf/vf use the k/v projections instead of their own.</param>
-    public sealed record BmojoPlan(
-        AttentionPlan Attention,
-        MambaPlan? Fading,
-        int Window,
-        int FadingTokens,
-        int EideticCapacity,
-        double Threshold,
-        PredictorKind Predictor,
-        bool TiedFadingProjections,
-        RetrievalPlan? Retrieval) : MixerPlan
-    {
-        public override string Describe() =>
-            EideticCapacity == 0 ? $"bmojo-f(w {Window}, m_f {FadingTokens})"
-                                 : $"bmojo(w {Window}, m_f {FadingTokens}, m_e {EideticCapacity})";
-    }
-
-    /// <summary>The feed-forward half of a block.</summary>
+    /// <summary>The feed-forward half of a block; its kind (Kinds/) declares the record.</summary>
     public abstract record FeedForwardPlan
     {
-        public abstract string Describe();
+        public string Describe() => ComponentKindRegistry.Of(this).Describe(this);
+
+        public string Detail() => ComponentKindRegistry.Of(this).Detail(this);
     }
 
-    /// <summary>An MLP: plain (fc1 -> act -> fc2) or gated (fc1 to 2*hidden, y * act(gate), fc2).</summary>
-    public sealed record MlpPlan(int Hidden, Activation Activation, bool Gated, bool Bias) : FeedForwardPlan
+    /// <summary>What one layer keeps per sequence at inference, in floats (Bmojo.Runtime <c>InferenceMemory</c>).</summary>
+    /// <param name="FixedFloats">State of a fixed size: an SSM's state and conv state.</param>
+    /// <param name="KvFloatsPerToken">Keys and values kept per token, <c>2·Hkv·Dh</c>.</param>
+    /// <param name="KvTokenCap">The most tokens kept (a window, w + m_f + m_e); null: every token of the sequence.</param>
+    /// <param name="RetrievalFloats">Retrieved tokens attended per chunk; the store itself is outside.</param>
+    public sealed record MemoryPlan(long FixedFloats, long KvFloatsPerToken, int? KvTokenCap, long RetrievalFloats)
     {
-        public override string Describe() => Gated ? $"gated-mlp({Hidden})" : $"mlp({Hidden})";
-    }
-
-    /// <summary>Mixture of experts: a linear router, top-k softmax routing, load-balancing auxiliary loss.</summary>
-    public sealed record MoePlan(int Experts, int TopK, MlpPlan Expert, double AuxLossWeight) : FeedForwardPlan
-    {
-        public override string Describe() => $"moe({Experts} x {Expert.Describe()}, top {TopK})";
+        public static MemoryPlan None { get; } = new MemoryPlan(0, 0, 0, 0);
     }
 }

@@ -40,6 +40,11 @@ public static class SpecLoader
         return models[0];
     }
 
+    /// <summary>The resolved plan of <paramref name="model"/>, one of SPEC's models (from <see cref="LoadOne"/>, which
+    /// has already written the spec's warnings).</summary>
+    public static ModelPlan Plan(string spec, ModelDefinition model) =>
+        Compile(spec, TextWriter.Null).Models.Single(plan => plan.Name == model.Name);
+
     /// <summary>The C# the generator makes for SPEC's models, one text per model.</summary>
     public static IReadOnlyList<GeneratedSource> GenerateCode(string spec, TextWriter warnings) => Compile(spec, warnings).Sources;
 

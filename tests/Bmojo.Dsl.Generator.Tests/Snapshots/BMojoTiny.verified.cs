@@ -49,8 +49,8 @@ namespace Bmojo.Models
             TiedEmbeddings: true,
             Layers: new global::Bmojo.Runtime.LayerSettings[]
             {
-                new(0, BmojoOptions, MlpOptions),
-                new(1, BmojoOptions, MlpOptions),
+                new(0, BmojoOptions, MlpOptions, new(FixedFloats: 2_432, KvFloatsPerToken: 128, KvTokenCap: 24, RetrievalFloats: 0)),
+                new(1, BmojoOptions, MlpOptions, new(FixedFloats: 2_432, KvFloatsPerToken: 128, KvTokenCap: 24, RetrievalFloats: 0)),
             },
             ParameterCount: ParameterCount);
 

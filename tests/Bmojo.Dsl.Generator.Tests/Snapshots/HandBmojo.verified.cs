@@ -56,8 +56,8 @@ namespace Bmojo.Models
             TiedEmbeddings: true,
             Layers: new global::Bmojo.Runtime.LayerSettings[]
             {
-                new(0, BmojoOptions1, MlpOptions),
-                new(1, BmojoOptions2, MlpOptions),
+                new(0, BmojoOptions1, MlpOptions, new(FixedFloats: 704, KvFloatsPerToken: 32, KvTokenCap: 40, RetrievalFloats: 512)),
+                new(1, BmojoOptions2, MlpOptions, new(FixedFloats: 0, KvFloatsPerToken: 32, KvTokenCap: 8, RetrievalFloats: 0)),
             },
             ParameterCount: ParameterCount);
 

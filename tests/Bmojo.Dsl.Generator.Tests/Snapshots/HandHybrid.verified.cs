@@ -46,10 +46,10 @@ namespace Hand.Made
             TiedEmbeddings: false,
             Layers: new global::Bmojo.Runtime.LayerSettings[]
             {
-                new(0, MambaOptions, null),
-                new(1, AttentionOptions1, MoeOptions),
-                new(2, MambaOptions, MlpOptions),
-                new(3, AttentionOptions2, null),
+                new(0, MambaOptions, null, new(FixedFloats: 2_432, KvFloatsPerToken: 0, KvTokenCap: 0, RetrievalFloats: 0)),
+                new(1, AttentionOptions1, MoeOptions, new(FixedFloats: 0, KvFloatsPerToken: 64, KvTokenCap: 32, RetrievalFloats: 0)),
+                new(2, MambaOptions, MlpOptions, new(FixedFloats: 2_432, KvFloatsPerToken: 0, KvTokenCap: 0, RetrievalFloats: 0)),
+                new(3, AttentionOptions2, null, new(FixedFloats: 0, KvFloatsPerToken: 64, KvTokenCap: null, RetrievalFloats: 0)),
             },
             ParameterCount: ParameterCount);
 

@@ -40,8 +40,8 @@ namespace Bmojo.Models
             TiedEmbeddings: true,
             Layers: new global::Bmojo.Runtime.LayerSettings[]
             {
-                new(0, AttentionOptions, MlpOptions),
-                new(1, AttentionOptions, MlpOptions),
+                new(0, AttentionOptions, MlpOptions, new(FixedFloats: 0, KvFloatsPerToken: 64, KvTokenCap: null, RetrievalFloats: 0)),
+                new(1, AttentionOptions, MlpOptions, new(FixedFloats: 0, KvFloatsPerToken: 64, KvTokenCap: null, RetrievalFloats: 0)),
             },
             ParameterCount: ParameterCount);
 

@@ -47,10 +47,10 @@ namespace Bmojo.Models
             TiedEmbeddings: true,
             Layers: new global::Bmojo.Runtime.LayerSettings[]
             {
-                new(0, MambaOptions, MlpOptions),
-                new(1, MambaOptions, MoeOptions),
-                new(2, AttentionOptions, MlpOptions),
-                new(3, MambaOptions, MoeOptions),
+                new(0, MambaOptions, MlpOptions, new(FixedFloats: 2_432, KvFloatsPerToken: 0, KvTokenCap: 0, RetrievalFloats: 0)),
+                new(1, MambaOptions, MoeOptions, new(FixedFloats: 2_432, KvFloatsPerToken: 0, KvTokenCap: 0, RetrievalFloats: 0)),
+                new(2, AttentionOptions, MlpOptions, new(FixedFloats: 0, KvFloatsPerToken: 64, KvTokenCap: null, RetrievalFloats: 0)),
+                new(3, MambaOptions, MoeOptions, new(FixedFloats: 2_432, KvFloatsPerToken: 0, KvTokenCap: 0, RetrievalFloats: 0)),
             },
             ParameterCount: ParameterCount);
 

@@ -40,10 +40,10 @@ namespace Bmojo.Models
             TiedEmbeddings: true,
             Layers: new global::Bmojo.Runtime.LayerSettings[]
             {
-                new(0, MambaOptions, null),
-                new(1, MambaOptions, null),
-                new(2, MambaOptions, null),
-                new(3, MambaOptions, null),
+                new(0, MambaOptions, null, new(FixedFloats: 2_432, KvFloatsPerToken: 0, KvTokenCap: 0, RetrievalFloats: 0)),
+                new(1, MambaOptions, null, new(FixedFloats: 2_432, KvFloatsPerToken: 0, KvTokenCap: 0, RetrievalFloats: 0)),
+                new(2, MambaOptions, null, new(FixedFloats: 2_432, KvFloatsPerToken: 0, KvTokenCap: 0, RetrievalFloats: 0)),
+                new(3, MambaOptions, null, new(FixedFloats: 2_432, KvFloatsPerToken: 0, KvTokenCap: 0, RetrievalFloats: 0)),
             },
             ParameterCount: ParameterCount);
 

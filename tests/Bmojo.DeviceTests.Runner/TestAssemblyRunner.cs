@@ -1,6 +1,7 @@
 using System.Reflection;
+using System.Runtime.Loader;
 
-namespace Bmojo.Bench;
+namespace Bmojo.DeviceTests.Runner;
 
 /// <summary>
 /// Runs an xUnit test assembly's facts and theories (with <c>MemberData</c>) by reflection, for the GPU machine,
@@ -17,7 +18,15 @@ public sealed class TestAssemblyRunner
     /// <returns>The number of failed tests.</returns>
     public int Run(string assemblyPath, string filter, bool cudaOnly = false)
     {
-        Assembly assembly = Assembly.LoadFrom(Path.GetFullPath(assemblyPath));
+        string path = Path.GetFullPath(assemblyPath);
+        // The test assembly's references (xUnit, Bmojo.Runtime, TorchSharp...) from its own folder, else from this
+        // tool's (where `bmojo`'s publish puts the runtime libraries).
+        string[] folders = [Path.GetDirectoryName(path)!, AppContext.BaseDirectory];
+        AssemblyLoadContext.Default.Resolving += (context, name) =>
+            folders.Select(f => Path.Combine(f, name.Name + ".dll")).FirstOrDefault(File.Exists) is string file
+                ? context.LoadFromAssemblyPath(file)
+                : null;
+        Assembly assembly = AssemblyLoadContext.Default.LoadFromAssemblyPath(path);
         int passed = 0, failed = 0, skipped = 0;
         foreach (Type type in assembly.GetTypes().Where(t => t.IsClass && !t.IsAbstract && t.FullName!.Contains(filter)).OrderBy(t => t.FullName))
         foreach (MethodInfo method in type.GetMethods(BindingFlags.Public | BindingFlags.Instance).OrderBy(m => m.Name))

@@ -34,4 +34,44 @@ public sealed class BenchKernelsTests
             Assert.True(double.Parse(relative, System.Globalization.CultureInfo.InvariantCulture) < 1e-5, relative);
         }
     }
+
+    [Fact]
+    public void Ptx_compiles_every_kernel_it_lists_for_sm_90_without_a_gpu()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), $"bmojo-ptx-{Guid.NewGuid():N}");
+        try
+        {
+            Cli.Result result = Cli.Run("bench", "ptx", directory);
+            Assert.True(result.ExitCode == 0, result.Errors + result.Text);
+            string[] lines = result.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.All(lines, l => Assert.Matches(@"^\w+\.\w+\s+\d+ lines \| local \d+ B", l));
+            // Every kernel the runtime launches, wherever its operation's folder puts it.
+            string[] expected =
+            [
+                "BmojoAttentionKernel.Forward", "InnovationKernel.Run", "RegisterScanBackwardKernel.Backward",
+                "RegisterScanKernel.Forward", "SelectiveScanBackwardKernel.Backward", "SelectiveScanKernel.Forward",
+                "TensorCoreAttentionBackwardKernel.KeyGradients", "TensorCoreAttentionBackwardKernel.QueryGradients",
+                "TensorCoreAttentionKernel.Forward",
+            ];
+            Assert.Equal(expected, lines.Select(l => l.Split(' ')[0]).Order());
+            Assert.Equal(expected, Directory.GetFiles(directory, "*.ptx").Select(Path.GetFileNameWithoutExtension).Order());
+            Assert.All(Directory.GetFiles(directory, "*.ptx"), f => Assert.Contains(".visible .entry ", File.ReadAllText(f)));
+        }
+        finally
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void The_bench_verbs_refuse_bad_arguments_in_one_line()
+    {
+        Cli.Result runs = Cli.Run("bench", "cpu-scan", "--runs", "0");
+        Assert.Equal((2, "error: --runs must be positive (got 0)"), (runs.ExitCode, runs.Errors.Trim()));
+        Cli.Result ptx = Cli.Run("bench", "ptx");
+        Assert.Equal(2, ptx.ExitCode);
+        Assert.DoesNotContain("   at ", ptx.Errors);
+        Cli.Result only = Cli.Run("bench", "kernels", "--cpu", "--only", "conv");
+        Assert.Equal((2, "error: --only must be one of: scan, bmojo, tc, innovation (got 'conv')"), (only.ExitCode, only.Errors.Trim()));
+    }
 }

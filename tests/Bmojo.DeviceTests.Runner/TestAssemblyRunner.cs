@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Runtime.InteropServices;
 using System.Runtime.Loader;
 
 namespace Bmojo.DeviceTests.Runner;
@@ -26,6 +27,16 @@ public sealed class TestAssemblyRunner
             folders.Select(f => Path.Combine(f, name.Name + ".dll")).FirstOrDefault(File.Exists) is string file
                 ? context.LoadFromAssemblyPath(file)
                 : null;
+        // Their native libraries (libLibTorchSharp...) where a publish puts them, when the system's search (on the GPU
+        // machine: LD_LIBRARY_PATH, the machine's CUDA libtorch first) does not find them.
+        string native = Path.Combine("runtimes", RuntimeInformation.RuntimeIdentifier, "native");
+        AssemblyLoadContext.Default.ResolvingUnmanagedDll += (_, name) =>
+            (from folder in folders
+             from place in new[] { Path.Combine(folder, native), folder }
+             from file in new[] { name, $"lib{name}.so", $"lib{name}.dylib", $"{name}.dll" }
+             select Path.Combine(place, file)).FirstOrDefault(File.Exists) is string library
+                ? NativeLibrary.Load(library)
+                : IntPtr.Zero;
         Assembly assembly = AssemblyLoadContext.Default.LoadFromAssemblyPath(path);
         int passed = 0, failed = 0, skipped = 0;
         foreach (Type type in assembly.GetTypes().Where(t => t.IsClass && !t.IsAbstract && t.FullName!.Contains(filter)).OrderBy(t => t.FullName))

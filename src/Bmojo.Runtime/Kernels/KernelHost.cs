@@ -24,7 +24,7 @@ public sealed class KernelHost
     private static readonly Lazy<Context> SharedContext = new(() =>
         Context.Create(builder => Configure(builder).Cuda().CPU(CPUDeviceKind.Nvidia)));
 
-    /// <summary>The compiler settings every kernel is built with (also by <c>Bmojo.Bench ptx</c>, which compiles the
+    /// <summary>The compiler settings every kernel is built with (also by <c>bmojo bench ptx</c>, which compiles the
     /// kernels to PTX offline, so what it shows is what runs).</summary>
     internal static Context.Builder Configure(Context.Builder builder) => builder.EnableAlgorithms();
 

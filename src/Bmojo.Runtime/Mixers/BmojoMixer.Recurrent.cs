@@ -8,7 +8,7 @@ namespace Bmojo.Runtime.Mixers;
 // Recurrent inference: a chunk of any length continues the cache and gives the full forward's outputs.
 public sealed partial class BmojoMixer
 {
-    public IMixerCache AllocateCache(long batch)
+    public override IMixerCache AllocateCache(long batch)
     {
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"B'MOJO mixer (layer {layerIndex}): batch must be at least 1");
         Tensor weight = in_proj.weight!;
@@ -21,7 +21,7 @@ public sealed partial class BmojoMixer
         ? new FileChunkStore(Path.Combine(directory, $"layer{layerIndex}-seq{sequence}.chunks"))
         : new InProcessChunkStore();
 
-    public Tensor Forward(Tensor x, IMixerCache cache)
+    public override Tensor Forward(Tensor x, IMixerCache cache)
     {
         CheckInput(x);
         if (cache is not BmojoCache state)
@@ -41,6 +41,7 @@ public sealed partial class BmojoMixer
             outputs.Add(Step(x.narrow(1, done, take), state));
             done += take;
         }
+        Ran(new MixerPath(Scan: ssm?.LastPath?.Scan));                                       // the recurrent softmax: no BmojoPath
         return cat(outputs, 1).MoveToOuterDisposeScope();                                     // (B, T, D)
     }
 

@@ -84,12 +84,14 @@ public sealed class TrainingStepBenchmark
         var result = new TrainingStepResult(model.Name, model.Settings.ParameterCount, null, null, options.TokensPerStep,
                                             null, null, 0, null, []);
         LanguageModel? module = null;
+        ModelSettings settings = model.Settings;                  // then the built model's: its kernel policy
         AdamW? optimizer = null;
         var batches = new List<(Tensor Input, Tensor Target)>();
         try
         {
             manual_seed(20261201);
             module = model.Create(device);
+            settings = module.Settings;
             if (options.Dtype != ScalarType.Float32) module.to(options.Dtype);
             module.train();
             optimizer = TrainingOptimizer.Create(module);
@@ -133,7 +135,7 @@ public sealed class TrainingStepBenchmark
             return result with { BreakdownNote = $"skipped: {left:F0} s left of this model's share of the time limit" };
         }
         beforeBreakdown?.Invoke(result);
-        var rows = new List<BreakdownRow>(new LayerBreakdown(options, device, timer, output).Measure(model.Settings))
+        var rows = new List<BreakdownRow>(new LayerBreakdown(options, device, timer, output).Measure(settings))
         {
             new("AdamW step (timed alone)", BreakdownKind.Optimizer, result.OptimizerSeconds, 1, true,
                 result.OptimizerSeconds is null ? "not measured: the step or its timing failed" : null),

@@ -10,7 +10,7 @@ public sealed partial class BmojoMixer
 {
     public override IMixerCache AllocateCache(long batch)
     {
-        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"B'MOJO mixer (layer {layerIndex}): batch must be at least 1");
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"B'MOJO mixer (layer {LayerIndex}): batch must be at least 1");
         Tensor weight = in_proj.weight!;
         IChunkStore[] stores = [.. Enumerable.Range(0, options.Retrieval is null ? 0 : (int)batch).Select(OpenStore)];
         return new BmojoCache(ssm?.AllocateCache(batch), stores, batch, kvHeads, headDim, weight.dtype, weight.device);
@@ -18,7 +18,7 @@ public sealed partial class BmojoMixer
 
     // Sequence b's store: in-process, or the file <StorePath>/layer<i>-seq<b>.chunks (kept across caches and runs).
     private IChunkStore OpenStore(int sequence) => options.Retrieval!.StorePath is { } directory
-        ? new FileChunkStore(Path.Combine(directory, $"layer{layerIndex}-seq{sequence}.chunks"))
+        ? new FileChunkStore(Path.Combine(directory, $"layer{LayerIndex}-seq{sequence}.chunks"))
         : new InProcessChunkStore();
 
     public override Tensor Forward(Tensor x, IMixerCache cache)

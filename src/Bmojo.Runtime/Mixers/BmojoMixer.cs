@@ -27,7 +27,7 @@ public sealed partial class BmojoMixer : Mixer
     private readonly BmojoOptions options;
     private readonly RotaryEmbedding rotary;
     private readonly BmojoPath attentionPath;
-    private readonly int layerIndex, heads, kvHeads, headDim, window, fadingTokens, eideticCapacity;
+    private readonly int heads, kvHeads, headDim, window, fadingTokens, eideticCapacity;
 
     /// <param name="kernels">Its <see cref="KernelPolicy.BmojoAttention"/> picks the softmax of the full forward, its
     /// <see cref="KernelPolicy.Scan"/> the fading SSM's scan; null: <see cref="KernelPolicy.Auto"/>.</param>
@@ -37,7 +37,6 @@ public sealed partial class BmojoMixer : Mixer
         attentionPath = Kernels.BmojoAttention;
         Validate(dModel, layerIndex, options, attentionPath);
         this.options = options;
-        this.layerIndex = layerIndex;
         rotary = new RotaryEmbedding(options.Attention.RotaryDim, options.Attention.RopeBase);
         heads = options.Attention.Heads;
         kvHeads = options.Attention.KvHeads;
@@ -160,7 +159,7 @@ public sealed partial class BmojoMixer : Mixer
     // o (B, H, T, Dh) -> out_proj -> (B, T, D)
     private Tensor Output(Tensor o) => out_proj.forward(o.transpose(1, 2).reshape(o.shape[0], o.shape[2], heads * headDim));
 
-    private void CheckInput(Tensor x) => MixerInput.Check(x, in_proj.weight!.shape[1], $"B'MOJO mixer (layer {layerIndex})");
+    private void CheckInput(Tensor x) => MixerInput.Check(x, in_proj.weight!.shape[1], $"B'MOJO mixer (layer {LayerIndex})");
 
     private static void Validate(int dModel, int layerIndex, BmojoOptions o, BmojoPath path)
     {

@@ -1,3 +1,4 @@
+using Bmojo.Runtime;
 using System.Diagnostics;
 using System.Text.Json;
 using static TorchSharp.torch;
@@ -44,7 +45,7 @@ public sealed class TrainingStepProcesses
         var results = new List<TrainingStepResult>();
         for (int i = 0; i < options.Models.Count; i++)
         {
-            BenchModel model = BenchModels.Find(options.Models[i])!;
+            ModelEntry model = BenchModels.Find(options.Models[i])!;
             double left = options.TimeLimitSeconds - clock.Elapsed.TotalSeconds;
             double share = left / (options.Models.Count - i) - GraceSeconds;    // a child is killed GraceSeconds after its share
             results.Add(share >= MinimumSeconds ? Child(model, share)
@@ -59,7 +60,7 @@ public sealed class TrainingStepProcesses
     public static void RunChild(TrainingStepOptions options, Device device, TextWriter output)
     {
         var bench = new TrainingStepBenchmark(options, device, output);
-        BenchModel model = BenchModels.Find(options.Models[0])!;
+        ModelEntry model = BenchModels.Find(options.Models[0])!;
         TrainingStepResult result;
         try
         {
@@ -83,10 +84,10 @@ public sealed class TrainingStepProcesses
             ? JsonSerializer.Deserialize<TrainingStepResult>(line[ResultPrefix.Length..])
             : null;
 
-    private TrainingStepResult Failed(BenchModel model, string error) =>
+    private TrainingStepResult Failed(ModelEntry model, string error) =>
         new(model.Name, model.Settings.ParameterCount, error, null, options.TokensPerStep, null, null, 0, null, []);
 
-    private TrainingStepResult Child(BenchModel model, double seconds)
+    private TrainingStepResult Child(ModelEntry model, double seconds)
     {
         var start = new ProcessStartInfo(command.FileName)
         {

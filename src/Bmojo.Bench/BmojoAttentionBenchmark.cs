@@ -1,6 +1,5 @@
-using Bmojo.Runtime.Kernels;
 using Bmojo.Runtime.Mixers;
-using Bmojo.Runtime.Reference;
+using Bmojo.Runtime.Ops.BmojoAttention;
 using TorchSharp;
 using static TorchSharp.torch;
 using Device = TorchSharp.torch.Device;

@@ -1,6 +1,6 @@
-using Bmojo.Runtime.Kernels;
+using Bmojo.Runtime.Gpu;
 using Bmojo.Runtime.Mixers;
-using Bmojo.Runtime.Reference;
+using Bmojo.Runtime.Ops.SelectiveScan;
 using ILGPU;
 using ILGPU.Runtime;
 using TorchSharp;

@@ -47,17 +47,18 @@ public static class ChunkedSsd
         Tensor yDiagonal = einsum("bhcls,bcshp->bclhp", scores, xs);
 
         // 2. The state each chunk leaves at its end, from its own inputs alone.
-        Tensor decayToEnd = exp(aCumsum[.., .., .., -1..] - aCumsum);                            // (b, h, c, l)
+        Tensor chunkEnds = aCumsum.select(-1, q - 1);                                          // (b, h, c)
+        Tensor decayToEnd = exp(chunkEnds.unsqueeze(-1) - aCumsum);                            // (b, h, c, l)
         Tensor states = einsum("bclhn,bhcl,bclhp->bchpn", bh, decayToEnd, xs);                   // (b, c, h, p, n)
 
         // 3. Across chunks: the recurrence over chunk ends, from the initial state.
         Tensor initial = (initialState ?? zeros(batch, heads, p, n, x.dtype, x.device)).unsqueeze(1);
         states = cat(new[] { initial, states }, 1);                                              // (b, c + 1, h, p, n)
-        Tensor chunkTotals = cat(new[] { zeros(batch, heads, 1, a.dtype, a.device), aCumsum[.., .., .., -1] }, -1); // (b, h, c + 1)
+        Tensor chunkTotals = cat(new[] { zeros(batch, heads, 1, a.dtype, a.device), chunkEnds }, -1);      // (b, h, c + 1)
         Tensor chunkDecay = exp(Segsum(chunkTotals));                                            // (b, h, c + 1, c + 1)
         Tensor passed = einsum("bhzc,bchpn->bzhpn", chunkDecay, states);                         // (b, c + 1, h, p, n)
-        Tensor finalState = passed[.., -1];
-        Tensor entering = passed[.., ..(int)chunks];                                             // the state entering chunk c
+        Tensor finalState = passed.select(1, chunks);
+        Tensor entering = passed.narrow(1, 0, chunks);                                             // the state entering chunk c
 
         // 4. Each token reads the state that entered its chunk, decayed to its position.
         Tensor yOff = einsum("bclhn,bchpn,bhcl->bclhp", ch, entering, exp(aCumsum));

@@ -46,7 +46,7 @@ namespace Bmojo.Dsl.Language.Kinds
         private static readonly Key Heads = Key.Integer("heads", "d_inner / `headdim`", 1, Limits.MaxWidth,
             "heads H instead of `headdim` (then P = d_inner / H); an error with `headdim`", range: "1.., divides d_inner");
         private static readonly Key NGroups = Key.Integer("ngroups", 1, 1, Limits.MaxWidth,
-            "groups of heads that share B and C (as GQA shares keys)");
+            "groups of heads that share B and C (as GQA shares keys)") with { Range = "1.., divides heads" };
         private static readonly Key ChunkSize = Key.Integer("chunk_size", 256, 1, Limits.MaxTokens,
             "tokens per chunk of the chunked SSD algorithm; the function does not depend on it");
         private static readonly Key DtMin = Key.Real("dt_min", 0.001, Bounds.Positive, "lower end of the dt initialisation range",

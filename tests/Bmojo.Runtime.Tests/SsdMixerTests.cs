@@ -1,4 +1,5 @@
 using Bmojo.Runtime.Mixers;
+using Bmojo.Runtime.Ops.Ssd;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -65,14 +66,14 @@ public sealed class SsdMixerTests
         using var mixer = Float64(Small);
         Tensor x = randn(2, 11, 8, ScalarType.Float64);
         Tensor whole = mixer.forward(x);
-        Assert.Equal("chunked", mixer.LastPath);
+        Assert.Equal(new MixerPath(Ssd: SsdPath.Chunked), mixer.LastPath);
 
         using var cache = mixer.AllocateCache(2);
         var steps = new List<Tensor>();
         for (int t = 0; t < 11; t++)
         {
             steps.Add(mixer.Forward(x[.., t..(t + 1)], cache));
-            Assert.Equal("step", mixer.LastPath);
+            Assert.Equal(new MixerPath(Ssd: SsdPath.Step), mixer.LastPath);
         }
         Assert.Equal(11, cache.Position);
         TensorAssert.Close(whole, cat(steps, 1), 1e-12, 1e-10, "token by token");
@@ -92,7 +93,7 @@ public sealed class SsdMixerTests
         using var cache = (SsdCache)mixer.AllocateCache(3);
         var pieces = new List<Tensor> { mixer.Forward(x[.., ..prefill], cache) };
         pieces.Add(mixer.Forward(x[.., prefill..(prefill + 5)], cache));                    // a chunk through the chunked path
-        Assert.Equal("chunked", mixer.LastPath);
+        Assert.Equal(new MixerPath(Ssd: SsdPath.Chunked), mixer.LastPath);
         for (int t = prefill + 5; t < 16; t++) pieces.Add(mixer.Forward(x[.., t..(t + 1)], cache));
         Assert.Equal(16, cache.Position);
         Assert.Equal(new long[] { 3, 4, 4, 3 }, cache.SsmState.shape);                      // (B, H, P, N)

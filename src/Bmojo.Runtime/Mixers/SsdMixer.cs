@@ -15,7 +15,7 @@ namespace Bmojo.Runtime.Mixers;
 /// for one cached token); output <c>out_proj(norm(y, z))</c> with the gated RMSNorm. The scan runs in fp32 (fp64
 /// for an fp64 module). A_log, D and dt_bias are out of weight decay and carry their own init (<see cref="IParameterGroups"/>).
 /// </remarks>
-public sealed class SsdMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGroups
+public sealed class SsdMixer : Mixer, IParameterGroups
 {
     private readonly Linear in_proj;
     private readonly Conv1d conv1d;
@@ -26,12 +26,13 @@ public sealed class SsdMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGrou
     private readonly GatedRmsNorm norm;
     private readonly Linear out_proj;
 
-    private readonly int layerIndex;
     private readonly long dInner, dState, dConv, heads, headDim, groups, convChannels, chunkSize;
 
-    public SsdMixer(int dModel, int layerIndex, SsdOptions options) : base(nameof(SsdMixer))
+    /// <param name="kernels">The model's kernel policy; the SSD has one implementation per case (chunked for a
+    /// sequence, the step for one cached token), so no entry of it applies yet.</param>
+    public SsdMixer(int dModel, int layerIndex, SsdOptions options, KernelPolicy? kernels = null)
+        : base(nameof(SsdMixer), layerIndex, kernels)
     {
-        this.layerIndex = layerIndex;
         Check(dModel, options);
         dInner = (long)options.Expand * dModel;
         (dState, dConv, headDim, groups, chunkSize) = (options.DState, options.DConv, options.HeadDim, options.NGroups, options.ChunkSize);
@@ -54,13 +55,9 @@ public sealed class SsdMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGrou
     /// <summary>d_inner = expand * d_model.</summary>
     public long DInner => dInner;
 
-    /// <summary>The path of the last forward: <c>"chunked"</c> (the chunked SSD over the chunk) or <c>"step"</c> (one
-    /// cached token through the recurrence); null before any.</summary>
-    public string? LastPath { get; private set; }
-
     public override Tensor forward(Tensor x) => Run(x, cache: null);
 
-    public IMixerCache AllocateCache(long batch)
+    public override IMixerCache AllocateCache(long batch)
     {
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"{Where}: batch must be at least 1");
         Device device = in_proj.weight!.device;
@@ -68,7 +65,7 @@ public sealed class SsdMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGrou
                             zeros(batch, heads, headDim, dState, ComputeType, device));             // (B, H, P, N)
     }
 
-    public Tensor Forward(Tensor x, IMixerCache cache) => cache is SsdCache ssd
+    public override Tensor Forward(Tensor x, IMixerCache cache) => cache is SsdCache ssd
         ? Run(x, ssd)
         : throw new ArgumentException($"{Where}: expected an {nameof(SsdCache)}, got {cache?.GetType().Name ?? "null"}", nameof(cache));
 
@@ -76,7 +73,7 @@ public sealed class SsdMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGrou
 
     public IEnumerable<Parameter> NoReinitParameters() => new[] { dt_bias, A_log, D };
 
-    private string Where => $"{nameof(SsdMixer)} (layer {layerIndex})";
+    private string Where => $"{nameof(SsdMixer)} (layer {LayerIndex})";
 
     private ScalarType ComputeType => A_log.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
 
@@ -105,14 +102,14 @@ public sealed class SsdMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGrou
         Tensor y;
         if (cache is not null && length == 1)
         {
-            LastPath = "step";
+            Ran(new MixerPath(Ssd: SsdPath.Step));
             (Tensor step, Tensor state) = SsdReference.Step(x[.., 0], dt[.., 0], A, B[.., 0], C[.., 0], skip, cache.SsmState);
             y = step.unsqueeze(1);
             cache.SsmState = state;
         }
         else
         {
-            LastPath = "chunked";
+            Ran(new MixerPath(Ssd: SsdPath.Chunked));
             (y, Tensor final) = ChunkedSsd.Run(x, dt, A, B, C, skip, chunkSize, cache?.SsmState);
             if (cache is not null) cache.SsmState = final;
         }

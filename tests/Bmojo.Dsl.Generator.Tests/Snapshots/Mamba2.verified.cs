@@ -66,7 +66,7 @@ namespace Bmojo.Models
     /// </list>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("Bmojo.Dsl.Generator", "0.1.0")]
-    public sealed partial class Mamba2 : global::TorchSharp.torch.nn.Module<global::TorchSharp.torch.Tensor, global::TorchSharp.torch.Tensor>
+    public sealed partial class Mamba2 : global::Bmojo.Runtime.LanguageModel
     {
         /// <summary>Trainable scalars of the built model: the sum of <c>numel</c> over <c>parameters()</c>.</summary>
         public const long ParameterCount = 368_346_624;
@@ -78,8 +78,9 @@ namespace Bmojo.Models
         private static readonly global::Bmojo.Runtime.Mixers.SsdOptions SsdOptions = new(DState: 128, DConv: 4, Expand: 2, HeadDim: 64, NGroups: 1, ChunkSize: 256,
             DtMin: 0.001, DtMax: 0.1, DtInitFloor: 0.0001, ConvBias: true, Bias: false);
 
-        /// <summary>The resolved settings of the spec: every default filled in, one entry per layer.</summary>
-        public static global::Bmojo.Runtime.ModelSettings Settings { get; } = new(
+        /// <summary>The resolved settings of the spec: every default filled in, one entry per layer, and the build's
+        /// kernel policy (an instance's <c>Settings</c> hold the policy it was built with).</summary>
+        public static global::Bmojo.Runtime.ModelSettings SpecSettings { get; } = new(
             Name: nameof(Mamba2),
             Vocab: Vocab,
             DModel: DModel,
@@ -136,149 +137,117 @@ namespace Bmojo.Models
                 new(46, SsdOptions, null, new(FixedFloats: 269_056, KvFloatsPerToken: 0, KvTokenCap: 0, RetrievalFloats: 0)),
                 new(47, SsdOptions, null, new(FixedFloats: 269_056, KvFloatsPerToken: 0, KvTokenCap: 0, RetrievalFloats: 0)),
             },
-            ParameterCount: ParameterCount);
-
-        /// <summary>Token embedding, blocks and final norm: <c>backbone.embedding</c>, <c>backbone.layers.{i}</c>, <c>backbone.norm_f</c>.</summary>
-        private readonly global::Bmojo.Runtime.Backbone backbone;
+            ParameterCount: ParameterCount,
+            Kernels: global::Bmojo.Runtime.KernelPolicy.Auto);
 
         /// <summary>Builds the model with freshly initialised weights.</summary>
         /// <param name="device">Where the weights live; null: the CPU.</param>
-        public Mamba2(global::TorchSharp.torch.Device? device = null) : base(nameof(Mamba2))
+        /// <param name="kernels">The kernel policy of every mixer, fixed for the life of the model; null: the build's
+        /// (<see cref="SpecSettings"/>).</param>
+        public Mamba2(global::TorchSharp.torch.Device? device = null, global::Bmojo.Runtime.KernelPolicy? kernels = null)
+            : base(SpecSettings, kernels, Layers, device)
         {
-            global::Bmojo.Runtime.Blocks.Block[] layers =
-            {
-                // layer 0: ssd(d_state 128) | none
-                new(DModel, 0, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 0, SsdOptions), NormOptions, null),
-                // layer 1: ssd(d_state 128) | none
-                new(DModel, 1, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 1, SsdOptions), NormOptions, null),
-                // layer 2: ssd(d_state 128) | none
-                new(DModel, 2, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 2, SsdOptions), NormOptions, null),
-                // layer 3: ssd(d_state 128) | none
-                new(DModel, 3, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 3, SsdOptions), NormOptions, null),
-                // layer 4: ssd(d_state 128) | none
-                new(DModel, 4, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 4, SsdOptions), NormOptions, null),
-                // layer 5: ssd(d_state 128) | none
-                new(DModel, 5, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 5, SsdOptions), NormOptions, null),
-                // layer 6: ssd(d_state 128) | none
-                new(DModel, 6, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 6, SsdOptions), NormOptions, null),
-                // layer 7: ssd(d_state 128) | none
-                new(DModel, 7, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 7, SsdOptions), NormOptions, null),
-                // layer 8: ssd(d_state 128) | none
-                new(DModel, 8, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 8, SsdOptions), NormOptions, null),
-                // layer 9: ssd(d_state 128) | none
-                new(DModel, 9, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 9, SsdOptions), NormOptions, null),
-                // layer 10: ssd(d_state 128) | none
-                new(DModel, 10, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 10, SsdOptions), NormOptions, null),
-                // layer 11: ssd(d_state 128) | none
-                new(DModel, 11, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 11, SsdOptions), NormOptions, null),
-                // layer 12: ssd(d_state 128) | none
-                new(DModel, 12, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 12, SsdOptions), NormOptions, null),
-                // layer 13: ssd(d_state 128) | none
-                new(DModel, 13, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 13, SsdOptions), NormOptions, null),
-                // layer 14: ssd(d_state 128) | none
-                new(DModel, 14, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 14, SsdOptions), NormOptions, null),
-                // layer 15: ssd(d_state 128) | none
-                new(DModel, 15, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 15, SsdOptions), NormOptions, null),
-                // layer 16: ssd(d_state 128) | none
-                new(DModel, 16, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 16, SsdOptions), NormOptions, null),
-                // layer 17: ssd(d_state 128) | none
-                new(DModel, 17, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 17, SsdOptions), NormOptions, null),
-                // layer 18: ssd(d_state 128) | none
-                new(DModel, 18, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 18, SsdOptions), NormOptions, null),
-                // layer 19: ssd(d_state 128) | none
-                new(DModel, 19, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 19, SsdOptions), NormOptions, null),
-                // layer 20: ssd(d_state 128) | none
-                new(DModel, 20, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 20, SsdOptions), NormOptions, null),
-                // layer 21: ssd(d_state 128) | none
-                new(DModel, 21, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 21, SsdOptions), NormOptions, null),
-                // layer 22: ssd(d_state 128) | none
-                new(DModel, 22, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 22, SsdOptions), NormOptions, null),
-                // layer 23: ssd(d_state 128) | none
-                new(DModel, 23, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 23, SsdOptions), NormOptions, null),
-                // layer 24: ssd(d_state 128) | none
-                new(DModel, 24, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 24, SsdOptions), NormOptions, null),
-                // layer 25: ssd(d_state 128) | none
-                new(DModel, 25, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 25, SsdOptions), NormOptions, null),
-                // layer 26: ssd(d_state 128) | none
-                new(DModel, 26, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 26, SsdOptions), NormOptions, null),
-                // layer 27: ssd(d_state 128) | none
-                new(DModel, 27, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 27, SsdOptions), NormOptions, null),
-                // layer 28: ssd(d_state 128) | none
-                new(DModel, 28, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 28, SsdOptions), NormOptions, null),
-                // layer 29: ssd(d_state 128) | none
-                new(DModel, 29, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 29, SsdOptions), NormOptions, null),
-                // layer 30: ssd(d_state 128) | none
-                new(DModel, 30, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 30, SsdOptions), NormOptions, null),
-                // layer 31: ssd(d_state 128) | none
-                new(DModel, 31, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 31, SsdOptions), NormOptions, null),
-                // layer 32: ssd(d_state 128) | none
-                new(DModel, 32, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 32, SsdOptions), NormOptions, null),
-                // layer 33: ssd(d_state 128) | none
-                new(DModel, 33, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 33, SsdOptions), NormOptions, null),
-                // layer 34: ssd(d_state 128) | none
-                new(DModel, 34, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 34, SsdOptions), NormOptions, null),
-                // layer 35: ssd(d_state 128) | none
-                new(DModel, 35, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 35, SsdOptions), NormOptions, null),
-                // layer 36: ssd(d_state 128) | none
-                new(DModel, 36, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 36, SsdOptions), NormOptions, null),
-                // layer 37: ssd(d_state 128) | none
-                new(DModel, 37, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 37, SsdOptions), NormOptions, null),
-                // layer 38: ssd(d_state 128) | none
-                new(DModel, 38, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 38, SsdOptions), NormOptions, null),
-                // layer 39: ssd(d_state 128) | none
-                new(DModel, 39, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 39, SsdOptions), NormOptions, null),
-                // layer 40: ssd(d_state 128) | none
-                new(DModel, 40, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 40, SsdOptions), NormOptions, null),
-                // layer 41: ssd(d_state 128) | none
-                new(DModel, 41, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 41, SsdOptions), NormOptions, null),
-                // layer 42: ssd(d_state 128) | none
-                new(DModel, 42, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 42, SsdOptions), NormOptions, null),
-                // layer 43: ssd(d_state 128) | none
-                new(DModel, 43, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 43, SsdOptions), NormOptions, null),
-                // layer 44: ssd(d_state 128) | none
-                new(DModel, 44, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 44, SsdOptions), NormOptions, null),
-                // layer 45: ssd(d_state 128) | none
-                new(DModel, 45, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 45, SsdOptions), NormOptions, null),
-                // layer 46: ssd(d_state 128) | none
-                new(DModel, 46, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 46, SsdOptions), NormOptions, null),
-                // layer 47: ssd(d_state 128) | none
-                new(DModel, 47, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 47, SsdOptions), NormOptions, null),
-            };
-            backbone = new global::Bmojo.Runtime.Backbone(Vocab, DModel, layers, NormOptions);
-            RegisterComponents();
-            if (device is not null) global::TorchSharp.ModuleExtensionMethods.to(this, device);
         }
 
-        /// <summary>Next-token logits at every position of a batch of whole sequences.</summary>
-        /// <param name="tokens">Token ids <c>(B, L)</c>, int64.</param>
-        /// <returns>Logits <c>(B, L, V)</c>.</returns>
-        public override global::TorchSharp.torch.Tensor forward(global::TorchSharp.torch.Tensor tokens)
+        /// <summary>The blocks, one per layer, each mixer built with <paramref name="kernels"/>.</summary>
+        private static global::Bmojo.Runtime.Blocks.Block[] Layers(global::Bmojo.Runtime.KernelPolicy kernels) => new global::Bmojo.Runtime.Blocks.Block[]
         {
-            using var scope = global::TorchSharp.torch.NewDisposeScope();
-            global::TorchSharp.torch.Tensor hidden = backbone.forward(tokens);  // (B, L, D)
-            return Logits(hidden).MoveToOuterDisposeScope();  // (B, L, V)
-        }
-
-        /// <summary>An empty inference cache for <paramref name="batch"/> sequences, one entry per layer.</summary>
-        public global::Bmojo.Runtime.ModelCache AllocateCache(long batch) => backbone.AllocateCache(batch);
-
-        /// <summary>Logits of a chunk of tokens that continues the sequences held by <paramref name="cache"/>,
-        /// which it advances; chunk by chunk gives the same logits as <see cref="forward"/> on the whole.</summary>
-        /// <param name="tokens">Token ids <c>(B, T)</c>, int64, T &gt;= 1.</param>
-        /// <param name="cache">From <see cref="AllocateCache"/>, holding the tokens before these.</param>
-        /// <returns>Logits <c>(B, T, V)</c>.</returns>
-        public global::TorchSharp.torch.Tensor Forward(global::TorchSharp.torch.Tensor tokens, global::Bmojo.Runtime.ModelCache cache)
-        {
-            using var scope = global::TorchSharp.torch.NewDisposeScope();
-            global::TorchSharp.torch.Tensor hidden = backbone.Forward(tokens, cache);  // (B, T, D)
-            return Logits(hidden).MoveToOuterDisposeScope();  // (B, T, V)
-        }
-
-        /// <summary>The MoE load-balancing loss of the last forward, weighted; null when no layer has MoE.</summary>
-        public global::TorchSharp.torch.Tensor? AuxLoss => backbone.AuxLoss;
-
-        /// <summary>Hidden states <c>(..., D)</c> to logits <c>(..., V)</c> through the token embedding (tied).</summary>
-        private global::TorchSharp.torch.Tensor Logits(global::TorchSharp.torch.Tensor hidden) =>
-            global::TorchSharp.torch.nn.functional.linear(hidden, backbone.EmbeddingWeight);
+            // layer 0: ssd(d_state 128) | none
+            new(DModel, 0, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 0, SsdOptions, kernels), NormOptions, null),
+            // layer 1: ssd(d_state 128) | none
+            new(DModel, 1, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 1, SsdOptions, kernels), NormOptions, null),
+            // layer 2: ssd(d_state 128) | none
+            new(DModel, 2, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 2, SsdOptions, kernels), NormOptions, null),
+            // layer 3: ssd(d_state 128) | none
+            new(DModel, 3, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 3, SsdOptions, kernels), NormOptions, null),
+            // layer 4: ssd(d_state 128) | none
+            new(DModel, 4, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 4, SsdOptions, kernels), NormOptions, null),
+            // layer 5: ssd(d_state 128) | none
+            new(DModel, 5, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 5, SsdOptions, kernels), NormOptions, null),
+            // layer 6: ssd(d_state 128) | none
+            new(DModel, 6, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 6, SsdOptions, kernels), NormOptions, null),
+            // layer 7: ssd(d_state 128) | none
+            new(DModel, 7, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 7, SsdOptions, kernels), NormOptions, null),
+            // layer 8: ssd(d_state 128) | none
+            new(DModel, 8, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 8, SsdOptions, kernels), NormOptions, null),
+            // layer 9: ssd(d_state 128) | none
+            new(DModel, 9, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 9, SsdOptions, kernels), NormOptions, null),
+            // layer 10: ssd(d_state 128) | none
+            new(DModel, 10, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 10, SsdOptions, kernels), NormOptions, null),
+            // layer 11: ssd(d_state 128) | none
+            new(DModel, 11, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 11, SsdOptions, kernels), NormOptions, null),
+            // layer 12: ssd(d_state 128) | none
+            new(DModel, 12, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 12, SsdOptions, kernels), NormOptions, null),
+            // layer 13: ssd(d_state 128) | none
+            new(DModel, 13, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 13, SsdOptions, kernels), NormOptions, null),
+            // layer 14: ssd(d_state 128) | none
+            new(DModel, 14, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 14, SsdOptions, kernels), NormOptions, null),
+            // layer 15: ssd(d_state 128) | none
+            new(DModel, 15, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 15, SsdOptions, kernels), NormOptions, null),
+            // layer 16: ssd(d_state 128) | none
+            new(DModel, 16, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 16, SsdOptions, kernels), NormOptions, null),
+            // layer 17: ssd(d_state 128) | none
+            new(DModel, 17, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 17, SsdOptions, kernels), NormOptions, null),
+            // layer 18: ssd(d_state 128) | none
+            new(DModel, 18, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 18, SsdOptions, kernels), NormOptions, null),
+            // layer 19: ssd(d_state 128) | none
+            new(DModel, 19, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 19, SsdOptions, kernels), NormOptions, null),
+            // layer 20: ssd(d_state 128) | none
+            new(DModel, 20, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 20, SsdOptions, kernels), NormOptions, null),
+            // layer 21: ssd(d_state 128) | none
+            new(DModel, 21, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 21, SsdOptions, kernels), NormOptions, null),
+            // layer 22: ssd(d_state 128) | none
+            new(DModel, 22, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 22, SsdOptions, kernels), NormOptions, null),
+            // layer 23: ssd(d_state 128) | none
+            new(DModel, 23, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 23, SsdOptions, kernels), NormOptions, null),
+            // layer 24: ssd(d_state 128) | none
+            new(DModel, 24, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 24, SsdOptions, kernels), NormOptions, null),
+            // layer 25: ssd(d_state 128) | none
+            new(DModel, 25, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 25, SsdOptions, kernels), NormOptions, null),
+            // layer 26: ssd(d_state 128) | none
+            new(DModel, 26, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 26, SsdOptions, kernels), NormOptions, null),
+            // layer 27: ssd(d_state 128) | none
+            new(DModel, 27, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 27, SsdOptions, kernels), NormOptions, null),
+            // layer 28: ssd(d_state 128) | none
+            new(DModel, 28, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 28, SsdOptions, kernels), NormOptions, null),
+            // layer 29: ssd(d_state 128) | none
+            new(DModel, 29, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 29, SsdOptions, kernels), NormOptions, null),
+            // layer 30: ssd(d_state 128) | none
+            new(DModel, 30, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 30, SsdOptions, kernels), NormOptions, null),
+            // layer 31: ssd(d_state 128) | none
+            new(DModel, 31, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 31, SsdOptions, kernels), NormOptions, null),
+            // layer 32: ssd(d_state 128) | none
+            new(DModel, 32, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 32, SsdOptions, kernels), NormOptions, null),
+            // layer 33: ssd(d_state 128) | none
+            new(DModel, 33, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 33, SsdOptions, kernels), NormOptions, null),
+            // layer 34: ssd(d_state 128) | none
+            new(DModel, 34, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 34, SsdOptions, kernels), NormOptions, null),
+            // layer 35: ssd(d_state 128) | none
+            new(DModel, 35, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 35, SsdOptions, kernels), NormOptions, null),
+            // layer 36: ssd(d_state 128) | none
+            new(DModel, 36, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 36, SsdOptions, kernels), NormOptions, null),
+            // layer 37: ssd(d_state 128) | none
+            new(DModel, 37, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 37, SsdOptions, kernels), NormOptions, null),
+            // layer 38: ssd(d_state 128) | none
+            new(DModel, 38, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 38, SsdOptions, kernels), NormOptions, null),
+            // layer 39: ssd(d_state 128) | none
+            new(DModel, 39, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 39, SsdOptions, kernels), NormOptions, null),
+            // layer 40: ssd(d_state 128) | none
+            new(DModel, 40, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 40, SsdOptions, kernels), NormOptions, null),
+            // layer 41: ssd(d_state 128) | none
+            new(DModel, 41, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 41, SsdOptions, kernels), NormOptions, null),
+            // layer 42: ssd(d_state 128) | none
+            new(DModel, 42, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 42, SsdOptions, kernels), NormOptions, null),
+            // layer 43: ssd(d_state 128) | none
+            new(DModel, 43, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 43, SsdOptions, kernels), NormOptions, null),
+            // layer 44: ssd(d_state 128) | none
+            new(DModel, 44, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 44, SsdOptions, kernels), NormOptions, null),
+            // layer 45: ssd(d_state 128) | none
+            new(DModel, 45, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 45, SsdOptions, kernels), NormOptions, null),
+            // layer 46: ssd(d_state 128) | none
+            new(DModel, 46, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 46, SsdOptions, kernels), NormOptions, null),
+            // layer 47: ssd(d_state 128) | none
+            new(DModel, 47, new global::Bmojo.Runtime.Mixers.SsdMixer(DModel, 47, SsdOptions, kernels), NormOptions, null),
+        };
     }
 }

@@ -17,6 +17,14 @@ public sealed record MqarBatch(int Batch, MqarConfig Config, long[] Inputs, long
         (tensor(Inputs, new long[] { Batch, Config.SeqLen }, ScalarType.Int64),
          tensor(Labels, new long[] { Batch, Config.SeqLen }, ScalarType.Int64));
 
+    /// <summary>Inputs and labels as int64 tensors <c>(B, L)</c> on <paramref name="device"/>.</summary>
+    public (Tensor Inputs, Tensor Labels) ToTensors(Device device)
+    {
+        (Tensor inputs, Tensor labels) = ToTensors();
+        if (device.type == DeviceType.CPU) return (inputs, labels);
+        return (inputs.to(device), labels.to(device));
+    }
+
     public int AnswerCount => Labels.Count(l => l != Mqar.IgnoreIndex);
 }
 

@@ -8,10 +8,21 @@ public enum MqarGridKind
 
     /// <summary>Zoology's sweep: L in {64, 128, 256, 512}, kv in {4, 8, ..., 128}, every pair with 4·kv &lt;= L.</summary>
     Standard,
+
+    /// <summary>Zoology's figure 2 (HazyResearch/zoology, <c>iclr24_zoology_figure2</c>): (L, kv) = (64, 4), (128, 8),
+    /// (256, 16), (512, 64), (1024, 256), each trained and evaluated on its own (a sweep cell), vocabulary 8,192.</summary>
+    Zoology,
 }
 
 public static class MqarGrid
 {
+    /// <summary>True where each setting is a run of its own (Zoology trains one model per (L, kv)); false where one
+    /// run trains on all settings, drawing one per step.</summary>
+    public static bool PerSetting(MqarGridKind kind) => kind == MqarGridKind.Zoology;
+
+    /// <summary>Zoology's batch size for a sequence length: 512 up to L 128, then 256, 128, 64 (fixed tokens a step).</summary>
+    public static int ZoologyBatch(int seqLen) => seqLen switch { <= 128 => 512, <= 256 => 256, <= 512 => 128, _ => 64 };
+
     public static IReadOnlyList<MqarConfig> Of(MqarGridKind kind) => kind switch
     {
         MqarGridKind.Small => [new(64, 4), new(64, 8), new(64, 16)],
@@ -20,6 +31,7 @@ public static class MqarGrid
              from kv in new[] { 4, 8, 16, 32, 64, 128 }
              where 4 * kv <= seqLen
              select new MqarConfig(seqLen, kv)).ToList(),
+        MqarGridKind.Zoology => [new(64, 4), new(128, 8), new(256, 16), new(512, 64), new(1024, 256)],
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 }

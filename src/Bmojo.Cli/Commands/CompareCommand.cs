@@ -80,9 +80,18 @@ public sealed class CompareCommand(IAnsiConsole output, Streams streams) : Comma
         return saved;
     }
 
+    /// <summary>Tests stand in for a time limit that strikes after this many optimizer steps of this call (a real
+    /// limit strikes at a time no test can choose).</summary>
+    internal static readonly AsyncLocal<int?> StopAfterStepsForTests = new();
+
     private sealed class StopRule(Stopwatch clock, double? limit, CancellationToken cancellation)
     {
-        public bool TimeUp => limit is double seconds && clock.Elapsed.TotalSeconds >= seconds;
+        private readonly int? stepBudget = StopAfterStepsForTests.Value;
+        private int steps;
+
+        public void Stepped() => steps++;
+
+        public bool TimeUp => (limit is double seconds && clock.Elapsed.TotalSeconds >= seconds) || (stepBudget is int budget && steps >= budget);
 
         public bool Cancelled => cancellation.IsCancellationRequested;
 
@@ -169,6 +178,7 @@ public sealed class CompareCommand(IAnsiConsole output, Streams streams) : Comma
                     return null;
                 }
                 StepResult step = trainer.TrainStep();
+                stop.Stepped();
                 tokens += step.Tokens;
                 window.Enqueue(step);
                 if (window.Count > 20) window.Dequeue();

@@ -21,6 +21,7 @@ public sealed class CompareCommand(IAnsiConsole output, Streams streams) : Comma
         Placement placement = SettingsRules.ResolvePlacement(settings, output);
         List<ModelDefinition> models = settings.Specs.SelectMany(spec => SpecLoader.Load(spec, streams.Error)).ToList();
         if (models.Count == 0) throw new UserError("compare needs at least one SPEC");
+        models = Distinct(models);
         TrainingOptions options = CompareSettings.Defaults(settings);
         (IReadOnlyList<SweepRun> planned, var plan) = SweepPlanner.Plan(settings, models);
         IReadOnlyList<MqarConfig> grid = MqarGrid.Of(options.Grid);
@@ -59,6 +60,21 @@ public sealed class CompareCommand(IAnsiConsole output, Streams streams) : Comma
         else if (exit == 130)
             streams.Error.WriteLine($"stopped: {state.Runs.Count} of {planned.Count} runs done; continue with --resume");
         return exit;
+    }
+
+    /// <summary>Models of the same name from different places (a compiled-in model and a spec file of it) are told
+    /// apart by their origin: "TransformerTiny (transformer-tiny.arch)".</summary>
+    private static List<ModelDefinition> Distinct(List<ModelDefinition> models)
+    {
+        var seen = new HashSet<string>();
+        var result = new List<ModelDefinition>();
+        foreach (ModelDefinition model in models)
+        {
+            ModelDefinition named = seen.Contains(model.Name) ? model with { Name = $"{model.Name} ({Path.GetFileName(model.Origin)})" } : model;
+            if (!seen.Add(named.Name)) throw new UserError($"compare got {named.Name} twice");
+            result.Add(named);
+        }
+        return result;
     }
 
     /// <summary>The state to continue: runs.json of --out with --resume (its plan must match), else a fresh one.</summary>

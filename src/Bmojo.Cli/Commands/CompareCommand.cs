@@ -24,7 +24,7 @@ public sealed class CompareCommand(IAnsiConsole output, Streams streams) : Comma
         models = Distinct(models);
         TrainingOptions options = CompareSettings.Defaults(settings);
         (IReadOnlyList<SweepRun> planned, var plan) = SweepPlanner.Plan(settings, models);
-        IReadOnlyList<MqarConfig> grid = MqarGrid.Of(options.Grid);
+        IReadOnlyList<MqarConfig> grid = planned[0].Options.AllSettings();
         int memorySeqLen = grid.Max(c => c.SeqLen);
 
         Directory.CreateDirectory(settings.Out);

@@ -39,6 +39,8 @@ public interface IBudgetSettings : ITaskSettings
     long? Seed { get; }
     int? EvalExamples { get; }
     int? TrainExamples { get; }
+    string? Mqar { get; }
+    string? Filler { get; }
 }
 
 internal static class SettingsRules
@@ -55,6 +57,13 @@ internal static class SettingsRules
         if (settings.Grid is string grid && ParseGrid(grid) is null)
             return ValidationResult.Error($"--grid must be one of: small, standard, zoology (got '{grid}')");
         if (settings.Threads is <= 0) return ValidationResult.Error($"--threads must be positive (got {settings.Threads})");
+        if (settings is IBudgetSettings budget)
+        {
+            if (budget.Mqar is string list && MqarGrid.Parse(list) is null)
+                return ValidationResult.Error($"--mqar must be settings as LxKV,LxKV, e.g. 32x2,32x4 (got '{list}')");
+            if (budget.Filler is string filler && filler.ToLowerInvariant() is not ("random" or "zero"))
+                return ValidationResult.Error($"--filler must be random or zero (got '{filler}')");
+        }
         if (settings is IPlacementSettings placement && Placement.ParsePrecision(placement.Dtype) is null)
             return ValidationResult.Error($"--dtype must be one of: fp32, bf16 (got '{placement.Dtype}')");
         return ValidationResult.Success();
@@ -95,10 +104,22 @@ internal static class SettingsRules
             Seed = s.Seed ?? d.Seed,
             EvalExamples = s.EvalExamples ?? d.EvalExamples,
             TrainExamples = s.TrainExamples ?? d.TrainExamples,
+            Mqar = s.Mqar is string list ? string.Join(",", (MqarGrid.Parse(list) ?? throw new UserError($"--mqar must be settings as LxKV,LxKV (got '{list}')"))
+                .Select(c => $"{c.SeqLen}x{c.KvPairs}")) : d.Mqar,
+            RandomNonQueries = Filler(s) ?? d.RandomNonQueries,
         };
         if (options.Check() is string problem) throw new UserError(problem);
         return options;
     }
+
+    /// <summary>--filler random|zero as RandomNonQueries, null when not given.</summary>
+    public static bool? Filler(IBudgetSettings s) => s.Filler?.ToLowerInvariant() switch
+    {
+        null => null,
+        "random" => true,
+        "zero" => false,
+        _ => throw new UserError($"--filler must be random or zero (got '{s.Filler}')"),
+    };
 
     public static void ApplyThreads(ITaskSettings settings)
     {
@@ -128,6 +149,14 @@ public class BudgetSettings : CommandSettings, IBudgetSettings, IPlacementSettin
     [CommandOption("--dtype <DTYPE>")]
     [Description(SettingsRules.DtypeDescription)]
     public string? Dtype { get; init; }
+
+    [CommandOption("--mqar <SETTINGS>")]
+    [Description("MQAR settings as LxKV,LxKV (e.g. 32x2,32x4,32x8) instead of the grid's; with --grid zoology, the cells.")]
+    public string? Mqar { get; init; }
+
+    [CommandOption("--filler <KIND>")]
+    [Description("What fills the positions that are neither pairs nor queries: random tokens (default; zoology: zero) or zero (token 0, Zoology's figure 2).")]
+    public string? Filler { get; init; }
 
     [CommandOption("--train-examples <N>")]
     [Description("0: a fresh example every step (default for small/standard); N: a fixed set of N examples per setting, " +

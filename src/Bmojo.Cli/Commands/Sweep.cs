@@ -86,7 +86,9 @@ public static class SweepPlanner
             ["seeds"] = new JsonArray(seeds.Select(s => (JsonNode?)JsonValue.Create(s)).ToArray()),
             ["dtype"] = (Placement.ParsePrecision(settings.Dtype) ?? Precision.Fp32).ToString().ToLowerInvariant(),
         };
-        IReadOnlyList<MqarConfig?> cells = MqarGrid.PerSetting(grid) ? MqarGrid.Of(grid).Select(c => (MqarConfig?)c).ToList() : [null];
+        IReadOnlyList<MqarConfig?> cells = MqarGrid.PerSetting(grid)
+            ? (settings.Mqar is string list ? MqarGrid.Parse(list)! : MqarGrid.Of(grid)).Select(c => (MqarConfig?)c).ToList()
+            : [null];
         foreach (MqarConfig? cell in cells)
         {
             TrainingOptions cellOptions = CellOptions(settings, defaults, cell, out double earlyStop, out int evalEvery);
@@ -129,6 +131,7 @@ public static class SweepPlanner
             EvalExamples = s.EvalExamples ?? d.EvalExamples,
             TrainExamples = examples,
             Cell = cell,
+            RandomNonQueries = SettingsRules.Filler(s) ?? d.RandomNonQueries,
         };
         if (cellOptions.Check() is string problem) throw new UserError(problem);
         earlyStop = s.EarlyStop ?? 0.99;

@@ -23,6 +23,19 @@ public static class MqarGrid
     /// <summary>Zoology's batch size for a sequence length: 512 up to L 128, then 256, 128, 64 (fixed tokens a step).</summary>
     public static int ZoologyBatch(int seqLen) => seqLen switch { <= 128 => 512, <= 256 => 256, <= 512 => 128, _ => 64 };
 
+    /// <summary>"64x4,64x8" as settings, or null when the text is not such a list.</summary>
+    public static IReadOnlyList<MqarConfig>? Parse(string text)
+    {
+        var settings = new List<MqarConfig>();
+        foreach (string part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            string[] lk = part.Split('x');
+            if (lk.Length != 2 || !int.TryParse(lk[0], out int seqLen) || !int.TryParse(lk[1], out int kv) || seqLen <= 0 || kv <= 0) return null;
+            settings.Add(new MqarConfig(seqLen, kv));
+        }
+        return settings.Count == 0 || settings.Distinct().Count() != settings.Count ? null : settings;
+    }
+
     public static IReadOnlyList<MqarConfig> Of(MqarGridKind kind) => kind switch
     {
         MqarGridKind.Small => [new(64, 4), new(64, 8), new(64, 16)],

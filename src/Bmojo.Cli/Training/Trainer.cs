@@ -33,7 +33,7 @@ public sealed class Trainer : IDisposable
         Options = options;
         Placement = placement;
         task = new Mqar(definition.Settings.Vocab, randomNonQueries: options.RandomNonQueries);
-        grid = options.Cell is MqarConfig cell ? [cell] : MqarGrid.Of(options.Grid);
+        grid = options.Settings();
         if (options.TrainExamples > 0) examples = new MqarExamples(task, options, grid);
         foreach (MqarConfig config in grid)
             if (task.Check(config) is string unfit)

@@ -17,6 +17,7 @@ namespace Bmojo.Cli.Training;
 /// <param name="TrainExamples">0: a fresh example every time (an endless stream); N: a fixed set of N examples per
 /// setting, reshuffled each epoch, as Zoology trains (<see cref="MqarExamples"/>).</param>
 /// <param name="RandomNonQueries">Filler positions hold random tokens (true) or token 0 (Zoology's figure 2: false).</param>
+/// <param name="Mqar">The settings as "LxKV,LxKV" (<c>--mqar</c>) instead of <paramref name="Grid"/>'s, or null.</param>
 public sealed record TrainingOptions(
     int Steps,
     int Batch,
@@ -29,8 +30,16 @@ public sealed record TrainingOptions(
     int EvalExamples,
     MqarConfig? Cell = null,
     int TrainExamples = 0,
-    bool RandomNonQueries = true)
+    bool RandomNonQueries = true,
+    string? Mqar = null)
 {
+    /// <summary>The settings trained and evaluated: the cell, else <see cref="Mqar"/>, else the grid's.</summary>
+    public IReadOnlyList<MqarConfig> Settings() =>
+        Cell is MqarConfig cell ? [cell] : Mqar is string list ? MqarGrid.Parse(list) ?? throw new UserError($"--mqar: cannot read '{list}'") : MqarGrid.Of(Grid);
+
+    /// <summary>The settings ignoring <see cref="Cell"/>: what a comparison's table lists.</summary>
+    public IReadOnlyList<MqarConfig> AllSettings() => (this with { Cell = null }).Settings();
+
     public static TrainingOptions Default(MqarGridKind grid) =>
         new(Steps: 600, Batch: 32, LearningRate: 3e-3, WarmupSteps: 60, MinLearningRateRatio: 0.1, WeightDecay: 0.1,
             Seed: 0, Grid: grid, EvalExamples: 256);

@@ -114,50 +114,82 @@ public sealed class CompareCommand(IAnsiConsole output, Streams streams) : Comma
         public bool Now => TimeUp || Cancelled;
     }
 
+    /// <summary>Where a run's progress shows: a live bar on a terminal, otherwise (a log, the device's output) a
+    /// line at every tenth of the run.</summary>
+    private sealed class RunProgress(IAnsiConsole output, ProgressTask? task, SweepRun run, int total, string prefix)
+    {
+        private int printedTenth = -1;
+
+        public void Report(int step, string description)
+        {
+            if (task is not null)
+            {
+                task.Value = step;
+                task.Description = description;
+                return;
+            }
+            int tenth = (int)(10L * step / Math.Max(1, run.Options.Steps));
+            if (tenth == printedTenth) return;
+            printedTenth = tenth;
+            output.MarkupLine(Markup.Escape($"{prefix} {100 * step / Math.Max(1, run.Options.Steps),3}% step {step}/{total}: {description}"));
+        }
+    }
+
     /// <summary>Runs <paramref name="todo"/> in order under a progress display; returns 0, 75 (time limit) or 130.</summary>
     private int RunAll(IReadOnlyList<SweepRun> todo, SweepState state, CompareSettings settings, Placement placement, StopRule stop)
     {
         int exit = 0;
         int total = state.Runs.Count + todo.Count;
-        output.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                     new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(context =>
+        void Each(ProgressContext? context)
+        {
+            ProgressTask? overall = context?.AddTask(Markup.Escape($"comparison: {state.Runs.Count}/{total} runs"), maxValue: total);
+            if (overall is not null) overall.Value = state.Runs.Count;
+            var clock = Stopwatch.StartNew();
+            int doneHere = 0;
+            foreach (SweepRun run in todo)
             {
-                ProgressTask overall = context.AddTask(Markup.Escape($"comparison: {state.Runs.Count}/{total} runs"), maxValue: total);
-                overall.Value = state.Runs.Count;
-                foreach (SweepRun run in todo)
+                if (stop.Now)
                 {
-                    if (stop.Now)
-                    {
-                        exit = stop.Cancelled ? 130 : CompareSettings.TimeLimitExitCode;
-                        return;
-                    }
-                    ProgressTask task = context.AddTask(Markup.Escape(run.Describe()), maxValue: run.Options.Steps);
-                    RunRecord? record = RunOne(run, state, settings.Out, placement, stop, task);
-                    task.StopTask();
-                    if (record is null)
-                    {
-                        exit = stop.Cancelled ? 130 : CompareSettings.TimeLimitExitCode;
-                        return;
-                    }
-                    state.Runs.Add(record);
-                    state.Write(settings.Out);
+                    exit = stop.Cancelled ? 130 : CompareSettings.TimeLimitExitCode;
+                    return;
+                }
+                ProgressTask? task = context?.AddTask(Markup.Escape(run.Describe()), maxValue: run.Options.Steps);
+                var progress = new RunProgress(output, task, run, run.Options.Steps, $"[{state.Runs.Count + 1}/{total}] {run.Describe()}");
+                RunRecord? record = RunOne(run, state, settings.Out, placement, stop, progress);
+                task?.StopTask();
+                if (record is null)
+                {
+                    exit = stop.Cancelled ? 130 : CompareSettings.TimeLimitExitCode;
+                    return;
+                }
+                state.Runs.Add(record);
+                state.Write(settings.Out);
+                doneHere++;
+                if (overall is not null)
+                {
                     overall.Value = state.Runs.Count;
                     overall.Description = Markup.Escape($"comparison: {state.Runs.Count}/{total} runs");
-                    output.MarkupLine(Markup.Escape(
-                        $"[{state.Runs.Count}/{total}] {run.Describe()}: {Results.Summary(record.Accuracy)} after {record.Steps} of {record.PlannedSteps} steps" +
-                        $"{(record.StoppedEarly ? " (early stop)" : "")}, {record.WallSeconds:F1} s, " +
-                        $"{Format.Count((long)(record.Tokens / Math.Max(1e-9, record.WallSeconds)))} tok/s"));
                 }
-            });
+                double eta = clock.Elapsed.TotalSeconds / doneHere * (todo.Count - doneHere);
+                output.MarkupLine(Markup.Escape(
+                    $"[{state.Runs.Count}/{total}] {run.Describe()}: {Results.Summary(record.Accuracy)} after {record.Steps} of {record.PlannedSteps} steps" +
+                    $"{(record.StoppedEarly ? " (early stop)" : "")}, {record.WallSeconds:F1} s, " +
+                    $"{Format.Count((long)(record.Tokens / Math.Max(1e-9, record.WallSeconds)))} tok/s; comparison ETA {eta:F0} s"));
+            }
+        }
+        if (output.Profile.Capabilities.Interactive)
+            output.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                         new ElapsedTimeColumn(), new RemainingTimeColumn())
+                .Start(Each);
+        else Each(null);
         return exit;
     }
 
     /// <summary>One run to its end (or early stop); null when stopped by the time limit or Ctrl-C, its checkpoint saved
     /// and listed in runs.json.</summary>
-    private RunRecord? RunOne(SweepRun run, SweepState state, string outDirectory, Placement placement, StopRule stop, ProgressTask task)
+    private RunRecord? RunOne(SweepRun run, SweepState state, string outDirectory, Placement placement, StopRule stop, RunProgress progress)
     {
         PartialRun? partial = state.Partial.FirstOrDefault(p => p.Key == run.Key);
         double wallBefore = 0;
@@ -178,7 +210,6 @@ public sealed class CompareCommand(IAnsiConsole output, Streams streams) : Comma
         {
             var clock = Stopwatch.StartNew();
             var window = new Queue<StepResult>();
-            task.Value = trainer.Step;
             IReadOnlyList<EvalResult>? last = null;
             bool early = false;
             while (!trainer.Finished)
@@ -198,7 +229,6 @@ public sealed class CompareCommand(IAnsiConsole output, Streams streams) : Comma
                 tokens += step.Tokens;
                 window.Enqueue(step);
                 if (window.Count > 20) window.Dequeue();
-                task.Value = step.Step;
                 last = null;
                 if (run.EvalEvery > 0 && step.Step % run.EvalEvery == 0 && !trainer.Finished)
                 {
@@ -209,7 +239,7 @@ public sealed class CompareCommand(IAnsiConsole output, Streams streams) : Comma
                         break;
                     }
                 }
-                task.Description = Describe(run, window, last);
+                progress.Report(step.Step, Describe(run, window, last));
             }
             last ??= trainer.Evaluate();
             if (partial is not null)

@@ -25,7 +25,7 @@ internal unsafe struct ScanMemory<T> where T : unmanaged
 /// N states in registers or stack memory: <c>h_t = exp(dt_t A) h_{t-1} + dt_t B_t u_t</c>,
 /// <c>y_t = (&lt;h_t, C_t&gt; + D u_t) silu(z_t)</c>, <c>dt_t = softplus(delta_t + delta_bias)</c>. T is float or double.
 /// </summary>
-internal static unsafe class CpuScanSweep<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal static unsafe partial class CpuScanSweep<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private static readonly T SoftplusThreshold = T.CreateTruncating(20);   // torch's softplus: linear above it
 
@@ -33,6 +33,11 @@ internal static unsafe class CpuScanSweep<T> where T : unmanaged, IFloatingPoint
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // hot from the first call: no tier-0 code
     public static void Forward(in ScanMemory<T> m, int b, int d)
     {
+        if (Vectorized(m.DState))
+        {
+            ForwardVector(Unsafe.As<ScanMemory<T>, ScanMemory<float>>(ref Unsafe.AsRef(in m)), b, d);   // CpuScanSweep.Vector.cs
+            return;
+        }
         int length = m.Length, n = m.DState;
         long row = ((long)b * m.DInner + d) * length;                       // (b, d, 0) of (B, d_inner, L)
         T* h = stackalloc T[n];
@@ -68,6 +73,13 @@ internal static unsafe class CpuScanSweep<T> where T : unmanaged, IFloatingPoint
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward(in ScanMemory<T> m, int b, int d, int group, Span<T> states, Span<T> decays, Span<T> steps, Span<T> sums)
     {
+        if (Vectorized(m.DState))
+        {
+            BackwardVector(Unsafe.As<ScanMemory<T>, ScanMemory<float>>(ref Unsafe.AsRef(in m)), b, d, group,
+                           System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(states), System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(decays),
+                           System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(steps), System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(sums));
+            return;
+        }
         int length = m.Length, n = m.DState;
         long row = ((long)b * m.DInner + d) * length;
         long stateAt = ((long)b * m.DInner + d) * n;

@@ -1,0 +1,85 @@
+using static TorchSharp.torch;
+
+namespace Bmojo.Distributed;
+
+/// <summary>
+/// Ranks as threads of one process, for the CPU: the same collectives as NCCL, summed in rank order (so every rank
+/// gets the same bits). It runs the data-parallel code paths where there is no GPU (the tests, CI) and lets a CPU
+/// check that the data-parallel step equals the single-process one.
+/// </summary>
+public sealed class LocalGroup
+{
+    private readonly Barrier barrier;
+    private readonly IReadOnlyList<Tensor>?[] deposits;
+
+    public LocalGroup(int worldSize)
+    {
+        if (worldSize < 1) throw new ArgumentOutOfRangeException(nameof(worldSize), worldSize, "a group has at least one rank");
+        WorldSize = worldSize;
+        barrier = new Barrier(worldSize);
+        deposits = new IReadOnlyList<Tensor>?[worldSize];
+    }
+
+    public int WorldSize { get; }
+
+    /// <summary>The communicator of rank <paramref name="rank"/>; each rank's thread uses its own.</summary>
+    public ICommunicator Join(int rank)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rank);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(rank, WorldSize);
+        return new Member(this, rank);
+    }
+
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(5);
+
+    private void Wait(int rank)
+    {
+        if (!barrier.SignalAndWait(Patience))
+            throw new DistributedError($"rank {rank}: the other ranks did not reach the same collective within {Patience.TotalMinutes} minutes");
+    }
+
+    private sealed class Member(LocalGroup group, int rank) : ICommunicator
+    {
+        public int Rank => rank;
+
+        public int WorldSize => group.WorldSize;
+
+        public Device Device => CPU;
+
+        public void AllReduceSum(IReadOnlyList<Tensor> tensors)
+        {
+            group.deposits[rank] = tensors;
+            group.Wait(rank);
+            var sums = new Tensor[tensors.Count];
+            for (int i = 0; i < tensors.Count; i++)
+            {
+                Tensor sum = group.deposits[0]![i].clone();
+                for (int r = 1; r < group.WorldSize; r++) sum.add_(group.deposits[r]![i]);
+                sums[i] = sum;
+            }
+            group.Wait(rank);
+            for (int i = 0; i < tensors.Count; i++)
+            {
+                tensors[i].copy_(sums[i]);
+                sums[i].Dispose();
+            }
+            group.deposits[rank] = null;
+        }
+
+        public void Broadcast(IReadOnlyList<Tensor> tensors, int root)
+        {
+            group.deposits[rank] = tensors;
+            group.Wait(rank);
+            var copies = rank == root ? [] : group.deposits[root]!.Select(t => t.clone()).ToArray();
+            group.Wait(rank);
+            for (int i = 0; i < copies.Length; i++)
+            {
+                tensors[i].copy_(copies[i]);
+                copies[i].Dispose();
+            }
+            group.deposits[rank] = null;
+        }
+
+        public void Dispose() { }
+    }
+}

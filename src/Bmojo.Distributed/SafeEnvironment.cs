@@ -39,7 +39,7 @@ public static class SafeEnvironment
     }
 
     /// <summary>The C library's value of <paramref name="name"/> (what native code sees), or null.</summary>
-    internal static string? NativeValue(string name) =>
+    public static string? NativeValue(string name) =>
         OperatingSystem.IsWindows() ? Environment.GetEnvironmentVariable(name) : Marshal.PtrToStringUTF8(getenv(name));
 
     [DllImport("libc", CharSet = CharSet.Ansi)]

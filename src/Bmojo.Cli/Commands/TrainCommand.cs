@@ -1,5 +1,6 @@
 using Bmojo.Cli.Models;
 using Bmojo.Cli.Training;
+using Bmojo.Distributed;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -11,8 +12,14 @@ public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command
 {
     public override int Execute(CommandContext context, TrainSettings settings, CancellationToken cancellation)
     {
+        RankEnvironment? rank = settings.Gpus is int gpus ? DistributedTraining.RankOf(gpus) : null;
+        if (settings.Gpus is int launch && rank is null) return DistributedTraining.Launch(context.Arguments, launch, streams.Error);
         SettingsRules.ApplyThreads(settings);
         ModelDefinition model = SpecLoader.LoadOne(settings.Spec, streams.Error);
+        if (rank is not null)
+            return DistributedTraining.Train(output, streams, settings, model, rank,
+                parallel => settings.Resume is string from ? ResumeRun(from, model, settings, parallel) : Trainer.Start(model, SettingsRules.Options(settings), parallel),
+                cancellation);
         string? checkpoint = settings.Checkpoint ?? settings.Resume;
         using Trainer trainer = settings.Resume is string resume ? ResumeRun(resume, model, settings) : Trainer.Start(model, SettingsRules.Options(settings));
         TrainingOptions options = trainer.Options;
@@ -33,9 +40,9 @@ public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command
     }
 
     /// <summary>A resumed run keeps its checkpoint's options; an option given that contradicts them is an error.</summary>
-    private static Trainer ResumeRun(string path, ModelDefinition model, TrainSettings settings)
+    private static Trainer ResumeRun(string path, ModelDefinition model, TrainSettings settings, DataParallel? parallel = null)
     {
-        Trainer trainer = Trainer.Resume(path, model);
+        Trainer trainer = Trainer.Resume(path, model, parallel);
         TrainingOptions kept = trainer.Options;
         var conflicts = new List<string>();
         void Compare<T>(string option, T? given, T saved) where T : struct

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Bmojo.Cli.Models;
 using Bmojo.Cli.Tasks;
+using Bmojo.Distributed;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -25,7 +26,7 @@ public sealed class Trainer : IDisposable
     private readonly IReadOnlyList<MqarConfig> grid;
     private DataRng data;
 
-    private Trainer(ModelDefinition definition, TrainingOptions options)
+    private Trainer(ModelDefinition definition, TrainingOptions options, DataParallel? parallel = null)
     {
         if (options.Check() is string problem) throw new UserError(problem);
         Definition = definition;
@@ -37,6 +38,8 @@ public sealed class Trainer : IDisposable
                 throw new UserError($"{definition.Name} (vocabulary {task.Vocab}) cannot run MQAR {config}: {unfit}");
         random.manual_seed(options.Seed);
         model = definition.Create();
+        Parallel = parallel;
+        if (parallel is not null) model.Module.to(parallel.Device);   // before the optimizer takes the parameters
         (optimizer, optimizerNames) = OptimizerFactory.Create(model.Module, options);
         data = new DataRng(unchecked((ulong)options.Seed));
     }
@@ -52,14 +55,21 @@ public sealed class Trainer : IDisposable
 
     public nn.Module<Tensor, Tensor> Module => model.Module;
 
+    /// <summary>Data-parallel training (<c>--gpus N</c>): this rank's replica lives on <see cref="DataParallel.Device"/>,
+    /// trains on its shard of each global batch, and averages gradients with the other ranks after the backward.
+    /// Null: one process on the CPU.</summary>
+    public DataParallel? Parallel { get; }
+
     /// <summary>A fresh run: torch seeded, the model initialised, the data stream at its start.</summary>
-    public static Trainer Start(ModelDefinition definition, TrainingOptions options) => new(definition, options);
+    public static Trainer Start(ModelDefinition definition, TrainingOptions options, DataParallel? parallel = null) => new(definition, options, parallel);
 
     /// <summary>Continues the run saved in <paramref name="path"/> exactly where it stopped.</summary>
-    public static Trainer Resume(string path, ModelDefinition definition)
+    /// <remarks>A checkpoint holds the global run (weights, optimizer, the one data stream), so it resumes with any
+    /// <paramref name="parallel"/> world size, or none.</remarks>
+    public static Trainer Resume(string path, ModelDefinition definition, DataParallel? parallel = null)
     {
         Checkpoint checkpoint = Checkpoint.Read(path, definition);
-        var trainer = new Trainer(definition, checkpoint.Options);
+        var trainer = new Trainer(definition, checkpoint.Options, parallel);
         try
         {
             checkpoint.Restore(trainer.model.Module, trainer.optimizer, trainer.optimizerNames);
@@ -88,20 +98,43 @@ public sealed class Trainer : IDisposable
         var clock = Stopwatch.StartNew();
         MqarConfig config = grid[data.NextInt(grid.Count)];
         MqarBatch batch = task.Sample(data, Options.Batch, config);
+        MqarBatch local = batch;
+        if (Parallel is not null)
+        {
+            if (Parallel.Buckets is null) Parallel.Attach(model.Module);
+            BatchShard shard = Parallel.Shard(batch.Batch);
+            local = batch.Rows(shard.Start, shard.Count);
+        }
         double lr = LearningRateSchedule.At(Step, Options);
         foreach (optim.ILearningRateController group in optimizer.ParamGroups) group.LearningRate = lr;
 
         using var scope = NewDisposeScope();
         model.Module.train();
         optimizer.zero_grad();
-        (Tensor inputs, Tensor labels) = batch.ToTensors();
+        (Tensor inputs, Tensor labels) = OnDevice(local);
         Tensor logits = model.Module.forward(inputs);
-        Tensor loss = AnswerLoss(logits, labels);
-        if (model.AuxLoss is Tensor aux) loss = loss + aux;
-        loss.backward();
+        Tensor answerLoss = AnswerLoss(logits, labels);
+        Tensor? aux = model.AuxLoss;
+        Tensor loss = aux is null ? answerLoss : answerLoss + aux;
+        // Data-parallel: the answer loss scaled so that the ranks' average gradient is the global batch's mean-loss
+        // gradient; the auxiliary loss is averaged over the ranks, as DDP does.
+        Tensor objective = loss;
+        if (Parallel is not null)
+        {
+            objective = answerLoss * Parallel.LossScale(local.AnswerCount, batch.AnswerCount);
+            if (aux is not null) objective = objective + aux;
+        }
+        objective.backward();
+        Parallel?.SynchronizeGradients();
         optimizer.step();
         float lossValue = loss.item<float>();
         double accuracy = AnswerAccuracy(logits, labels);
+        if (Parallel is not null)
+        {
+            int answers = local.AnswerCount;
+            double[] sums = Parallel.Sum(lossValue * answers, accuracy * answers, answers);
+            (lossValue, accuracy) = ((float)(sums[0] / Math.Max(1, sums[2])), sums[1] / Math.Max(1, sums[2]));
+        }
         Step++;
         return new StepResult(Step, lossValue, accuracy, lr, (long)batch.Batch * config.SeqLen, clock.Elapsed);
     }
@@ -128,7 +161,7 @@ public sealed class Trainer : IDisposable
             {
                 using var scope = NewDisposeScope();
                 MqarBatch batch = task.Sample(rng, Math.Min(Options.Batch, examples - done), config);
-                (Tensor inputs, Tensor labels) = batch.ToTensors();
+                (Tensor inputs, Tensor labels) = OnDevice(batch);
                 Tensor logits = model.Module.forward(inputs);
                 int count = batch.AnswerCount;
                 lossSum += AnswerLoss(logits, labels).item<float>() * count;
@@ -147,10 +180,16 @@ public sealed class Trainer : IDisposable
         model.Dispose();
     }
 
+    private (Tensor Inputs, Tensor Labels) OnDevice(MqarBatch batch)
+    {
+        (Tensor inputs, Tensor labels) = batch.ToTensors();
+        return Parallel is null ? (inputs, labels) : (inputs.to(Parallel.Device), labels.to(Parallel.Device));
+    }
+
     private ulong EvalSeed(MqarConfig config) =>
         unchecked((ulong)Options.Seed * 0x9E3779B97F4A7C15UL ^ 0xE7A1_0000_0000_0000UL ^ ((ulong)config.SeqLen << 20) ^ (ulong)config.KvPairs);
 
-    private static Tensor AnswerLoss(Tensor logits, Tensor labels)
+    internal static Tensor AnswerLoss(Tensor logits, Tensor labels)
     {
         long vocab = logits.shape[^1];
         return nn.functional.cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1), ignore_index: Mqar.IgnoreIndex);   // (B·L, V)

@@ -40,6 +40,9 @@ public sealed class DataParallel : IDisposable
 
     public long BucketBytes { get; }
 
+    /// <summary>What carries the collectives: <c>NCCL 2.x.y</c>, or threads of this process.</summary>
+    public string Backend => communicator is NcclCommunicator ? $"NCCL {Nccl.VersionText}" : "threads of one process";
+
     /// <summary>The gradient buckets, once <see cref="Attach"/> made them.</summary>
     public GradientBuckets? Buckets => buckets;
 

@@ -11,6 +11,7 @@ public sealed class LocalGroup
 {
     private readonly Barrier barrier;
     private readonly IReadOnlyList<Tensor>?[] deposits;
+    private readonly CancellationTokenSource left = new();
 
     public LocalGroup(int worldSize)
     {
@@ -34,8 +35,15 @@ public sealed class LocalGroup
 
     private void Wait(int rank)
     {
-        if (!barrier.SignalAndWait(Patience))
-            throw new DistributedError($"rank {rank}: the other ranks did not reach the same collective within {Patience.TotalMinutes} minutes");
+        try
+        {
+            if (!barrier.SignalAndWait(Patience, left.Token))
+                throw new DistributedError($"rank {rank}: the other ranks did not reach the same collective within {Patience.TotalMinutes} minutes");
+        }
+        catch (OperationCanceledException)
+        {
+            throw new DistributedError($"rank {rank}: another rank left the group (it failed or finished) while this one waited in a collective");
+        }
     }
 
     private sealed class Member(LocalGroup group, int rank) : ICommunicator
@@ -80,6 +88,8 @@ public sealed class LocalGroup
             group.deposits[rank] = null;
         }
 
-        public void Dispose() { }
+        /// <summary>Leaving ends the group: a rank still waiting in a collective (its peer failed) gets an error
+        /// instead of waiting forever, as NCCL ranks are stopped by the launcher.</summary>
+        public void Dispose() => group.left.Cancel();
     }
 }

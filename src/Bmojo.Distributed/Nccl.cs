@@ -96,6 +96,16 @@ public static unsafe class Nccl
         }
     }
 
+    /// <summary>The version as NCCL writes it, 2.27.3 for 22703 (codes from 2.9 on are major·10000 + minor·100 + patch).</summary>
+    public static string VersionText
+    {
+        get
+        {
+            int v = Version;
+            return v >= 10000 ? $"{v / 10000}.{v / 100 % 100}.{v % 100}" : $"{v / 1000}.{v / 100 % 10}.{v % 100}";
+        }
+    }
+
     /// <summary>Loads NCCL from the first of <paramref name="candidates"/> that loads and has its entry points.</summary>
     /// <exception cref="DistributedError">None loads: the message names what was tried and how to fix it.</exception>
     internal static Api Load(IReadOnlyList<string> candidates)

@@ -74,7 +74,7 @@ public sealed class DistCheckCommand(Streams streams) : Command<DistCheckSetting
         torch.backends.cuda.matmul.allow_tf32 = false;
         torch.backends.cudnn.allow_tf32 = false;
         if (main)
-            streams.Out.WriteLine($"NCCL {Nccl.Version}: {communicator.WorldSize} rank(s); rank 0 on {communicator.Device}; " +
+            streams.Out.WriteLine($"NCCL {Nccl.VersionText}: {communicator.WorldSize} rank(s); rank 0 on {communicator.Device}; " +
                              $"NCCL_NVLS_ENABLE={SafeEnvironment.NativeValue("NCCL_NVLS_ENABLE")}");
         int failures = Collectives(communicator, main);
         using var parallel = new DataParallel(communicator);

@@ -55,10 +55,10 @@ internal static class DistributedTraining
     }
 
     /// <summary>One rank's training run.</summary>
-    public static int Train(IAnsiConsole output, Streams streams, TrainSettings settings, ModelDefinition model, RankEnvironment rank,
+    /// <param name="parallel">This rank's group (<see cref="DataParallel.Join"/>; a <see cref="LocalGroup"/> in tests).</param>
+    public static int Train(IAnsiConsole output, Streams streams, TrainSettings settings, ModelDefinition model, DataParallel parallel,
                             Func<DataParallel, Trainer> start, CancellationToken cancellation)
     {
-        using DataParallel parallel = DataParallel.Join(rank);
         using Trainer trainer = start(parallel);
         TrainingOptions options = trainer.Options;
         bool main = parallel.IsMain;
@@ -67,7 +67,7 @@ internal static class DistributedTraining
         {
             BatchShard smallest = BatchShard.Of(options.Batch, parallel.WorldSize - 1, parallel.WorldSize);
             output.MarkupLine(Markup.Escape(
-                $"{model.Name}: {Format.Count(model.ParameterCount)} parameters; data-parallel on {parallel.WorldSize} GPU(s) (NCCL {Nccl.Version}); " +
+                $"{model.Name}: {Format.Count(model.ParameterCount)} parameters; data-parallel on {parallel.WorldSize} GPU(s) ({parallel.Backend}); " +
                 $"MQAR {options.Grid} grid, {options.Steps} steps of {options.Batch} ({smallest.Count}-{Math.Max(smallest.Count, options.Batch - smallest.Count * (parallel.WorldSize - 1))} per GPU), " +
                 $"lr {options.LearningRate}, seed {options.Seed}" + (trainer.Step > 0 ? $", resumed at step {trainer.Step}" : "")));
         }

@@ -17,9 +17,12 @@ public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command
         SettingsRules.ApplyThreads(settings);
         ModelDefinition model = SpecLoader.LoadOne(settings.Spec, streams.Error);
         if (rank is not null)
-            return DistributedTraining.Train(output, streams, settings, model, rank,
+        {
+            using DataParallel parallel = DataParallel.Join(rank);
+            return DistributedTraining.Train(output, streams, settings, model, parallel,
                 parallel => settings.Resume is string from ? ResumeRun(from, model, settings, parallel) : Trainer.Start(model, SettingsRules.Options(settings), parallel),
                 cancellation);
+        }
         string? checkpoint = settings.Checkpoint ?? settings.Resume;
         using Trainer trainer = settings.Resume is string resume ? ResumeRun(resume, model, settings) : Trainer.Start(model, SettingsRules.Options(settings));
         TrainingOptions options = trainer.Options;

@@ -33,7 +33,7 @@ public unsafe struct NcclUniqueId
 /// as <see cref="Candidates"/> lists: an explicit <c>BMOJO_NCCL_LIBRARY</c>, else <c>libnccl.so.2</c> by the loader's
 /// search (<c>LD_LIBRARY_PATH</c>; or the copy PyTorch's <c>libtorch_cuda.so</c> already loaded), else next to a
 /// PyTorch <c>torch/lib</c> folder on <c>LD_LIBRARY_PATH</c>, where PyTorch's pip package <c>nvidia-nccl-cu13</c>
-/// puts it (<c>site-packages/nvidia/nccl/lib</c>).
+/// puts it (<c>site-packages/nvidia/nccl/lib</c>, or <c>nvidia/cu13/lib</c>).
 /// </summary>
 public static unsafe class Nccl
 {
@@ -63,7 +63,10 @@ public static unsafe class Nccl
         {
             string trimmed = directory.TrimEnd('/');
             if (trimmed.EndsWith("torch/lib", StringComparison.Ordinal))
+            {
                 candidates.Add(Path.GetFullPath(Path.Combine(trimmed, "..", "..", "nvidia", "nccl", "lib", SoName)));
+                candidates.Add(Path.GetFullPath(Path.Combine(trimmed, "..", "..", "nvidia", "cu13", "lib", SoName)));   // CUDA 13 wheels' shared folder
+            }
         }
         return candidates.Distinct().ToList();
     }

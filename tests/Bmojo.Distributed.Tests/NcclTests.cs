@@ -25,7 +25,7 @@ public class NcclTests
     public void NCCL_is_looked_for_by_name_then_beside_PyTorchs_lib_folder()
     {
         Assert.Equal(["/x/libnccl.so.2"], Nccl.Candidates("/x/libnccl.so.2", "/a/torch/lib"));
-        Assert.Equal(["libnccl.so.2", "/venv/site-packages/nvidia/nccl/lib/libnccl.so.2"],
+        Assert.Equal(["libnccl.so.2", "/venv/site-packages/nvidia/nccl/lib/libnccl.so.2", "/venv/site-packages/nvidia/cu13/lib/libnccl.so.2"],
                      Nccl.Candidates(null, "/opt/other:/venv/site-packages/torch/lib/:/usr/lib"));
         Assert.Equal(["libnccl.so.2"], Nccl.Candidates("", null));
     }

@@ -70,11 +70,22 @@ public sealed class DataParallel : IDisposable
         List<Parameter> trainable = module.parameters().Where(p => p.requires_grad).ToList();
         using (no_grad())
         {
-            List<Tensor> state = module.state_dict().Values.Where(t => t.NumberOfElements > 0).ToList();
+            // Every tensor NCCL can carry (a dtype it cannot is a constant the seeded build makes alike anyway).
+            List<Tensor> state = module.state_dict().Values.Where(t => t.NumberOfElements > 0 && Nccl.Carries(t.dtype)).ToList();
             foreach (Tensor t in state)
                 if (t.device_type != Device.type || (Device.type == DeviceType.CUDA && t.device_index != Device.index))
                     throw new ArgumentException($"data-parallel: the model has a tensor on {t.device}; move it to {Device} first");
-            if (WorldSize > 1) communicator.Broadcast(state, root: 0);
+            if (WorldSize > 1)
+            {
+                List<Tensor> sent = state.Select(t => t.is_contiguous() ? t : t.contiguous()).ToList();
+                communicator.Broadcast(sent, root: 0);
+                for (int i = 0; i < state.Count; i++)
+                    if (!ReferenceEquals(sent[i], state[i]))
+                    {
+                        state[i].copy_(sent[i]);
+                        sent[i].Dispose();
+                    }
+            }
         }
         buckets = new GradientBuckets(trainable, Device, BucketBytes);
     }

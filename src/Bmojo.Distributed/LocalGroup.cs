@@ -11,7 +11,7 @@ public sealed class LocalGroup
 {
     private readonly Barrier barrier;
     private readonly IReadOnlyList<Tensor>?[] deposits;
-    private readonly CancellationTokenSource left = new();
+    private int left;   // members disposed
 
     public LocalGroup(int worldSize)
     {
@@ -35,14 +35,15 @@ public sealed class LocalGroup
 
     private void Wait(int rank)
     {
-        try
+        // A wait that times out withdraws its signal (Barrier's contract), so waiting again in short slices is exact;
+        // between slices, a member that left (its rank failed) ends the wait with an error instead of a hang.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!barrier.SignalAndWait(TimeSpan.FromMilliseconds(200)))
         {
-            if (!barrier.SignalAndWait(Patience, left.Token))
+            if (Volatile.Read(ref left) > 0)
+                throw new DistributedError($"rank {rank}: another rank left the group (it failed or finished) while this one waited in a collective");
+            if (clock.Elapsed > Patience)
                 throw new DistributedError($"rank {rank}: the other ranks did not reach the same collective within {Patience.TotalMinutes} minutes");
-        }
-        catch (OperationCanceledException)
-        {
-            throw new DistributedError($"rank {rank}: another rank left the group (it failed or finished) while this one waited in a collective");
         }
     }
 
@@ -90,6 +91,6 @@ public sealed class LocalGroup
 
         /// <summary>Leaving ends the group: a rank still waiting in a collective (its peer failed) gets an error
         /// instead of waiting forever, as NCCL ranks are stopped by the launcher.</summary>
-        public void Dispose() => group.left.Cancel();
+        public void Dispose() => Interlocked.Increment(ref group.left);
     }
 }

@@ -143,11 +143,16 @@ public static unsafe class Nccl
                                    " (NCCL_DEBUG=INFO shows more)");
     }
 
+    /// <summary>True when NCCL carries tensors of <paramref name="dtype"/>.</summary>
+    internal static bool Carries(torch.ScalarType dtype) => dtype is torch.ScalarType.Int8 or torch.ScalarType.Byte or torch.ScalarType.Bool
+        or torch.ScalarType.Int32 or torch.ScalarType.Int64 or torch.ScalarType.Float16 or torch.ScalarType.Float32
+        or torch.ScalarType.Float64 or torch.ScalarType.BFloat16;
+
     /// <summary>ncclDataType_t of a torch dtype.</summary>
     internal static int DataType(torch.ScalarType dtype) => dtype switch
     {
         torch.ScalarType.Int8 => 0,
-        torch.ScalarType.Byte => 1,
+        torch.ScalarType.Byte or torch.ScalarType.Bool => 1,   // a bool is one byte, 0 or 1: broadcast only
         torch.ScalarType.Int32 => 2,
         torch.ScalarType.Int64 => 4,
         torch.ScalarType.Float16 => 6,

@@ -93,6 +93,45 @@ public class DataParallelTrainingTests
     }
 
     [Fact]
+    public void Attaching_gives_every_rank_rank_0s_weights()
+    {
+        ModelDefinition definition = TinyLm.Definition();
+        var models = new TrainableModel[3];
+        for (int r = 0; r < 3; r++)
+        {
+            random.manual_seed(40 + r);   // deliberately different
+            models[r] = definition.Create();
+        }
+        var group = new LocalGroup(3);
+        Parallel.For(0, 3, new ParallelOptions { MaxDegreeOfParallelism = 3 }, r =>
+        {
+            using var parallel = new DataParallel(group.Join(r));
+            parallel.Attach(models[r].Module);
+        });
+        var reference = models[0].Module.state_dict();
+        Assert.All(models.Skip(1), m => Assert.All(m.Module.state_dict(), kv => Assert.True(kv.Value.eq(reference[kv.Key]).all().item<bool>(), kv.Key)));
+        foreach (TrainableModel m in models) m.Dispose();
+    }
+
+    [Fact]
+    public void A_rank_that_fails_ends_the_others_wait_with_an_error()
+    {
+        var group = new LocalGroup(2);
+        DistributedError? seen = null;
+        var waiter = new Thread(() =>
+        {
+            using ICommunicator member = group.Join(0);
+            using Tensor t = zeros(3);
+            seen = Assert.Throws<DistributedError>(() => member.AllReduceSum([t]));
+        });
+        waiter.Start();
+        Thread.Sleep(300);
+        group.Join(1).Dispose();   // rank 1 "fails" before the collective
+        Assert.True(waiter.Join(TimeSpan.FromSeconds(30)));
+        Assert.Equal("rank 0: another rank left the group (it failed or finished) while this one waited in a collective", seen?.Message);
+    }
+
+    [Fact]
     public void Without_the_loss_scale_uneven_shards_would_not_match_so_the_comparison_can_fail()
     {
         // The check above is sharp: the plain average of two shard means (3 rows and 2) is not the 5-row mean.

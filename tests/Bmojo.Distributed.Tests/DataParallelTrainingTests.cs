@@ -96,7 +96,7 @@ public class DataParallelTrainingTests
     public void Attaching_gives_every_rank_rank_0s_weights()
     {
         ModelDefinition definition = TinyLm.Definition();
-        var models = new TrainableModel[3];
+        var models = new nn.Module<Tensor, Tensor>[3];
         for (int r = 0; r < 3; r++)
         {
             random.manual_seed(40 + r);   // deliberately different
@@ -106,11 +106,11 @@ public class DataParallelTrainingTests
         Parallel.For(0, 3, new ParallelOptions { MaxDegreeOfParallelism = 3 }, r =>
         {
             using var parallel = new DataParallel(group.Join(r));
-            parallel.Attach(models[r].Module);
+            parallel.Attach(models[r]);
         });
-        var reference = models[0].Module.state_dict();
-        Assert.All(models.Skip(1), m => Assert.All(m.Module.state_dict(), kv => Assert.True(kv.Value.eq(reference[kv.Key]).all().item<bool>(), kv.Key)));
-        foreach (TrainableModel m in models) m.Dispose();
+        var reference = models[0].state_dict();
+        Assert.All(models.Skip(1), m => Assert.All(m.state_dict(), kv => Assert.True(kv.Value.eq(reference[kv.Key]).all().item<bool>(), kv.Key)));
+        foreach (nn.Module<Tensor, Tensor> m in models) m.Dispose();
     }
 
     [Fact]
@@ -137,15 +137,15 @@ public class DataParallelTrainingTests
         // The check above is sharp: the plain average of two shard means (3 rows and 2) is not the 5-row mean.
         ModelDefinition definition = TinyLm.Definition();
         random.manual_seed(5);
-        using TrainableModel model = definition.Create();
+        using nn.Module<Tensor, Tensor> model = definition.Create();
         var task = new Mqar(definition.Settings.Vocab);
         MqarBatch batch = task.Sample(new DataRng(1), 5, new MqarConfig(64, 8));
         Tensor Grad(MqarBatch b, double scale)
         {
-            model.Module.zero_grad();
+            model.zero_grad();
             (Tensor x, Tensor y) = b.ToTensors();
-            (Trainer.AnswerLoss(model.Module.forward(x), y) * scale).backward();
-            return model.Module.parameters().First().grad!.clone();
+            (Trainer.AnswerLoss(model.forward(x), y) * scale).backward();
+            return model.parameters().First().grad!.clone();
         }
         Tensor full = Grad(batch, 1);
         MqarBatch a = batch.Rows(0, 3), b = batch.Rows(3, 2);

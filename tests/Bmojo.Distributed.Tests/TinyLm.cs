@@ -34,7 +34,8 @@ internal sealed class TinyLm : nn.Module<Tensor, Tensor>
     public static ModelDefinition Definition(int vocab = 64, int dModel = 16)
     {
         long parameters = vocab * dModel + dModel * dModel + dModel + 2 * dModel + dModel * vocab;
-        var settings = new ModelSettings("TinyLm", vocab, dModel, new NormOptions(NormKind.LayerNorm), false, [], parameters);
-        return new ModelDefinition("TinyLm", settings, "test", () => new TrainableModel(new TinyLm(vocab, dModel), () => null));
+        var settings = new ModelSettings("TinyLm", vocab, dModel, new NormOptions(NormKind.LayerNorm), false, [], parameters,
+                                         KernelPolicy.Auto);
+        return new ModelDefinition("TinyLm", settings, "test", () => new TinyLm(vocab, dModel));
     }
 }

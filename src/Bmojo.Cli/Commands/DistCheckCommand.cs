@@ -79,8 +79,8 @@ public sealed class DistCheckCommand(Streams streams) : Command<DistCheckSetting
         int failures = Collectives(communicator, main);
         using var parallel = new DataParallel(communicator);
         random.manual_seed(Seed);
-        using TrainableModel replica = model.Create();
-        replica.Module.to(parallel.Device);
+        using nn.Module<Tensor, Tensor> replica = model.Create();
+        replica.to(parallel.Device);
         GradientCheckResult result = GradientCheck.Run(replica, parallel, model.Settings, Config, settings.Batch, settings.Shards, Seed);
         double[] worst = new double[parallel.WorldSize];
         worst[parallel.Rank] = result.WorstRelative;
@@ -140,7 +140,7 @@ public sealed class DistCheckCommand(Streams streams) : Command<DistCheckSetting
     private int OnCpu(ModelDefinition model, DistCheckSettings settings, int ranks)
     {
         var group = new LocalGroup(ranks);
-        var replicas = new TrainableModel[ranks];
+        var replicas = new nn.Module<Tensor, Tensor>[ranks];
         for (int r = 0; r < ranks; r++)
         {
             random.manual_seed(Seed);   // the same weights on every rank, made one after the other (the generator is global)
@@ -160,7 +160,7 @@ public sealed class DistCheckCommand(Streams streams) : Command<DistCheckSetting
                 failure ??= e;
             }
         });
-        foreach (TrainableModel replica in replicas) replica.Dispose();
+        foreach (nn.Module<Tensor, Tensor> replica in replicas) replica.Dispose();
         if (failure is not null) throw failure;
         bool passed = results.All(r => r.Passed(GradientCheck.Tolerance));
         streams.Out.WriteLine($"gradients ({model.Name}, {results[0].Parameters} parameters, fp32, global batch {settings.Batch} of MQAR {Config}, " +

@@ -31,7 +31,7 @@ public static class GradientCheck
 
     /// <param name="model">This rank's replica, built from the same seed on every rank and already on the
     /// data-parallel device; the check attaches it.</param>
-    public static GradientCheckResult Run(TrainableModel model, DataParallel parallel, ModelSettings settings, MqarConfig config,
+    public static GradientCheckResult Run(nn.Module<Tensor, Tensor> model, DataParallel parallel, ModelSettings settings, MqarConfig config,
                                           int globalBatch, int shardsPerRank, ulong dataSeed)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(shardsPerRank, 1);
@@ -40,7 +40,7 @@ public static class GradientCheck
         MqarBatch batch = task.Sample(new DataRng(dataSeed), globalBatch, config);
         int shards = parallel.WorldSize * shardsPerRank;
         if (globalBatch < shards) throw new UserError($"dist-check: --batch {globalBatch} must be at least {shards} (ranks × --shards)");
-        nn.Module<Tensor, Tensor> module = model.Module;
+        nn.Module<Tensor, Tensor> module = model;
         module.train();
         parallel.Attach(module);
         var named = module.named_parameters().Where(p => p.parameter.requires_grad).ToList();
@@ -51,7 +51,7 @@ public static class GradientCheck
         {
             (Tensor inputs, Tensor labels) = ToDevice(batch, parallel.Device);
             Tensor loss = Trainer.AnswerLoss(module.forward(inputs), labels);
-            if (model.AuxLoss is not null)
+            if (ModelDefinition.AuxLoss(module) is not null)
                 throw new UserError("dist-check: the model has an auxiliary (MoE) loss, which data parallelism averages rather than splits; check a model without MoE");
             loss.backward();
         }

@@ -19,7 +19,7 @@ public sealed record EvalResult(MqarConfig Config, double Accuracy, double Loss)
 /// to the bit (same machine, same thread count).</summary>
 public sealed class Trainer : IDisposable
 {
-    private readonly TrainableModel model;
+    private readonly nn.Module<Tensor, Tensor> model;
     private readonly AdamW optimizer;
     private readonly IReadOnlyList<string> optimizerNames;
     private readonly Mqar task;
@@ -39,8 +39,8 @@ public sealed class Trainer : IDisposable
         random.manual_seed(options.Seed);
         model = definition.Create();
         Parallel = parallel;
-        if (parallel is not null) model.Module.to(parallel.Device);   // before the optimizer takes the parameters
-        (optimizer, optimizerNames) = OptimizerFactory.Create(model.Module, options);
+        if (parallel is not null) model.to(parallel.Device);   // before the optimizer takes the parameters
+        (optimizer, optimizerNames) = OptimizerFactory.Create(model, options);
         data = new DataRng(unchecked((ulong)options.Seed));
     }
 
@@ -53,7 +53,7 @@ public sealed class Trainer : IDisposable
 
     public bool Finished => Step >= Options.Steps;
 
-    public nn.Module<Tensor, Tensor> Module => model.Module;
+    public nn.Module<Tensor, Tensor> Module => model;
 
     /// <summary>Data-parallel training (<c>--gpus N</c>): this rank's replica lives on <see cref="DataParallel.Device"/>,
     /// trains on its shard of each global batch, and averages gradients with the other ranks after the backward.
@@ -72,7 +72,7 @@ public sealed class Trainer : IDisposable
         var trainer = new Trainer(definition, checkpoint.Options, parallel);
         try
         {
-            checkpoint.Restore(trainer.model.Module, trainer.optimizer, trainer.optimizerNames);
+            checkpoint.Restore(trainer.model, trainer.optimizer, trainer.optimizerNames);
             trainer.Step = checkpoint.Step;
             trainer.data = checkpoint.Data;
             return trainer;
@@ -89,7 +89,7 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Writes the whole run state atomically (temporary file, flush, rename).</summary>
-    public void Save(string path) => Checkpoint.Write(path, Definition, Options, Step, data, model.Module, optimizer, optimizerNames);
+    public void Save(string path) => Checkpoint.Write(path, Definition, Options, Step, data, model, optimizer, optimizerNames);
 
     /// <summary>One optimizer step on a batch drawn from the data stream.</summary>
     public StepResult TrainStep()
@@ -101,7 +101,7 @@ public sealed class Trainer : IDisposable
         MqarBatch local = batch;
         if (Parallel is not null)
         {
-            if (Parallel.Buckets is null) Parallel.Attach(model.Module);
+            if (Parallel.Buckets is null) Parallel.Attach(model);
             BatchShard shard = Parallel.Shard(batch.Batch);
             local = batch.Rows(shard.Start, shard.Count);
         }
@@ -109,12 +109,12 @@ public sealed class Trainer : IDisposable
         foreach (optim.ILearningRateController group in optimizer.ParamGroups) group.LearningRate = lr;
 
         using var scope = NewDisposeScope();
-        model.Module.train();
+        model.train();
         optimizer.zero_grad();
         (Tensor inputs, Tensor labels) = OnDevice(local);
-        Tensor logits = model.Module.forward(inputs);
+        Tensor logits = model.forward(inputs);
         Tensor answerLoss = AnswerLoss(logits, labels);
-        Tensor? aux = model.AuxLoss;
+        Tensor? aux = ModelDefinition.AuxLoss(model);
         Tensor loss = aux is null ? answerLoss : answerLoss + aux;
         // Data-parallel: the answer loss scaled so that the ranks' average gradient is the global batch's mean-loss
         // gradient; the auxiliary loss is averaged over the ranks, as DDP does.
@@ -149,7 +149,7 @@ public sealed class Trainer : IDisposable
         foreach (MqarConfig config in settings)
             if (task.Check(config) is string unfit)
                 throw new UserError($"{Definition.Name} (vocabulary {task.Vocab}) cannot run MQAR {config}: {unfit}");
-        model.Module.eval();
+        model.eval();
         using var noGrad = no_grad();
         var results = new List<EvalResult>();
         foreach (MqarConfig config in settings)
@@ -162,7 +162,7 @@ public sealed class Trainer : IDisposable
                 using var scope = NewDisposeScope();
                 MqarBatch batch = task.Sample(rng, Math.Min(Options.Batch, examples - done), config);
                 (Tensor inputs, Tensor labels) = OnDevice(batch);
-                Tensor logits = model.Module.forward(inputs);
+                Tensor logits = model.forward(inputs);
                 int count = batch.AnswerCount;
                 lossSum += AnswerLoss(logits, labels).item<float>() * count;
                 correct += (long)Math.Round(AnswerAccuracy(logits, labels) * count);
@@ -170,7 +170,7 @@ public sealed class Trainer : IDisposable
             }
             results.Add(new EvalResult(config, (double)correct / answers, lossSum / answers));
         }
-        model.Module.train();
+        model.train();
         return results;
     }
 

@@ -39,6 +39,9 @@ public static class BmojoApp
             config.AddCommand<GenerateCodeCommand>("generate-code")
                 .WithDescription("Print the C# the source generator makes for a spec.")
                 .WithExample("generate-code", "specs/bmojo-tiny.arch");
+            config.AddCommand<DistCheckCommand>("dist-check")
+                .WithDescription("Check NCCL and the data-parallel gradients on this machine's GPUs (for developers).")
+                .IsHidden();
             config.AddBranch("bench", bench =>
             {
                 bench.SetDescription("Benchmarks.");
@@ -66,6 +69,9 @@ public static class BmojoApp
             case UserError user:
                 errors.WriteLine(user.Message);
                 return user.ExitCode;
+            case Bmojo.Distributed.DistributedError distributed:
+                errors.WriteLine(distributed.Message);
+                return 1;
             case CommandAppException cli when ConversionFailure(cli, args) is string message:
                 errors.WriteLine($"error: {message}");
                 return 2;

@@ -1,5 +1,6 @@
 using Bmojo.Cli.Models;
 using Bmojo.Cli.Training;
+using Bmojo.Distributed;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -11,8 +12,17 @@ public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command
 {
     public override int Execute(CommandContext context, TrainSettings settings, CancellationToken cancellation)
     {
+        RankEnvironment? rank = settings.Gpus is int gpus ? DistributedTraining.RankOf(gpus) : null;
+        if (settings.Gpus is int launch && rank is null) return DistributedTraining.Launch(context.Arguments, launch, streams.Error);
         SettingsRules.ApplyThreads(settings);
         ModelDefinition model = SpecLoader.LoadOne(settings.Spec, streams.Error);
+        if (rank is not null)
+        {
+            using DataParallel parallel = DataParallel.Join(rank);
+            return DistributedTraining.Train(output, streams, settings, model, parallel,
+                parallel => settings.Resume is string from ? ResumeRun(from, model, settings, parallel) : Trainer.Start(model, SettingsRules.Options(settings), parallel),
+                cancellation);
+        }
         string? checkpoint = settings.Checkpoint ?? settings.Resume;
         Placement placement = SettingsRules.ResolvePlacement(settings, output);
         using Trainer trainer = settings.Resume is string resume
@@ -36,9 +46,14 @@ public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command
     }
 
     /// <summary>A resumed run keeps its checkpoint's options; an option given that contradicts them is an error.</summary>
-    private static Trainer ResumeRun(string path, ModelDefinition model, TrainSettings settings, Placement placement)
+    private static Trainer ResumeRun(string path, ModelDefinition model, TrainSettings settings, Placement placement) =>
+        CheckKept(Trainer.Resume(path, model, placement), settings);
+
+    private static Trainer ResumeRun(string path, ModelDefinition model, TrainSettings settings, DataParallel parallel) =>
+        CheckKept(Trainer.Resume(path, model, parallel), settings);
+
+    private static Trainer CheckKept(Trainer trainer, TrainSettings settings)
     {
-        Trainer trainer = Trainer.Resume(path, model, placement);
         TrainingOptions kept = trainer.Options;
         var conflicts = new List<string>();
         void Compare<T>(string option, T? given, T saved) where T : struct

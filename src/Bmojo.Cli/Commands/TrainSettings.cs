@@ -23,8 +23,14 @@ public sealed class TrainSettings : BudgetSettings
     [DefaultValue(0)]
     public int EvalEvery { get; init; }
 
+    [CommandOption("--gpus <N>")]
+    [Description("Train data-parallel on N GPUs of this machine: N processes, one per GPU, gradients averaged through NCCL; " +
+                 "--batch is the global batch. Needs a CUDA libtorch and libnccl.so.2.")]
+    public int? Gpus { get; init; }
+
     public override ValidationResult Validate()
     {
+        if (Gpus is <= 0) return ValidationResult.Error($"--gpus must be positive (got {Gpus})");
         if (EvalEvery < 0) return ValidationResult.Error($"--eval-every must be >= 0 (got {EvalEvery})");
         return base.Validate();
     }

@@ -26,6 +26,16 @@ public sealed record MqarBatch(int Batch, MqarConfig Config, long[] Inputs, long
     }
 
     public int AnswerCount => Labels.Count(l => l != Mqar.IgnoreIndex);
+
+    /// <summary>Rows <c>[start, start + count)</c> of this batch (a data-parallel rank's shard).</summary>
+    public MqarBatch Rows(int start, int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(start + count, Batch);
+        int length = Config.SeqLen;
+        return new MqarBatch(count, Config, Inputs[(start * length)..((start + count) * length)], Labels[(start * length)..((start + count) * length)]);
+    }
 }
 
 /// <summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Bmojo.Cli.Models;
 using Bmojo.Cli.Tasks;
+using Bmojo.Distributed;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -26,7 +27,7 @@ public sealed class Trainer : IDisposable
     private DataRng data;
     private MqarExamples? examples;
 
-    private Trainer(ModelDefinition definition, TrainingOptions options, Placement placement)
+    private Trainer(ModelDefinition definition, TrainingOptions options, Placement placement, DataParallel? parallel = null)
     {
         if (options.Check() is string problem) throw new UserError(problem);
         Definition = definition;
@@ -40,7 +41,8 @@ public sealed class Trainer : IDisposable
                 throw new UserError($"{definition.Name} (vocabulary {task.Vocab}) cannot run MQAR {config}: {unfit}");
         random.manual_seed(options.Seed);
         model = definition.Create();
-        placement.Apply(model);
+        Parallel = parallel;
+        placement.Apply(model);   // before the optimizer takes the parameters
         (optimizer, optimizerNames) = OptimizerFactory.Create(model, options);
         data = new DataRng(unchecked((ulong)options.Seed));
     }
@@ -62,17 +64,37 @@ public sealed class Trainer : IDisposable
 
     public nn.Module<Tensor, Tensor> Module => model;
 
+    /// <summary>Data-parallel training (<c>--gpus N</c>): this rank's replica lives on <see cref="DataParallel.Device"/>,
+    /// trains on its shard of each global batch, and averages gradients with the other ranks after the backward.
+    /// Null: one process on the CPU.</summary>
+    public DataParallel? Parallel { get; }
+
     /// <summary>A fresh run: torch seeded, the model initialised, the data stream at its start.</summary>
     public static Trainer Start(ModelDefinition definition, TrainingOptions options, Placement? placement = null) =>
         new(definition, options, placement ?? Placement.Cpu);
 
+    /// <summary>A fresh data-parallel run: this rank's replica in fp32 on <see cref="DataParallel.Device"/>.</summary>
+    public static Trainer Start(ModelDefinition definition, TrainingOptions options, DataParallel parallel) =>
+        new(definition, options, RankPlacement(parallel), parallel);
+
+    private static Placement RankPlacement(DataParallel parallel) => new(parallel.Device, Precision.Fp32, "rank");
+
     /// <summary>Continues the run saved in <paramref name="path"/> exactly where it stopped.</summary>
     /// <param name="placement">Where to continue (default: fp32 on the CPU); a checkpoint holds fp32 weights whatever
     /// the run that wrote it computed in, so any placement can continue it.</param>
-    public static Trainer Resume(string path, ModelDefinition definition, Placement? placement = null)
+    public static Trainer Resume(string path, ModelDefinition definition, Placement? placement = null) =>
+        Resume(path, definition, placement ?? Placement.Cpu, null);
+
+    /// <summary>Continues a saved run data-parallel.</summary>
+    /// <remarks>A checkpoint holds the global run (weights, optimizer, the one data stream), so it resumes with any
+    /// <paramref name="parallel"/> world size, or none.</remarks>
+    public static Trainer Resume(string path, ModelDefinition definition, DataParallel parallel) =>
+        Resume(path, definition, RankPlacement(parallel), parallel);
+
+    private static Trainer Resume(string path, ModelDefinition definition, Placement placement, DataParallel? parallel)
     {
         Checkpoint checkpoint = Checkpoint.Read(path, definition);
-        var trainer = new Trainer(definition, checkpoint.Options, placement ?? Placement.Cpu);
+        var trainer = new Trainer(definition, checkpoint.Options, placement, parallel);
         try
         {
             checkpoint.Restore(trainer.model, trainer.optimizer, trainer.optimizerNames);
@@ -101,20 +123,43 @@ public sealed class Trainer : IDisposable
         var clock = Stopwatch.StartNew();
         MqarBatch batch = examples is not null ? examples.Batch(Step) : task.Sample(data, Options.Batch, grid[data.NextInt(grid.Count)]);
         MqarConfig config = batch.Config;
+        MqarBatch local = batch;
+        if (Parallel is not null)
+        {
+            if (Parallel.Buckets is null) Parallel.Attach(model);
+            BatchShard shard = Parallel.Shard(batch.Batch);
+            local = batch.Rows(shard.Start, shard.Count);
+        }
         double lr = LearningRateSchedule.At(Step, Options);
         foreach (optim.ILearningRateController group in optimizer.ParamGroups) group.LearningRate = lr;
 
         using var scope = NewDisposeScope();
         model.train();
         optimizer.zero_grad();
-        (Tensor inputs, Tensor labels) = batch.ToTensors(Placement.Device);
+        (Tensor inputs, Tensor labels) = OnDevice(local);
         Tensor logits = model.forward(inputs);
-        Tensor loss = AnswerLoss(logits, labels);
-        if (ModelDefinition.AuxLoss(model) is Tensor aux) loss = loss + aux.to_type(ScalarType.Float32);
-        loss.backward();
+        Tensor answerLoss = AnswerLoss(logits, labels);
+        Tensor? aux = ModelDefinition.AuxLoss(model);
+        Tensor loss = aux is null ? answerLoss : answerLoss + aux.to_type(ScalarType.Float32);
+        // Data-parallel: the answer loss scaled so that the ranks' average gradient is the global batch's mean-loss
+        // gradient; the auxiliary loss is averaged over the ranks, as DDP does.
+        Tensor objective = loss;
+        if (Parallel is not null)
+        {
+            objective = answerLoss * Parallel.LossScale(local.AnswerCount, batch.AnswerCount);
+            if (aux is not null) objective = objective + aux;
+        }
+        objective.backward();
+        Parallel?.SynchronizeGradients();
         optimizer.step();
         float lossValue = loss.item<float>();
         double accuracy = AnswerAccuracy(logits, labels);
+        if (Parallel is not null)
+        {
+            int answers = local.AnswerCount;
+            double[] sums = Parallel.Sum(lossValue * answers, accuracy * answers, answers);
+            (lossValue, accuracy) = ((float)(sums[0] / Math.Max(1, sums[2])), sums[1] / Math.Max(1, sums[2]));
+        }
         Step++;
         return new StepResult(Step, lossValue, accuracy, lr, (long)batch.Batch * config.SeqLen, clock.Elapsed);
     }
@@ -141,7 +186,7 @@ public sealed class Trainer : IDisposable
             {
                 using var scope = NewDisposeScope();
                 MqarBatch batch = task.Sample(rng, Math.Min(Options.Batch, examples - done), config);
-                (Tensor inputs, Tensor labels) = batch.ToTensors(Placement.Device);
+                (Tensor inputs, Tensor labels) = OnDevice(batch);
                 Tensor logits = model.forward(inputs);
                 int count = batch.AnswerCount;
                 lossSum += AnswerLoss(logits, labels).item<float>() * count;
@@ -160,10 +205,15 @@ public sealed class Trainer : IDisposable
         model.Dispose();
     }
 
+    private (Tensor Inputs, Tensor Labels) OnDevice(MqarBatch batch)
+    {
+        return batch.ToTensors(Placement.Device);
+    }
+
     private ulong EvalSeed(MqarConfig config) =>
         unchecked((ulong)Options.Seed * 0x9E3779B97F4A7C15UL ^ 0xE7A1_0000_0000_0000UL ^ ((ulong)config.SeqLen << 20) ^ (ulong)config.KvPairs);
 
-    private static Tensor AnswerLoss(Tensor logits, Tensor labels)
+    internal static Tensor AnswerLoss(Tensor logits, Tensor labels)
     {
         long vocab = logits.shape[^1];
         if (logits.dtype != ScalarType.Float32) logits = logits.to_type(ScalarType.Float32);   // the loss in fp32 (bf16 runs)

@@ -70,8 +70,10 @@ def save(model, out, name):
     with torch.no_grad():
         logits = model(input_ids=tokens).logits.float()                       # (B, L, V)
         prompt = tokens[:1, :PROMPT_LENGTH]
-        greedy = model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=False,
-                                max_new_tokens=GREEDY_TOKENS, min_new_tokens=GREEDY_TOKENS, pad_token_id=0)
+        greedy = prompt                                                       # greedy by full forwards
+        for _ in range(GREEDY_TOKENS):
+            following = model(input_ids=greedy).logits[:, -1].argmax(-1, keepdim=True)
+            greedy = torch.cat([greedy, following], dim=1)
     reference = {
         "model": type(model).__name__,
         "torch": torch.__version__,
@@ -105,11 +107,13 @@ def main():
     mamba.tie_weights()
     save(mamba, out, "mamba")
 
-    llama = LlamaForCausalLM(LlamaConfig(
+    llama_config = LlamaConfig(
         vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, hidden_act="silu", max_position_embeddings=256, rms_norm_eps=1e-5,
         rope_theta=10000.0, attention_bias=False, mlp_bias=False, tie_word_embeddings=False,
-        pad_token_id=0, bos_token_id=0, eos_token_id=0, attn_implementation="eager")).float().eval()
+        pad_token_id=0, bos_token_id=0, eos_token_id=0)
+    llama_config._attn_implementation = "eager"                               # plain softmax(q k^T) v
+    llama = LlamaForCausalLM(llama_config).float().eval()
     randomise(llama)
     save(llama, out, "llama")
 

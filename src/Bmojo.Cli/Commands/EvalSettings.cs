@@ -4,7 +4,7 @@ using Spectre.Console.Cli;
 
 namespace Bmojo.Cli.Commands;
 
-public sealed class EvalSettings : CommandSettings, ITaskSettings
+public sealed class EvalSettings : Lm.LmEvalOptions, ITaskSettings
 {
     [CommandArgument(0, "<SPEC>")]
     [Description("The model the checkpoint was trained as.")]
@@ -15,7 +15,7 @@ public sealed class EvalSettings : CommandSettings, ITaskSettings
     public string Checkpoint { get; init; } = "";
 
     [CommandOption("--task <TASK>")]
-    [Description("The task: mqar.")]
+    [Description("The task: mqar or lm.")]
     [DefaultValue("mqar")]
     public string Task { get; init; } = "mqar";
 
@@ -35,6 +35,7 @@ public sealed class EvalSettings : CommandSettings, ITaskSettings
     {
         if (string.IsNullOrEmpty(Checkpoint)) return ValidationResult.Error("--checkpoint is required: the file written by train");
         if (EvalExamples is <= 0) return ValidationResult.Error($"--eval-examples must be positive (got {EvalExamples})");
-        return SettingsRules.Check(this);
+        ValidationResult lm = base.Validate();
+        return lm.Successful ? SettingsRules.Check(this) : lm;
     }
 }

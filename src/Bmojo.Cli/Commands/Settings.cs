@@ -39,13 +39,16 @@ internal static class SettingsRules
 
     public static ValidationResult Check(ITaskSettings settings)
     {
-        if (!string.Equals(settings.Task, "mqar", StringComparison.OrdinalIgnoreCase))
-            return ValidationResult.Error($"--task must be one of: mqar (got '{settings.Task}')");
+        if (!string.Equals(settings.Task, "mqar", StringComparison.OrdinalIgnoreCase) && !(IsLm(settings) && settings is Lm.ILmTaskSettings))
+            return ValidationResult.Error($"--task must be one of: {(settings is Lm.ILmTaskSettings ? "mqar, lm" : "mqar")} (got '{settings.Task}')");
         if (settings.Grid is string grid && ParseGrid(grid) is null)
             return ValidationResult.Error($"--grid must be one of: small, standard (got '{grid}')");
         if (settings.Threads is <= 0) return ValidationResult.Error($"--threads must be positive (got {settings.Threads})");
         return ValidationResult.Success();
     }
+
+    /// <summary>Language modelling (Lm/): <c>--task lm</c>.</summary>
+    public static bool IsLm(ITaskSettings settings) => string.Equals(settings.Task, "lm", StringComparison.OrdinalIgnoreCase);
 
     public static MqarGridKind? ParseGrid(string grid) => grid.ToLowerInvariant() switch
     {
@@ -98,7 +101,7 @@ public sealed class GenerateCodeSettings : SpecSettings;
 public class BudgetSettings : CommandSettings, IBudgetSettings
 {
     [CommandOption("--task <TASK>")]
-    [Description("The task: mqar (multi-query associative recall).")]
+    [Description("The task: mqar (multi-query associative recall) or lm (language modelling on text; see --data).")]
     [DefaultValue("mqar")]
     public string Task { get; init; } = "mqar";
 

@@ -12,6 +12,8 @@ public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command
     public override int Execute(CommandContext context, TrainSettings settings, CancellationToken cancellation)
     {
         SettingsRules.ApplyThreads(settings);
+        if (SettingsRules.IsLm(settings))
+            return Lm.LmTrainCommand.Run(output, streams, settings, settings.Spec, settings.Checkpoint, settings.Resume, settings.EvalEvery, cancellation);
         ModelDefinition model = SpecLoader.LoadOne(settings.Spec, streams.Error);
         string? checkpoint = settings.Checkpoint ?? settings.Resume;
         using Trainer trainer = settings.Resume is string resume ? ResumeRun(resume, model, settings) : Trainer.Start(model, SettingsRules.Options(settings));

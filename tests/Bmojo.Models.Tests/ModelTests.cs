@@ -14,8 +14,8 @@ public sealed class ModelTests
     {
         string[] expected =
         {
-            "BMojo", "BMojoF", "BMojoFTiny", "BMojoTiny", "Jamba", "JambaTiny", "Mamba", "MambaTiny", "Transformer",
-            "TransformerTiny",
+            "BMojo", "BMojoF", "BMojoFSmall", "BMojoFTiny", "BMojoSmall", "BMojoTiny", "Jamba", "JambaTiny", "Mamba", "MambaSmall",
+            "MambaTiny", "Transformer", "TransformerSmall", "TransformerTiny",
         };
         Assert.Equal(expected, GeneratedModels.All.Select(type => type.Name));
     }

@@ -60,7 +60,7 @@ public class LmTrainOptions : BudgetSettings, ILmTaskSettings
     public string? Data { get; init; }
 
     [CommandOption("--seq-len <L>")]
-    [Description("lm: training sequence length (default 128).")]
+    [Description("lm: training sequence length (default 64).")]
     public int? SeqLen { get; init; }
 
     [CommandOption("--tokenizer <NAME>")]

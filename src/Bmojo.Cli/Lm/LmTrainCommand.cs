@@ -41,7 +41,7 @@ public static class LmTrainCommand
             $"{Format.Count(trainer.Split.HeldOut.Length)} held out; {options.Steps} steps of {options.Batch} x {options.SeqLen}, lr {options.LearningRate}, " +
             $"seed {options.Seed}, {device.type.ToString().ToLowerInvariant()} {dtype}" + (trainer.Step > 0 ? $", resumed at step {trainer.Step}" : "")));
 
-        int every = evalEvery > 0 ? evalEvery : Math.Max(1, options.Steps / 10);
+        int every = evalEvery > 0 ? evalEvery : Math.Max(1, options.Steps / 6);
         string csv = Path.Combine(outDir, "training.csv");
         if (trainer.Step == 0 || !File.Exists(csv)) File.WriteAllText(csv, CsvHeader + Environment.NewLine);
         var window = new Queue<LmStep>();

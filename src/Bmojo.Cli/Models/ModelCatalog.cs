@@ -22,6 +22,10 @@ public static class ModelCatalog
         Define(Jamba.Settings, () => new Jamba(), m => m.AuxLoss),
         Define(BMojoF.Settings, () => new BMojoF(), m => m.AuxLoss),
         Define(BMojo.Settings, () => new BMojo(), m => m.AuxLoss),
+        Define(TransformerSmall.Settings, () => new TransformerSmall(), m => m.AuxLoss),
+        Define(MambaSmall.Settings, () => new MambaSmall(), m => m.AuxLoss),
+        Define(BMojoFSmall.Settings, () => new BMojoFSmall(), m => m.AuxLoss),
+        Define(BMojoSmall.Settings, () => new BMojoSmall(), m => m.AuxLoss),
     ];
 
     /// <summary>The compiled-in model of that name (case-insensitive), or null.</summary>

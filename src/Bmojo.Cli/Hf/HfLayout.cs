@@ -111,7 +111,8 @@ public static class HfLayout
             config["hidden_act"] = "silu";
             config["max_position_embeddings"] = 32768;
             config["rms_norm_eps"] = s.Norm.Eps;
-            config["rope_theta"] = a.RopeBase;
+            config["rope_theta"] = a.RopeBase;                                      // transformers 4
+            config["rope_parameters"] = new JsonObject { ["rope_theta"] = a.RopeBase, ["rope_type"] = "default" };   // transformers 5
             config["rope_scaling"] = null;
             config["attention_bias"] = false;
             config["mlp_bias"] = false;
@@ -214,7 +215,17 @@ public static class HfLayout
             if (config["head_dim"] is not null) Expect("head_dim", s.DModel / a.Heads);
             Expect("hidden_act", "silu");
             Expect("rms_norm_eps", s.Norm.Eps);
-            Expect("rope_theta", a.RopeBase, "10000");
+            if (config["rope_parameters"] is JsonObject rope)
+            {
+                string type = rope["rope_type"]?.ToJsonString().Trim('"') ?? "default";
+                if (type != "default") problems.Add($"rope_parameters.rope_type is {type}; only plain RoPE (default) is supported");
+                double theta = rope["rope_theta"]?.GetValue<double>() ?? 10000.0;
+                if (Math.Abs(theta - a.RopeBase) > 1e-9 * a.RopeBase) problems.Add($"rope_parameters.rope_theta is {theta}, {s.Name} has {a.RopeBase}");
+            }
+            else
+            {
+                Expect("rope_theta", a.RopeBase, "10000");
+            }
             Expect("attention_bias", false, "false");
             Expect("mlp_bias", false, "false");
             if (config["rope_scaling"] is JsonNode scaling) problems.Add($"rope_scaling is {scaling.ToJsonString()}; only plain RoPE is supported");

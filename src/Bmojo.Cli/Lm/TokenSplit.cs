@@ -57,8 +57,8 @@ public sealed record LmBatch(long[] Inputs, long[] Targets, int Batch, int Lengt
 
 /// <summary>
 /// The training and held-out parts of a token file. Each document (its tokens and the end-of-text id after them)
-/// gives its last <c>heldOutFraction</c> of tokens to the held-out stream and the rest to the training stream, so
-/// both hold every book, and held-out text is never trained on. Sequences are packed: a window of L + 1 tokens of a
+/// gives its last <c>heldOutFraction</c> of tokens to the held-out stream and the rest, followed by the end-of-text
+/// id, to the training stream, so both hold every book, and held-out text is never trained on. Sequences are packed: a window of L + 1 tokens of a
 /// stream may cross a document boundary, marked by the end-of-text id (as GPT-2 and nanoGPT train).
 /// </summary>
 public sealed class TokenSplit
@@ -76,6 +76,7 @@ public sealed class TokenSplit
             long start = starts[d], end = d + 1 < starts.Count ? starts[d + 1] : file.Length, length = end - start;
             long held = length < 2 ? 0 : Math.Max(1, (long)Math.Round(length * heldOutFraction));
             train.Add((start, length - held));
+            if (held > 0) train.Add((end - 1, 1));                 // the document's end-of-text id ends its training part too
             heldOut.Add((end - held, held));
         }
         Train = new TokenStream(file, train);

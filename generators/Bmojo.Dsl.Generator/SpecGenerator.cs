@@ -12,7 +12,8 @@ namespace Bmojo.Dsl.Generator
 {
     /// <summary>
     /// Compiles every <c>*.arch</c> AdditionalFile into one model class per model:
-    /// parse (per file) -> bind (all files) -> emit (per model) -> <c>&lt;Model&gt;.g.cs</c>.
+    /// parse (per file) -> bind (all files) -> emit (per model) -> <c>&lt;Model&gt;.g.cs</c>, plus the registry of
+    /// the models, <c>BmojoModels.g.cs</c>.
     /// Diagnostics go out on their own, located in the spec files. The generator never throws: an unexpected
     /// failure is reported as BMJ9998.
     /// </summary>
@@ -42,12 +43,23 @@ namespace Bmojo.Dsl.Generator
                 .Select(static (model, _) => SpecCompiler.Emit(model))
                 .WithTrackingName(TrackingNames.Emit);
 
+            IncrementalValueProvider<GeneratedSource?> registry = models
+                .Where(static model => model.Source is not null)
+                .Select(static (model, _) => model.Name)
+                .Collect()
+                .Combine(compileOptions)
+                .Select(static (input, _) => SpecCompiler.EmitRegistry(input.Right.Namespace, input.Left));
+
             context.RegisterSourceOutput(files, static (output, file) => Report(output, file.Diagnostics));
             context.RegisterSourceOutput(bound, static (output, specs) => Report(output, specs.Diagnostics));
             context.RegisterSourceOutput(models, static (output, model) =>
             {
                 Report(output, model.Diagnostics);
                 if (model.Source is GeneratedSource source) AddSource(output, model, source);
+            });
+            context.RegisterSourceOutput(registry, static (output, source) =>
+            {
+                if (source is not null) output.AddSource(source.HintName, source.Text);
             });
         }
 

@@ -20,7 +20,8 @@ namespace Bmojo.Dsl.Language
     /// use the fused ILGPU kernels (MSBuild <c>BmojoNamespace</c>, <c>BmojoFusedKernels</c>).</summary>
     public sealed record CompileOptions(string Namespace, bool FusedKernels = true);
 
-    /// <summary>Everything a set of spec files compiles to: one source per valid model, and every diagnostic.</summary>
+    /// <summary>Everything a set of spec files compiles to: one source per valid model plus the registry of them
+    /// (<see cref="RegistryEmitter"/>, when there is a model), and every diagnostic.</summary>
     public sealed record SpecCompilation(EquatableArray<GeneratedSource> Sources, EquatableArray<Diagnostic> Diagnostics)
     {
         public bool HasErrors => Diagnostics.Any(d => d.Severity == Severity.Error);
@@ -52,10 +53,18 @@ namespace Bmojo.Dsl.Language
             IEnumerable<Diagnostic> diagnostics = parsed.SelectMany(file => file.Diagnostics)
                 .Concat(bound.Diagnostics)
                 .Concat(emitted.SelectMany(model => model.Diagnostics));
-            return new SpecCompilation(
-                emitted.Where(model => model.Source is not null).Select(model => model.Source!).ToEquatableArray(),
-                diagnostics.ToEquatableArray());
+            List<EmittedModel> valid = emitted.Where(model => model.Source is not null).ToList();
+            IEnumerable<GeneratedSource> generated = valid.Select(model => model.Source!);
+            if (EmitRegistry(options.Namespace, valid.Select(model => model.Name).ToList()) is GeneratedSource registry)
+                generated = generated.Append(registry);
+            return new SpecCompilation(generated.ToEquatableArray(), diagnostics.ToEquatableArray());
         }
+
+        /// <summary>The registry class of <paramref name="models"/> (the emitted ones), listed by name in ordinal order
+        /// whatever the order of the spec files; null for none.</summary>
+        public static GeneratedSource? EmitRegistry(string @namespace, IReadOnlyList<string> models) =>
+            models.Count == 0 ? null : new GeneratedSource(RegistryEmitter.HintName,
+                RegistryEmitter.Emit(@namespace, models.Distinct().OrderBy(name => name, StringComparer.Ordinal).ToList()));
 
         public static ParsedFile Parse(SpecSource source)
         {

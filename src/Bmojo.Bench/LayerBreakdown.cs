@@ -42,11 +42,11 @@ public sealed class LayerBreakdown
             {
                 case BmojoOptions bmojo:
                     BreakdownRow whole = Part($"B'MOJO mixer (w {bmojo.Window}, m_f {bmojo.EffectiveFadingTokens}, m_e {bmojo.EideticCapacity}), whole",
-                                              BreakdownKind.Mixer, d, count, true, () => new BmojoMixer(d, 0, bmojo));
+                                              BreakdownKind.Mixer, d, count, true, () => new BmojoMixer(d, 0, bmojo, settings.Kernels));
                     rows.Add(whole);
                     if (bmojo.Fading is MambaOptions fading)
                     {
-                        BreakdownRow ssm = Part("  its SSM alone (MambaMixer)", BreakdownKind.Mixer, d, count, false, () => new MambaMixer(d, 0, fading));
+                        BreakdownRow ssm = Part("  its SSM alone (MambaMixer)", BreakdownKind.Mixer, d, count, false, () => new MambaMixer(d, 0, fading, settings.Kernels));
                         rows.Add(ssm);
                         rows.Add(new BreakdownRow("  the rest: projections, innovation test, attention (whole - SSM)", BreakdownKind.Mixer,
                                                   whole.Seconds - ssm.Seconds, count, false, "estimate: a difference of two medians"));
@@ -54,10 +54,10 @@ public sealed class LayerBreakdown
                     break;
                 case AttentionOptions attention:
                     rows.Add(Part($"attention mixer ({attention.Heads} heads{(attention.Window is int w ? $", window {w}" : "")})",
-                                  BreakdownKind.Mixer, d, count, true, () => new AttentionMixer(d, 0, attention)));
+                                  BreakdownKind.Mixer, d, count, true, () => new AttentionMixer(d, 0, attention, settings.Kernels)));
                     break;
                 case MambaOptions mamba:
-                    rows.Add(Part($"Mamba mixer (d_state {mamba.DState}, expand {mamba.Expand})", BreakdownKind.Mixer, d, count, true, () => new MambaMixer(d, 0, mamba)));
+                    rows.Add(Part($"Mamba mixer (d_state {mamba.DState}, expand {mamba.Expand})", BreakdownKind.Mixer, d, count, true, () => new MambaMixer(d, 0, mamba, settings.Kernels)));
                     break;
                 default:
                     rows.Add(new BreakdownRow(kind.Key.GetType().Name, BreakdownKind.Mixer, null, count, true, "not timed: an unknown mixer"));

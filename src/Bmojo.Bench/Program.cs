@@ -1,3 +1,4 @@
+using Bmojo.Runtime;
 using Bmojo.Bench;
 using static TorchSharp.torch;
 
@@ -57,7 +58,7 @@ static int TrainStep(string[] args)
     if (parsed.Child)
     {
         var bench = new TrainingStepBenchmark(options, device, Console.Out);
-        BenchModel model = BenchModels.Find(options.Models[0])!;
+        ModelEntry model = BenchModels.Find(options.Models[0])!;
         TrainingStepResult result;
         try
         {

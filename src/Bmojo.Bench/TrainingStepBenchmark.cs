@@ -1,3 +1,4 @@
+using Bmojo.Runtime;
 using System.Diagnostics;
 using Bmojo.Runtime.Kernels;
 using Bmojo.Runtime.Mixers;
@@ -75,20 +76,22 @@ public sealed class TrainingStepBenchmark
     /// <param name="baseline">From <see cref="Baseline"/>.</param>
     /// <param name="beforeBreakdown">Called with the result so far when a breakdown follows (a parent process keeps it
     /// should the breakdown not finish).</param>
-    public TrainingStepResult Measure(BenchModel model, double timeLimitSeconds, long? baseline,
+    public TrainingStepResult Measure(ModelEntry model, double timeLimitSeconds, long? baseline,
                                       Action<TrainingStepResult>? beforeBreakdown = null)
     {
         var clock = Stopwatch.StartNew();
         output.WriteLine($"{model.Name}: building ({model.Settings.ParameterCount:N0} parameters, {model.Settings.Layers.Count} layers)");
         var result = new TrainingStepResult(model.Name, model.Settings.ParameterCount, null, null, options.TokensPerStep,
                                             null, null, 0, null, []);
-        nn.Module<Tensor, Tensor>? module = null;
+        LanguageModel? module = null;
+        ModelSettings settings = model.Settings;                  // then the built model's: its kernel policy
         AdamW? optimizer = null;
         var batches = new List<(Tensor Input, Tensor Target)>();
         try
         {
             manual_seed(20261201);
             module = model.Create(device);
+            settings = module.Settings;
             if (options.Dtype != ScalarType.Float32) module.to(options.Dtype);
             module.train();
             optimizer = TrainingOptimizer.Create(module);
@@ -132,7 +135,7 @@ public sealed class TrainingStepBenchmark
             return result with { BreakdownNote = $"skipped: {left:F0} s left of this model's share of the time limit" };
         }
         beforeBreakdown?.Invoke(result);
-        var rows = new List<BreakdownRow>(new LayerBreakdown(options, device, timer, output).Measure(model.Settings))
+        var rows = new List<BreakdownRow>(new LayerBreakdown(options, device, timer, output).Measure(settings))
         {
             new("AdamW step (timed alone)", BreakdownKind.Optimizer, result.OptimizerSeconds, 1, true,
                 result.OptimizerSeconds is null ? "not measured: the step or its timing failed" : null),
@@ -150,7 +153,7 @@ public sealed class TrainingStepBenchmark
     }
 
     // The warm-up steps, each timed; returns how many steps to time so that they take at most half the time left.
-    private int WarmUp(BenchModel model, nn.Module<Tensor, Tensor> module, AdamW optimizer, List<(Tensor, Tensor)> batches,
+    private int WarmUp(ModelEntry model, LanguageModel module, AdamW optimizer, List<(Tensor, Tensor)> batches,
                        Stopwatch clock, double limit)
     {
         double last = 0;
@@ -179,15 +182,15 @@ public sealed class TrainingStepBenchmark
         return (input.DetachFromDisposeScope(), target.DetachFromDisposeScope());
     }
 
-    private static Tensor Loss(BenchModel model, nn.Module<Tensor, Tensor> module, (Tensor Input, Tensor Target) batch)
+    private static Tensor Loss(ModelEntry model, LanguageModel module, (Tensor Input, Tensor Target) batch)
     {
         Tensor logits = module.forward(batch.Input);                                                     // (B, L, V)
         Tensor loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]).to_type(ScalarType.Float32),
                                                   batch.Target.reshape(-1));
-        return model.AuxLoss(module) is Tensor aux ? loss + aux : loss;
+        return module.AuxLoss is Tensor aux ? loss + aux : loss;
     }
 
-    private static void Step(BenchModel model, nn.Module<Tensor, Tensor> module, AdamW optimizer, (Tensor, Tensor) batch)
+    private static void Step(ModelEntry model, LanguageModel module, AdamW optimizer, (Tensor, Tensor) batch)
     {
         using var scope = NewDisposeScope();
         Loss(model, module, batch).backward();
@@ -196,7 +199,7 @@ public sealed class TrainingStepBenchmark
     }
 
     // One AdamW step alone, with the gradients of one more backward in place; null when that fails (the step's time stands).
-    private double? OptimizerStep(BenchModel model, nn.Module<Tensor, Tensor> module, AdamW optimizer, (Tensor, Tensor) batch)
+    private double? OptimizerStep(ModelEntry model, LanguageModel module, AdamW optimizer, (Tensor, Tensor) batch)
     {
         try
         {
@@ -221,9 +224,9 @@ public sealed class TrainingStepBenchmark
     {
         var modules = module.modules().Prepend(module).ToList();
         var parts = new List<string>();
-        parts.AddRange(modules.OfType<MambaMixer>().GroupBy(m => m.LastScanPath)
+        parts.AddRange(modules.OfType<MambaMixer>().GroupBy(m => m.LastPath?.Scan)
                               .Select(g => $"scan {g.Key?.ToString() ?? "not run"} x{g.Count()}"));
-        parts.AddRange(modules.OfType<BmojoMixer>().GroupBy(m => m.LastPath)
+        parts.AddRange(modules.OfType<BmojoMixer>().GroupBy(m => m.LastPath?.BmojoAttention)
                               .Select(g => $"B'MOJO attention {g.Key?.ToString() ?? "not run"} x{g.Count()}"));
         int attention = modules.OfType<AttentionMixer>().Count();
         if (attention > 0) parts.Add($"attention torch SDPA x{attention}");

@@ -1,3 +1,4 @@
+using Bmojo.Runtime;
 using System.Diagnostics;
 using System.Text.Json;
 
@@ -36,7 +37,7 @@ public sealed class TrainingStepProcesses
         var results = new List<TrainingStepResult>();
         for (int i = 0; i < options.Models.Count; i++)
         {
-            BenchModel model = BenchModels.Find(options.Models[i])!;
+            ModelEntry model = BenchModels.Find(options.Models[i])!;
             double left = options.TimeLimitSeconds - clock.Elapsed.TotalSeconds;
             double share = left / (options.Models.Count - i) - GraceSeconds;    // a child is killed GraceSeconds after its share
             results.Add(share >= MinimumSeconds ? Child(model, share)
@@ -55,10 +56,10 @@ public sealed class TrainingStepProcesses
             ? JsonSerializer.Deserialize<TrainingStepResult>(line[ResultPrefix.Length..])
             : null;
 
-    private TrainingStepResult Failed(BenchModel model, string error) =>
+    private TrainingStepResult Failed(ModelEntry model, string error) =>
         new(model.Name, model.Settings.ParameterCount, error, null, options.TokensPerStep, null, null, 0, null, []);
 
-    private TrainingStepResult Child(BenchModel model, double seconds)
+    private TrainingStepResult Child(ModelEntry model, double seconds)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet")
         {

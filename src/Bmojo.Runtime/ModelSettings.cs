@@ -15,6 +15,9 @@ public sealed record LayerSettings(int Index, MixerOptions Mixer, FeedForwardOpt
 public sealed record InferenceMemory(long FixedFloats, long KvFloatsPerToken, int? KvTokenCap, long RetrievalFloats);
 
 /// <summary>The resolved settings of a generated model: everything its spec said, defaults filled in.</summary>
+/// <param name="Kernels">The kernel policy: the build's default in a generated class's settings
+/// (<c>BmojoFusedKernels=false</c>: <see cref="KernelPolicy.Unfused"/>), the one it was built with in
+/// <see cref="LanguageModel.Settings"/>.</param>
 public sealed record ModelSettings(
     string Name,
     int Vocab,
@@ -22,4 +25,5 @@ public sealed record ModelSettings(
     NormOptions Norm,
     bool TiedEmbeddings,
     IReadOnlyList<LayerSettings> Layers,
-    long ParameterCount);
+    long ParameterCount,
+    KernelPolicy Kernels);

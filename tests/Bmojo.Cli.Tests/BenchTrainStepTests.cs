@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Bmojo.Bench;
 using Bmojo.Cli.Training;
 using Bmojo.Models;
+using Bmojo.Runtime;
 using Bmojo.Runtime.Mixers;
 using static TorchSharp.torch;
 
@@ -72,7 +73,7 @@ public sealed partial class BenchTrainStepTests
     }
 
     [Theory]
-    [InlineData("--models BMojo,Mamab", "--models: unknown model 'Mamab' (known: BMojo, Transformer, Mamba")]
+    [InlineData("--models BMojo,Mamab", "--models: unknown model 'Mamab' (known: BMojo, BMojoF, BMojoFTiny, BMojoTiny, Jamba")]
     [InlineData("--batch 0", "--batch must be positive (got 0)")]
     [InlineData("--length x", "--length expects a whole number, got 'x'")]
     [InlineData("--steps", "--steps expects a whole number, got ''")]
@@ -111,8 +112,8 @@ public sealed partial class BenchTrainStepTests
         var options = TrainingStepOptions.Quick with { Steps = 1, Warmup = 1, Breakdown = false };
         var output = new StringWriter();
         var bench = new TrainingStepBenchmark(options, CPU, output);
-        var failing = new BenchModel(TransformerTiny.Settings with { Name = "Exhausted" },
-                                     _ => throw new ExternalException("CUDA out of memory. Tried to allocate 20.00 GiB\nmore text"), _ => null);
+        var failing = new ModelEntry("Exhausted", TransformerTiny.SpecSettings with { Name = "Exhausted" },
+                                     (_, _) => throw new ExternalException("CUDA out of memory. Tried to allocate 20.00 GiB\nmore text"));
         TrainingStepResult failed = bench.Measure(failing, 60, baseline: null);
         TrainingStepResult ok = bench.Measure(BenchModels.Find("TransformerTiny")!, 60, baseline: null);
         Assert.Equal("out of device memory (CUDA out of memory. Tried to allocate 20.00 GiB)", failed.Error);
@@ -174,16 +175,8 @@ public sealed partial class BenchTrainStepTests
         // B'MOJO's SSM is the MambaMixer that Mamba stacks.
         var options = TrainingStepOptions.Quick with { Batch = 2, Length = 16, Steps = 1, Warmup = 1, Breakdown = false };
         var bench = new TrainingStepBenchmark(options, CPU, new StringWriter());
-        BenchModel model = BenchModels.Find("BMojoTiny")!;
-        var fused = model with
-        {
-            Create = device =>
-            {
-                var module = model.Create(device);
-                MambaMixer.UseScanPath(module, ScanPath.Fused);
-                return module;
-            },
-        };
+        ModelEntry model = BenchModels.Find("BMojoTiny")!;
+        var fused = model with { Factory = (device, _) => model.Create(device, new KernelPolicy(Scan: ScanPath.Fused)) };
         TrainingStepResult result = bench.Measure(fused, 120, baseline: null);
         Assert.True(result.Error is null, result.Error);
         Assert.Equal("scan Fused x2; B'MOJO attention Blockwise x2", result.Paths);

@@ -21,7 +21,7 @@ public sealed class HfTests
         JsonObject reference = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "reference.json")))!.AsObject();
         ModelDefinition definition = LmTestModels.Get(spec);
         Assert.Equal(reference["parameter_count"]!.GetValue<long>(), definition.ParameterCount);
-        using var model = new LanguageModel(definition, definition.Create());
+        using var model = new LmModel(definition, definition.Create());
         HfFolder.Import(folder, definition.Settings, model.Module);
         model.Module.eval();
 
@@ -46,9 +46,9 @@ public sealed class HfTests
     {
         string folder = LmTestModels.Fixture("hf", fixture), outDir = LmTestModels.TempDir();
         ModelDefinition definition = LmTestModels.Get(spec);
-        using TrainableModel model = definition.Create();
-        HfFolder.Import(folder, definition.Settings, model.Module);
-        HfFolder.Export(outDir, definition.Settings, model.Module, endOfText: 0);
+        using nn.Module<Tensor, Tensor> model = definition.Create();
+        HfFolder.Import(folder, definition.Settings, model);
+        HfFolder.Export(outDir, definition.Settings, model, endOfText: 0);
 
         (Dictionary<string, Tensor> original, _) = Training.SafeTensors.Read(Path.Combine(folder, "model.safetensors"));
         (Dictionary<string, Tensor> written, Dictionary<string, string> metadata) = Training.SafeTensors.Read(Path.Combine(outDir, "model.safetensors"));
@@ -63,29 +63,29 @@ public sealed class HfTests
             if (theirs[key] is JsonNode value) Assert.Equal(value.ToJsonString(), ours[key]?.ToJsonString());
 
         // And back in: the same weights.
-        using TrainableModel again = definition.Create();
-        HfFolder.Import(outDir, definition.Settings, again.Module);
-        foreach ((string name, Tensor t) in model.Module.state_dict()) Assert.True(Same(t, again.Module.state_dict()[name]), name);
+        using nn.Module<Tensor, Tensor> again = definition.Create();
+        HfFolder.Import(outDir, definition.Settings, again);
+        foreach ((string name, Tensor t) in model.state_dict()) Assert.True(Same(t, again.state_dict()[name]), name);
     }
 
     [Fact]
     public void A_folder_that_does_not_match_the_spec_or_a_spec_without_a_hf_layout_is_a_clear_error()
     {
         string mamba = LmTestModels.Fixture("hf", "mamba");
-        using TrainableModel llama = LmTestModels.Get("HfLlama").Create();
+        using nn.Module<Tensor, Tensor> llama = LmTestModels.Get("HfLlama").Create();
         Assert.Contains("a mamba model, but HfLlama is exchanged as Llama",
-                        Assert.Throws<UserError>(() => HfFolder.Import(mamba, LmTestModels.Get("HfLlama").Settings, llama.Module)).Message);
-        using TrainableModel small = LmTestModels.Get("LmMamba").Create();
-        string message = Assert.Throws<UserError>(() => HfFolder.Import(mamba, LmTestModels.Get("LmMamba").Settings, small.Module)).Message;
+                        Assert.Throws<UserError>(() => HfFolder.Import(mamba, LmTestModels.Get("HfLlama").Settings, llama)).Message);
+        using nn.Module<Tensor, Tensor> small = LmTestModels.Get("LmMamba").Create();
+        string message = Assert.Throws<UserError>(() => HfFolder.Import(mamba, LmTestModels.Get("LmMamba").Settings, small)).Message;
         Assert.Contains("config.json does not match LmMamba", message);
         Assert.Contains("vocab_size is 512, LmMamba has 257", message);
         Assert.Contains("hidden_size is 64, LmMamba has 32", message);
 
         Assert.Contains("B'MOJO layers", HfLayout.Classify(LmTestModels.Get("LmBMojo").Settings).Problem);
-        Assert.Contains("JambaForCausalLM normalises dt, B and C", HfLayout.Classify(Bmojo.Models.JambaTiny.Settings).Problem);
-        Assert.Contains("LayerNorm", HfLayout.Classify(Bmojo.Models.TransformerTiny.Settings).Problem);
-        Assert.Equal(HfArchitecture.Llama, HfLayout.Classify(Bmojo.Models.TransformerSmall.Settings).Architecture);
-        Assert.Equal(HfArchitecture.Mamba, HfLayout.Classify(Bmojo.Models.MambaSmall.Settings).Architecture);
+        Assert.Contains("JambaForCausalLM normalises dt, B and C", HfLayout.Classify(Bmojo.Models.JambaTiny.SpecSettings).Problem);
+        Assert.Contains("LayerNorm", HfLayout.Classify(Bmojo.Models.TransformerTiny.SpecSettings).Problem);
+        Assert.Equal(HfArchitecture.Llama, HfLayout.Classify(Bmojo.Models.TransformerSmall.SpecSettings).Architecture);
+        Assert.Equal(HfArchitecture.Mamba, HfLayout.Classify(Bmojo.Models.MambaSmall.SpecSettings).Architecture);
 
         Cli.Result result = Cli.Run("export", "BMojoTiny", "--checkpoint", "x.safetensors", "--out", LmTestModels.TempDir());
         Assert.Equal(1, result.ExitCode);

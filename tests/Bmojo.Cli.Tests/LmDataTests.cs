@@ -41,7 +41,7 @@ public sealed class LmDataTests
         Assert.Contains("vocab 257", problem);
         Assert.Contains("50257", problem);
         Assert.Null(TextTokenizer.Bytes.CheckVocab(LmTestModels.Get("LmTransformer").Settings));
-        Assert.Null(TextTokenizer.Gpt2.CheckVocab(Bmojo.Models.TransformerSmall.Settings));
+        Assert.Null(TextTokenizer.Gpt2.CheckVocab(Bmojo.Models.TransformerSmall.SpecSettings));
 
         Cli.Result result = Cli.Run("train", "TransformerTiny", "--task", "lm", "--data", LmTestModels.SmallCorpus());
         Assert.Equal(1, result.ExitCode);

@@ -53,7 +53,7 @@ public sealed class LmModelTests
     [InlineData("LmBMojo")]
     public void Greedy_generation_through_the_cache_equals_the_full_forwards_argmax(string name)
     {
-        using LanguageModel model = LmTestModels.Build(name, seed: 11);
+        using LmModel model = LmTestModels.Build(name, seed: 11);
         int[] prompt = TextTokenizer.Bytes.Encode("The cache ");
         GenerationResult result = TextGeneration.Generate(model, prompt, SamplingOptions.Greedy(30));
         Assert.Equal(30, result.Tokens.Count);
@@ -78,7 +78,7 @@ public sealed class LmModelTests
     [Fact]
     public void Sampled_generation_is_determined_by_its_seed()
     {
-        using LanguageModel model = LmTestModels.Build("LmMamba", seed: 5);
+        using LmModel model = LmTestModels.Build("LmMamba", seed: 5);
         int[] prompt = TextTokenizer.Bytes.Encode("Once");
         var options = new SamplingOptions(Temperature: 1.0, TopK: 40, TopP: 0.9, Seed: 42, MaxTokens: 40);
         IReadOnlyList<int> a = TextGeneration.Generate(model, prompt, options).Tokens;
@@ -96,7 +96,7 @@ public sealed class LmModelTests
         var split = new TokenSplit(file, 0.2);
         foreach (string name in new[] { "LmTransformer", "LmMamba", "LmBMojo" })
         {
-            using LanguageModel model = LmTestModels.Build(name);
+            using LmModel model = LmTestModels.Build(name);
             IReadOnlyList<LengthPerplexity> results = LmEvaluation.Run(model, split, trainLength: 16, multiples: [1, 4], tokenBudget: 128,
                                                                        batch: 2, bucketSize: 8, recurrent: true);
             Assert.Equal(4, results.Count);

@@ -14,11 +14,11 @@ internal static class LmTestModels
     public static ModelDefinition Get(string name) =>
         Loaded.GetOrAdd(name, n => SpecLoader.LoadOne($"{Fixture("lm-test.arch")}#{n}", TextWriter.Null));
 
-    public static LanguageModel Build(string name, long seed = 1)
+    public static LmModel Build(string name, long seed = 1)
     {
         TorchSharp.torch.random.manual_seed(seed);
         ModelDefinition definition = Get(name);
-        return new LanguageModel(definition, definition.Create());
+        return new LmModel(definition, definition.Create());
     }
 
     /// <summary>A fresh temporary folder.</summary>

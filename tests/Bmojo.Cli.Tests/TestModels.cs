@@ -34,7 +34,8 @@ internal sealed class BigramModel : nn.Module<Tensor, Tensor>
     public static ModelDefinition Definition(int vocab = 64, int dModel = 16)
     {
         long parameters = vocab * dModel + dModel * dModel + dModel + 2 * dModel + dModel * vocab;
-        var settings = new ModelSettings("BigramModel", vocab, dModel, new NormOptions(NormKind.LayerNorm), false, [], parameters);
-        return new ModelDefinition("BigramModel", settings, "test", () => new TrainableModel(new BigramModel(vocab, dModel), () => null));
+        var settings = new ModelSettings("BigramModel", vocab, dModel, new NormOptions(NormKind.LayerNorm), false, [], parameters,
+                                         KernelPolicy.Auto);
+        return new ModelDefinition("BigramModel", settings, "test", () => new BigramModel(vocab, dModel));
     }
 }

@@ -98,7 +98,7 @@ public sealed class GeneratorTests
     }
 
     [Fact]
-    public void BmojoFusedKernels_false_pins_every_model_to_the_reference_paths_and_still_compiles()
+    public void BmojoFusedKernels_false_makes_every_models_default_policy_unfused_and_still_compiles()
     {
         var properties = new Dictionary<string, string>
         {
@@ -115,18 +115,22 @@ public sealed class GeneratorTests
         Assert.True(problems.Length == 0, string.Join("\n", problems));
         string Source(string model) =>
             result.GeneratedSources.Single(source => source.HintName == model + ".g.cs").SourceText.ToString();
-        Assert.Contains("MambaMixer.UseScanPath(this, global::Bmojo.Runtime.Mixers.ScanPath.Unfused);", Source("Mamba"));
-        Assert.Contains("MambaMixer.UseScanPath(this, global::Bmojo.Runtime.Mixers.ScanPath.Unfused);", Source("BMojo"));
-        Assert.Contains("{ Path = global::Bmojo.Runtime.Mixers.BmojoPath.Blockwise }", Source("BMojo"));
-        // Attention has no fused path: nothing to pin.
-        Assert.DoesNotContain("UseScanPath", Source("Transformer"));
-        // The default (true) leaves the choice to the runtime's Auto paths: the snapshots hold no pin.
-        Assert.All(GeneratorHarness.Run(GeneratorHarness.CanonicalSpecs, out _).GeneratedSources,
-            source => Assert.DoesNotContain("UseScanPath", source.SourceText.ToString()));
+        const string unfused = "Kernels: global::Bmojo.Runtime.KernelPolicy.Unfused);";
+        foreach (string model in new[] { "Mamba", "BMojo", "Transformer", "JambaTiny" })
+        {
+            Assert.Contains(unfused, Source(model));
+            Assert.DoesNotContain("KernelPolicy.Auto", Source(model));
+        }
+        // The default (true) leaves the choice to the runtime's Auto paths.
+        Assert.All(GeneratorHarness.Run(GeneratorHarness.CanonicalSpecs, out _).GeneratedSources
+                .Where(source => source.HintName != RegistryEmitterHintName),
+            source => Assert.Contains("Kernels: global::Bmojo.Runtime.KernelPolicy.Auto);", source.SourceText.ToString()));
     }
 
     private static string SnapshotDirectory([CallerFilePath] string thisFile = "") =>
         Path.Combine(Path.GetDirectoryName(thisFile)!, "Snapshots");
+
+    private const string RegistryEmitterHintName = Bmojo.Dsl.Language.Emit.RegistryEmitter.HintName;
 
     private static string ModelName(string hintName) => hintName.Substring(0, hintName.Length - ".g.cs".Length);
 }

@@ -44,11 +44,12 @@ public sealed class ModelEmitterTests
     }
 
     [Fact]
-    public void Tied_embeddings_have_no_lm_head_and_untied_ones_do()
+    public void Tied_embeddings_are_a_setting_the_base_class_reads()
     {
-        Assert.DoesNotContain("lm_head", ModelEmitter.Emit(HandBuiltPlans.Transformer));
-        Assert.Contains("functional.linear(hidden, backbone.EmbeddingWeight)", ModelEmitter.Emit(HandBuiltPlans.Transformer));
-        Assert.Contains("lm_head = global::TorchSharp.torch.nn.Linear(DModel, Vocab, hasBias: false);", ModelEmitter.Emit(HandBuiltPlans.Hybrid));
+        // LanguageModel builds lm_head only for untied embeddings (tests/Bmojo.Models.Tests checks the built modules).
+        Assert.Contains("TiedEmbeddings: true,", ModelEmitter.Emit(HandBuiltPlans.Transformer));
+        Assert.Contains("TiedEmbeddings: false,", ModelEmitter.Emit(HandBuiltPlans.Hybrid));
+        Assert.All(HandBuiltPlans.All, plan => Assert.DoesNotContain("Linear(", ModelEmitter.Emit(plan)));
     }
 
     [Fact]
@@ -78,10 +79,10 @@ public sealed class ModelEmitterTests
 public sealed class ReservedModelNameTests
 {
     [Theory]
-    [InlineData("Settings")]
+    [InlineData("SpecSettings")]
     [InlineData("ParameterCount")]
-    [InlineData("AuxLoss")]
-    [InlineData("Logits")]
+    [InlineData("Layers")]
+    [InlineData("NormOptions")]
     [InlineData("AttentionOptions")]
     [InlineData("AttentionOptions2")]
     public void A_model_named_like_a_generated_member_is_reserved_because_it_would_not_compile(string name)
@@ -93,8 +94,32 @@ public sealed class ReservedModelNameTests
     }
 
     [Theory]
+    [InlineData("Settings")]
+    [InlineData("Kernels")]
+    [InlineData("AllocateCache")]
+    [InlineData("AuxLoss")]
+    public void A_model_named_like_a_member_of_the_base_class_is_reserved(string name)
+    {
+        // It would compile, but inside the class (and through the registry's `new X(...)`) the name would mean the
+        // inherited member, not the type.
+        Assert.True(ModelEmitter.IsReservedModelName(name));
+        Assert.Contains(name, ModelEmitter.InheritedMemberNames);
+    }
+
+    [Fact]
+    public void A_model_named_like_the_registry_class_is_reserved_because_the_two_would_clash()
+    {
+        Assert.True(ModelEmitter.IsReservedModelName(RegistryEmitter.ClassName));
+        ModelPlan plan = HandBuiltPlans.Transformer with { Name = RegistryEmitter.ClassName };
+        string[] problems = CompilationHelper.Problems(CompilationHelper.Create(
+            ModelEmitter.Emit(plan), RegistryEmitter.Emit(plan.Namespace, new[] { plan.Name })));
+        Assert.Contains(problems, problem => problem.Contains($"error CS0260: Missing partial modifier on declaration of type '{RegistryEmitter.ClassName}'"));
+    }
+
+    [Theory]
     [InlineData("Hybrid")]
     [InlineData("AttentionOptionsLarge")]
     [InlineData("Option")]
+    [InlineData("Logits")]
     public void Other_names_are_free(string name) => Assert.False(ModelEmitter.IsReservedModelName(name));
 }

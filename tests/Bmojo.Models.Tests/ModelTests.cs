@@ -1,4 +1,4 @@
-using System.Reflection;
+using Bmojo.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -7,7 +7,7 @@ namespace Bmojo.Models.Tests;
 public sealed class ModelTests
 {
     public static TheoryData<string> TinyModels =>
-        new(GeneratedModels.All.Where(type => type.Name.EndsWith("Tiny", StringComparison.Ordinal)).Select(type => type.Name));
+        new(GeneratedModels.All.Where(model => model.Name.EndsWith("Tiny", StringComparison.Ordinal)).Select(model => model.Name));
 
     [Fact]
     public void Every_spec_made_a_model_a_full_size_one_and_a_tiny_one_for_each_architecture()
@@ -17,18 +17,20 @@ public sealed class ModelTests
             "BMojo", "BMojoF", "BMojoFSmall", "BMojoFTiny", "BMojoSmall", "BMojoTiny", "Jamba", "JambaTiny", "Mamba", "MambaSmall",
             "MambaTiny", "Transformer", "TransformerSmall", "TransformerTiny",
         };
-        Assert.Equal(expected, GeneratedModels.All.Select(type => type.Name));
+        Assert.Equal(expected, GeneratedModels.All.Select(model => model.Name));
+        Assert.Equal(expected, BmojoModels.All.Select(model => model.Name));
+        Assert.All(GeneratedModels.All, model => Assert.Equal(model.Name, model.Settings.Name));
     }
 
     [Theory]
     [MemberData(nameof(TinyModels))]
     public void A_tiny_model_runs_a_forward_pass_on_the_cpu_to_logits_of_shape_B_L_V(string name)
     {
-        Type type = GeneratedModels.Named(name);
+        ModelEntry entry = GeneratedModels.Named(name);
         using var _ = torch.NewDisposeScope();
         torch.manual_seed(1);
-        using nn.Module<Tensor, Tensor> model = GeneratedModels.Create(type);
-        int vocab = GeneratedModels.Settings(type).Vocab;
+        using LanguageModel model = entry.Create();
+        int vocab = entry.Settings.Vocab;
         Tensor tokens = torch.randint(0, vocab, new long[] { 2, 12 }, dtype: ScalarType.Int64);
 
         Tensor logits = model.forward(tokens);
@@ -41,24 +43,22 @@ public sealed class ModelTests
     [MemberData(nameof(TinyModels))]
     public void Prefill_then_token_by_token_through_the_cache_gives_the_logits_of_the_whole_sequence(string name)
     {
-        Type type = GeneratedModels.Named(name);
+        ModelEntry entry = GeneratedModels.Named(name);
         using var _ = torch.NewDisposeScope();
         torch.manual_seed(2);
-        using nn.Module<Tensor, Tensor> model = GeneratedModels.Create(type);
+        using LanguageModel model = entry.Create();
         model.eval();
         using var noGrad = torch.no_grad();
         // 24 tokens: longer than the tiny B'MOJO specs' window + fading band (8 + 8), so tokens leave the window,
         // pass the innovation test or not, and enter and leave the eidetic memory while decoding.
         const int length = 24, prefill = 10;
-        Tensor tokens = torch.randint(0, GeneratedModels.Settings(type).Vocab, new long[] { 2, length }, dtype: ScalarType.Int64);
+        Tensor tokens = torch.randint(0, entry.Settings.Vocab, new long[] { 2, length }, dtype: ScalarType.Int64);
         Tensor whole = model.forward(tokens);  // (B, L, V)
 
-        MethodInfo allocate = type.GetMethod("AllocateCache")!;
-        MethodInfo forward = type.GetMethod("Forward", new[] { typeof(Tensor), typeof(Bmojo.Runtime.ModelCache) })!;
-        using var cache = (Bmojo.Runtime.ModelCache)allocate.Invoke(model, new object[] { 2L })!;
-        var pieces = new List<Tensor> { (Tensor)forward.Invoke(model, new object[] { tokens[.., ..prefill], cache })! };  // (B, 10, V)
+        using ModelCache cache = model.AllocateCache(2);
+        var pieces = new List<Tensor> { model.Forward(tokens[.., ..prefill], cache) };            // (B, 10, V)
         for (int t = prefill; t < length; t++)
-            pieces.Add((Tensor)forward.Invoke(model, new object[] { tokens[.., t..(t + 1)], cache })!);            // (B, 1, V)
+            pieces.Add(model.Forward(tokens[.., t..(t + 1)], cache));                               // (B, 1, V)
 
         Assert.Equal(length, cache.Position);
         Tensor recurrent = torch.cat(pieces, dim: 1);
@@ -70,14 +70,14 @@ public sealed class ModelTests
     [MemberData(nameof(TinyModels))]
     public void State_dict_names_follow_the_mamba_reference(string name)
     {
-        Type type = GeneratedModels.Named(name);
+        ModelEntry entry = GeneratedModels.Named(name);
         using var _ = torch.NewDisposeScope();
-        using nn.Module<Tensor, Tensor> model = GeneratedModels.Create(type);
+        using LanguageModel model = entry.Create();
         string[] names = model.state_dict().Keys.ToArray();
 
         Assert.Contains("backbone.embedding.weight", names);
         Assert.Contains("backbone.norm_f.weight", names);
         Assert.Contains(names, key => key.StartsWith("backbone.layers.0.mixer.", StringComparison.Ordinal));
-        Assert.Equal(!GeneratedModels.Settings(type).TiedEmbeddings, names.Contains("lm_head.weight"));
+        Assert.Equal(!entry.Settings.TiedEmbeddings, names.Contains("lm_head.weight"));
     }
 }

@@ -14,15 +14,22 @@ internal static class BmojoFixtures
     /// <summary>d_model 16, 4 query heads over 2 key/value heads, RoPE on 2 of 4 dims, bias on.</summary>
     public static BmojoOptions Options(int window, int fadingTokens, int eideticCapacity, double threshold,
                                        bool fading = true, RetrievalOptions? retrieval = null, int blockSize = 4,
-                                       BmojoPath path = BmojoPath.Blockwise, int heads = 4, int kvHeads = 2, int rotaryDim = 2) =>
+                                       int heads = 4, int kvHeads = 2, int rotaryDim = 2) =>
         new(new AttentionOptions(heads, kvHeads, RotaryDim: rotaryDim, RopeBase: 100.0, Bias: true),
             fading ? SmallMamba : null, window, fadingTokens, eideticCapacity, threshold, Retrieval: retrieval)
-        { BlockSize = blockSize, Path = path };
+        { BlockSize = blockSize };
 
-    /// <summary>A mixer built from <paramref name="options"/> holding <paramref name="source"/>'s weights.</summary>
-    public static BmojoMixer Copy(BmojoMixer source, BmojoOptions options, int dModel = D)
+    /// <summary>The kernel policy that runs the B'MOJO softmax on <paramref name="path"/> (the scan on Auto).</summary>
+    public static KernelPolicy Policy(BmojoPath path) => new(BmojoAttention: path);
+
+    /// <summary>A layer-0 mixer of width <see cref="D"/> whose full forward runs <paramref name="path"/>.</summary>
+    public static BmojoMixer Mixer(BmojoOptions options, BmojoPath path = BmojoPath.Blockwise) =>
+        new(D, 0, options, Policy(path));
+
+    /// <summary>A mixer built from <paramref name="options"/> on <paramref name="path"/> holding <paramref name="source"/>'s weights.</summary>
+    public static BmojoMixer Copy(BmojoMixer source, BmojoOptions options, BmojoPath path = BmojoPath.Blockwise, int dModel = D)
     {
-        var copy = new BmojoMixer(dModel, 0, options);
+        var copy = new BmojoMixer(dModel, 0, options, Policy(path));
         copy.to(source.parameters().First().dtype);
         copy.load_state_dict(source.state_dict());
         return copy;

@@ -19,16 +19,16 @@ public sealed class BmojoMixerTests
         { 1, 2, 1, 2.0, true, 19, 1, 2 },                       // retrieval with innovation-selected tokens
     };
 
-    private static BmojoOptions Case(int w, int mf, int me, double tau, bool ssm, int topK, int chunk, BmojoPath path) =>
-        Options(w, mf, me, tau, ssm, topK == 0 ? null : new RetrievalOptions(topK, chunk), path: path);
+    private static BmojoOptions Case(int w, int mf, int me, double tau, bool ssm, int topK, int chunk) =>
+        Options(w, mf, me, tau, ssm, topK == 0 ? null : new RetrievalOptions(topK, chunk));
 
     [Theory]
     [MemberData(nameof(Cases))]
     public void Blockwise_equals_reference_values_and_gradients(int w, int mf, int me, double tau, bool ssm, int length, int topK, int chunk)
     {
         manual_seed(31);
-        using var reference = new BmojoMixer(D, 0, Case(w, mf, me, tau, ssm, topK, chunk, BmojoPath.Reference));
-        using var blockwise = Copy(reference, Case(w, mf, me, tau, ssm, topK, chunk, BmojoPath.Blockwise));
+        using var reference = Mixer(Case(w, mf, me, tau, ssm, topK, chunk), BmojoPath.Reference);
+        using var blockwise = Copy(reference, Case(w, mf, me, tau, ssm, topK, chunk), BmojoPath.Blockwise);
         Tensor x = randn(2, length, D);
         Tensor xr = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
         Tensor weight = randn(2, length, D);
@@ -48,7 +48,7 @@ public sealed class BmojoMixerTests
     public void Recurrent_equals_the_full_forward(int w, int mf, int me, double tau, bool ssm, int length, int topK, int chunk)
     {
         manual_seed(32);
-        using var mixer = new BmojoMixer(D, 0, Case(w, mf, me, tau, ssm, topK, chunk, BmojoPath.Reference));
+        using var mixer = Mixer(Case(w, mf, me, tau, ssm, topK, chunk), BmojoPath.Reference);
         Tensor x = randn(2, length, D);
         using var noGrad = no_grad();
         Tensor full = mixer.forward(x);
@@ -66,7 +66,7 @@ public sealed class BmojoMixerTests
     {
         manual_seed(36);
         var retrieval = new RetrievalOptions(2, ChunkSize: 8);
-        using var reference = new BmojoMixer(D, 0, Options(2, 2, 2, -1.0, retrieval: retrieval, path: BmojoPath.Reference));
+        using var reference = Mixer(Options(2, 2, 2, -1.0, retrieval: retrieval), BmojoPath.Reference);
         using var blockwise = Copy(reference, Options(2, 2, 2, -1.0, retrieval: retrieval, blockSize: 64));
         Tensor x = randn(2, length, D);
         using var noGrad = no_grad();
@@ -81,9 +81,9 @@ public sealed class BmojoMixerTests
     public void Gradients_match_central_differences_in_float64(BmojoPath path)
     {
         manual_seed(33);
-        BmojoOptions options = Options(2, 1, 2, 2.0, retrieval: new RetrievalOptions(1, 2), blockSize: 3, path: path,
+        BmojoOptions options = Options(2, 1, 2, 2.0, retrieval: new RetrievalOptions(1, 2), blockSize: 3,
                                        heads: 2, kvHeads: 1) with { Predictor = Predictor.Learned };
-        using var mixer = new BmojoMixer(8, 0, options);
+        using var mixer = new BmojoMixer(8, 0, options, Policy(path));
         mixer.to(ScalarType.Float64);
         Tensor x = randn(1, 9, 8, ScalarType.Float64).requires_grad_();
         Tensor weight = randn(1, 9, 8, ScalarType.Float64);
@@ -122,7 +122,7 @@ public sealed class BmojoMixerTests
     {
         manual_seed(34);
         using var tied = new BmojoMixer(D, 0, Options(2, 2, 0, 1.0) with { TiedFadingProjections = true });
-        using var untied = new BmojoMixer(D, 0, Options(2, 2, 0, 1.0));
+        using var untied = Mixer(Options(2, 2, 0, 1.0));
         untied.load_state_dict(tied.state_dict(), strict: false);
         using (no_grad())
         {
@@ -137,7 +137,7 @@ public sealed class BmojoMixerTests
     public void The_eidetic_memory_and_retrieval_change_the_output()
     {
         manual_seed(35);
-        using var bmojoF = new BmojoMixer(D, 0, Options(2, 1, 0, -1.0));
+        using var bmojoF = Mixer(Options(2, 1, 0, -1.0));
         using var eidetic = Copy(bmojoF, Options(2, 1, 3, -1.0));
         using var retrieval = Copy(bmojoF, Options(2, 1, 3, -1.0, retrieval: new RetrievalOptions(1, 2)));
         Tensor x = randn(1, 16, D);
@@ -165,7 +165,7 @@ public sealed class BmojoMixerTests
     [Fact]
     public void Rejects_a_wrong_input_shape_and_a_foreign_cache()
     {
-        using var mixer = new BmojoMixer(D, 0, Options(2, 1, 1, 1.0));
+        using var mixer = Mixer(Options(2, 1, 1, 1.0));
         Assert.Contains("(B, L >= 1, D=16)", Assert.Throws<ArgumentException>(() => mixer.forward(randn(1, 4, 8))).Message);
         using var other = new AttentionMixer(D, 0, new AttentionOptions(4, 2));
         using IMixerCache foreign = other.AllocateCache(1);

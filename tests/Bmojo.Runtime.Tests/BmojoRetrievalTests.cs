@@ -53,7 +53,7 @@ public sealed class BmojoRetrievalTests
     public void Recurrent_inference_writes_chunks_at_boundaries_and_reads_only_earlier_writes()
     {
         manual_seed(52);
-        using var mixer = new BmojoMixer(D, 0, Options(1, 0, 0, -1.0, fading: false, retrieval: new RetrievalOptions(10, 2)));
+        using var mixer = Mixer(Options(1, 0, 0, -1.0, fading: false, retrieval: new RetrievalOptions(10, 2)));
         using var cache = (BmojoCache)mixer.AllocateCache(1);
         Tensor x = randn(1, Length, D);
         for (int t = 0; t < Length; t++) mixer.Forward(x.narrow(1, t, 1), cache);
@@ -73,7 +73,7 @@ public sealed class BmojoRetrievalTests
         string directory = Path.Combine(Path.GetTempPath(), "bmojo-retrieval-tests", Guid.NewGuid().ToString("N"));
         try
         {
-            using var inProcess = new BmojoMixer(D, 0, Options(1, 1, 1, 2.0, retrieval: new RetrievalOptions(2, 2)));
+            using var inProcess = Mixer(Options(1, 1, 1, 2.0, retrieval: new RetrievalOptions(2, 2)));
             using var persistent = Copy(inProcess, Options(1, 1, 1, 2.0, retrieval: new RetrievalOptions(2, 2, directory)));
             Tensor x = randn(2, Length, D);
             using var noGrad = no_grad();

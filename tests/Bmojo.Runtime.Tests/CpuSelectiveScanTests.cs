@@ -118,9 +118,8 @@ public sealed class CpuSelectiveScanTests
     {
         manual_seed(42);
         var options = new MambaOptions(DState: 16, DConv: 3, Expand: 2, DtRank: 2, Bias: true);
-        using var reference = new MambaMixer(8, 0, options);
+        using var reference = new MambaMixer(8, 0, options, new KernelPolicy(Scan: ScanPath.Sequential));
         reference.to(ScalarType.Float64);
-        reference.ScanPath = ScanPath.Sequential;
         using var auto = new MambaMixer(8, 0, options);
         auto.to(ScalarType.Float64);
         auto.load_state_dict(reference.state_dict());

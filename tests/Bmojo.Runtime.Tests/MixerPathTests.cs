@@ -43,11 +43,9 @@ public sealed class MixerPathTests
     public void Mamba_fused_on_cpu_equals_the_sequential_reference_with_gradients()
     {
         manual_seed(41);
-        using var reference = new MambaMixer(8, 0, Small with { Bias = true });
-        reference.ScanPath = ScanPath.Sequential;
-        using var fused = new MambaMixer(8, 0, Small with { Bias = true });
+        using var reference = new MambaMixer(8, 0, Small with { Bias = true }, new KernelPolicy(Scan: ScanPath.Sequential));
+        using var fused = new MambaMixer(8, 0, Small with { Bias = true }, new KernelPolicy(Scan: ScanPath.Fused));
         fused.load_state_dict(reference.state_dict());
-        fused.ScanPath = ScanPath.Fused;
         Tensor x = randn(2, 19, 8), weight = randn(2, 19, 8);
         Tensor xr = x.clone().requires_grad_(), xf = x.clone().requires_grad_();
         Tensor yr = reference.forward(xr), yf = fused.forward(xf);
@@ -64,8 +62,7 @@ public sealed class MixerPathTests
     public void Mamba_fused_with_a_cache_equals_the_full_forward_and_refuses_a_gradient_through_the_state()
     {
         manual_seed(42);
-        using var mixer = new MambaMixer(8, 0, Small);
-        mixer.ScanPath = ScanPath.Fused;
+        using var mixer = new MambaMixer(8, 0, Small, new KernelPolicy(Scan: ScanPath.Fused));
         Tensor x = randn(2, 11, 8);
         using (no_grad())
         {
@@ -86,8 +83,8 @@ public sealed class MixerPathTests
     public void Bmojo_fused_on_cpu_equals_the_reference_with_gradients(int w, int mf, int me, double tau, bool ssm, int length)
     {
         manual_seed(43);
-        using var reference = new BmojoMixer(D, 0, Options(w, mf, me, tau, ssm, path: BmojoPath.Reference));
-        using var fused = Copy(reference, Options(w, mf, me, tau, ssm, path: BmojoPath.Fused));
+        using var reference = Mixer(Options(w, mf, me, tau, ssm), BmojoPath.Reference);
+        using var fused = Copy(reference, Options(w, mf, me, tau, ssm), BmojoPath.Fused);
         Tensor x = randn(2, length, D), weight = randn(2, length, D);
         Tensor xr = x.clone().requires_grad_(), xf = x.clone().requires_grad_();
         Tensor yr = reference.forward(xr), yf = fused.forward(xf);
@@ -105,33 +102,42 @@ public sealed class MixerPathTests
     {
         manual_seed(46);
         using var mamba = new MambaMixer(8, 0, Small);
-        Assert.Null(mamba.LastScanPath);
+        Assert.Null(mamba.LastPath);
         mamba.forward(randn(1, 5, 8, requires_grad: true));
-        Assert.Equal(ScanPath.Cpu, mamba.LastScanPath);                   // Auto on CPU tensors, training
-        mamba.ScanPath = ScanPath.Chunked;
-        mamba.forward(randn(1, 5, 8));
-        Assert.Equal(ScanPath.Chunked, mamba.LastScanPath);
-        mamba.ScanPath = ScanPath.Auto;
-        using (IMixerCache cache = mamba.AllocateCache(1))                // a gradient through the cached state: chunked
+        Assert.Equal(new MixerPath(Scan: ScanPath.Cpu), mamba.LastPath);         // Auto on CPU tensors, training
+        using var chunked = new MambaMixer(8, 0, Small, new KernelPolicy(Scan: ScanPath.Chunked));
+        chunked.forward(randn(1, 5, 8));
+        Assert.Equal(ScanPath.Chunked, chunked.LastPath?.Scan);
+        using (IMixerCache cache = mamba.AllocateCache(1))                       // a gradient through the cached state: chunked
             mamba.Forward(randn(1, 5, 8, requires_grad: true), cache);
-        Assert.Equal(ScanPath.Chunked, mamba.LastScanPath);
+        Assert.Equal(ScanPath.Chunked, mamba.LastPath?.Scan);
 
-        using var bmojo = new BmojoMixer(D, 0, Options(3, 2, 4, 2.0, path: BmojoPath.Auto));
+        using var bmojo = Mixer(Options(3, 2, 4, 2.0), BmojoPath.Auto);
         Assert.Null(bmojo.LastPath);
         bmojo.forward(randn(2, 13, D, requires_grad: true));
-        Assert.Equal(BmojoPath.Blockwise, bmojo.LastPath);               // Auto on CPU tensors
-        Assert.Equal(ScanPath.Cpu, bmojo.modules().OfType<MambaMixer>().Single().LastScanPath);
-        using var reference = Copy(bmojo, Options(3, 2, 4, 2.0, path: BmojoPath.Reference));
+        // Auto on CPU tensors: blockwise attention; the fading SSM's scan is the plain C# one.
+        Assert.Equal(new MixerPath(Scan: ScanPath.Cpu, BmojoAttention: BmojoPath.Blockwise), bmojo.LastPath);
+        Assert.Equal(ScanPath.Cpu, bmojo.modules().OfType<MambaMixer>().Single().LastPath?.Scan);
+        using var reference = Copy(bmojo, Options(3, 2, 4, 2.0), BmojoPath.Reference);
         reference.forward(randn(2, 13, D));
-        Assert.Equal(BmojoPath.Reference, reference.LastPath);
+        Assert.Equal(BmojoPath.Reference, reference.LastPath?.BmojoAttention);
+        using (no_grad())                                                        // recurrent: its own softmax, no BmojoPath
+        using (IMixerCache cache = reference.AllocateCache(2))
+            reference.Forward(randn(2, 3, D), cache);
+        Assert.Equal(new MixerPath(Scan: ScanPath.Cpu), reference.LastPath);
+
+        using var attention = new AttentionMixer(D, 0, new AttentionOptions(4, 2));
+        Assert.Null(attention.LastPath);
+        attention.forward(randn(1, 4, D));
+        Assert.Equal(new MixerPath(TorchAttention: true), attention.LastPath);
     }
 
     [Fact]
     public void Bmojo_auto_on_cpu_is_the_blockwise_path()
     {
         manual_seed(44);
-        using var blockwise = new BmojoMixer(D, 0, Options(3, 2, 4, 2.0, path: BmojoPath.Blockwise));
-        using var auto = Copy(blockwise, Options(3, 2, 4, 2.0, path: BmojoPath.Auto));
+        using var blockwise = Mixer(Options(3, 2, 4, 2.0), BmojoPath.Blockwise);
+        using var auto = Copy(blockwise, Options(3, 2, 4, 2.0), BmojoPath.Auto);
         Tensor x = randn(2, 13, D);
         Assert.True(blockwise.forward(x).eq(auto.forward(x)).all().item<bool>());
     }
@@ -140,8 +146,8 @@ public sealed class MixerPathTests
     public void Auto_on_cuda_equals_the_reference_paths_with_gradients()
     {
         manual_seed(45);
-        using var reference = new BmojoMixer(D, 0, Options(3, 2, 4, 2.0, path: BmojoPath.Reference));
-        using var auto = Copy(reference, Options(3, 2, 4, 2.0, path: BmojoPath.Auto));
+        using var reference = Mixer(Options(3, 2, 4, 2.0), BmojoPath.Reference);
+        using var auto = Copy(reference, Options(3, 2, 4, 2.0), BmojoPath.Auto);
         reference.cuda();
         auto.cuda();
         Tensor x = randn(2, 29, D, device: CUDA), weight = randn(2, 29, D, device: CUDA);
@@ -159,8 +165,8 @@ public sealed class MixerPathTests
     public void Auto_in_bf16_on_cuda_trains_through_the_tensor_cores()
     {
         manual_seed(47);
-        using var reference = new BmojoMixer(D, 0, Options(5, 3, 4, 1.0, path: BmojoPath.Reference));
-        using var auto = Copy(reference, Options(5, 3, 4, 1.0, path: BmojoPath.Auto));
+        using var reference = Mixer(Options(5, 3, 4, 1.0), BmojoPath.Reference);
+        using var auto = Copy(reference, Options(5, 3, 4, 1.0), BmojoPath.Auto);
         auto.to(ScalarType.BFloat16).cuda();
         reference.to(ScalarType.Float64);
         foreach (var (name, p) in reference.named_parameters())                  // the same (bf16-valued) weights
@@ -168,7 +174,7 @@ public sealed class MixerPathTests
         Tensor x = randn(2, 150, D).to_type(ScalarType.BFloat16), weight = randn(2, 150, D).to_type(ScalarType.BFloat16);
         Tensor xr = x.to(float64).requires_grad_(), xa = x.cuda().requires_grad_();
         Tensor yr = reference.forward(xr), ya = auto.forward(xa);
-        Assert.Equal(BmojoPath.Fused, auto.LastPath);                           // training, bf16: both passes fused
+        Assert.Equal(BmojoPath.Fused, auto.LastPath?.BmojoAttention);           // training, bf16: both passes fused
         (yr * weight.to(float64)).sum().backward();
         (ya * weight.cuda()).sum().backward();
         // bf16 everywhere in the mixer (projections, conv, SSM in and out): relative errors of a few 1e-3 per product.
@@ -190,7 +196,7 @@ public sealed class MixerPathTests
     public void Bmojo_fused_refuses_retrieval_when_built()
     {
         var error = Assert.Throws<ArgumentException>(() =>
-            new BmojoMixer(D, 0, Options(2, 1, 2, -1.0, retrieval: new RetrievalOptions(2, 3), path: BmojoPath.Fused)));
+            Mixer(Options(2, 1, 2, -1.0, retrieval: new RetrievalOptions(2, 3)), BmojoPath.Fused));
         Assert.Contains("the fused path has no retrieval", error.Message);
     }
 }

@@ -14,9 +14,9 @@ public sealed class SpecialCaseTests
         new(D, 0, new AttentionOptions(4, 2, window, RotaryDim: 2, RopeBase: 100.0, Bias: true));
 
     // A B'MOJO mixer holding the attention's in_proj and out_proj (its other parameters stay as initialised).
-    private static BmojoMixer WithAttentionWeights(AttentionMixer attention, BmojoOptions options)
+    private static BmojoMixer WithAttentionWeights(AttentionMixer attention, BmojoOptions options, BmojoPath path)
     {
-        var bmojo = new BmojoMixer(D, 0, options);
+        var bmojo = Mixer(options, path);
         var (missing, unexpected) = bmojo.load_state_dict(attention.state_dict(), strict: false);
         Assert.Empty(unexpected);
         Assert.DoesNotContain("in_proj.weight", missing);
@@ -30,7 +30,7 @@ public sealed class SpecialCaseTests
     {
         manual_seed(41);
         using var attention = Attention(window: null);
-        using var bmojo = WithAttentionWeights(attention, Options(Length, 4, 0, 1.0, fading: false, path: path));
+        using var bmojo = WithAttentionWeights(attention, Options(Length, 4, 0, 1.0, fading: false), path);
         Tensor x = randn(2, Length, D);
         TensorAssert.Close(attention.forward(x), bmojo.forward(x), atol: 1e-5, what: "B'MOJO vs full attention");
         TensorAssert.Close(attention.forward(x), Recurrent(bmojo, x, 5, 1, 1, 4), atol: 1e-5, what: "recurrent");
@@ -44,7 +44,7 @@ public sealed class SpecialCaseTests
     {
         manual_seed(42);
         using var attention = Attention(window: null);
-        using var bmojo = WithAttentionWeights(attention, Options(window, 0, Length, -1.0, path: path));  // SSM on, unused
+        using var bmojo = WithAttentionWeights(attention, Options(window, 0, Length, -1.0), path);  // SSM on, unused
         Tensor x = randn(2, Length, D);
         TensorAssert.Close(attention.forward(x), bmojo.forward(x), atol: 1e-5, what: "B'MOJO vs full attention");
         TensorAssert.Close(attention.forward(x), Recurrent(bmojo, x, 3, 1, 1, 1, 5), atol: 1e-5, what: "recurrent");
@@ -58,7 +58,7 @@ public sealed class SpecialCaseTests
     {
         manual_seed(43);
         using var attention = Attention(window);
-        using var bmojo = WithAttentionWeights(attention, Options(window, 2, 0, -1.0, fading: false, path: path));
+        using var bmojo = WithAttentionWeights(attention, Options(window, 2, 0, -1.0, fading: false), path);
         Tensor x = randn(2, Length, D);
         TensorAssert.Close(attention.forward(x), bmojo.forward(x), atol: 1e-5, what: "B'MOJO vs sliding window");
         TensorAssert.Close(attention.forward(x), Recurrent(bmojo, x, 2, 1, 8), atol: 1e-5, what: "recurrent");
@@ -71,7 +71,7 @@ public sealed class SpecialCaseTests
     {
         manual_seed(44);
         // Hkv * Dh = D, so the value part of fading_proj and out_proj can be identities; q and k stay random.
-        using var bmojo = new BmojoMixer(D, 0, Options(0, 1, 0, 1.0, path: path, heads: 2, kvHeads: 2));
+        using var bmojo = Mixer(Options(0, 1, 0, 1.0, heads: 2, kvHeads: 2), path);
         using (no_grad())
         {
             Tensor fading = Parameter(bmojo, "fading_proj.weight");                              // (2 D, D): [kf; vf]
@@ -94,9 +94,9 @@ public sealed class SpecialCaseTests
     public void Bmojo_f_no_eidetic_capacity_equals_an_infinite_threshold(BmojoPath path)
     {
         manual_seed(45);
-        using var noCapacity = new BmojoMixer(D, 0, Options(3, 3, 0, 1.5, path: path));
-        using var neverSelected = Copy(noCapacity, Options(3, 3, 6, double.PositiveInfinity, path: path));
-        using var selecting = Copy(noCapacity, Options(3, 3, 6, 1.5, path: path));
+        using var noCapacity = Mixer(Options(3, 3, 0, 1.5), path);
+        using var neverSelected = Copy(noCapacity, Options(3, 3, 6, double.PositiveInfinity), path);
+        using var selecting = Copy(noCapacity, Options(3, 3, 6, 1.5), path);
         Tensor x = randn(2, Length, D);
         TensorAssert.Close(noCapacity.forward(x), neverSelected.forward(x), atol: 1e-6, what: "m_e = 0 vs tau = +inf");
         Assert.True((noCapacity.forward(x) - selecting.forward(x)).abs().max().item<float>() > 1e-4,

@@ -14,14 +14,23 @@ namespace Bmojo.Dsl.Language.Emit
         public static string Version { get; } = FormatVersion(typeof(ModelEmitter).Assembly.GetName().Version);
 
         /// <summary>Names a model cannot take: a class may not declare a member of its own name (CS0542), and the
-        /// generated class declares these (plus the numbered options fields, <c>AttentionOptions2</c> ...).</summary>
+        /// generated class declares these (plus the numbered options fields, <c>AttentionOptions2</c> ...); it inherits
+        /// the public members of <c>LanguageModel</c>, which a class of the same name would shadow in its own body; and
+        /// <c>BmojoModels</c> is the registry class of the compilation.</summary>
         public static bool IsReservedModelName(string name) =>
-            ReservedMemberNames.Contains(name) || OptionFields.IsFieldName(name);
+            GeneratedMemberNames.Contains(name) || InheritedMemberNames.Contains(name) || name == RegistryEmitter.ClassName ||
+            OptionFields.IsFieldName(name);
 
-        private static readonly string[] ReservedMemberNames =
+        /// <summary>The members the generated class declares (besides the options fields).</summary>
+        public static readonly string[] GeneratedMemberNames =
         {
-            "ParameterCount", "Vocab", "DModel", "NormOptions", "Settings", "backbone", "lm_head", "forward",
-            "AllocateCache", "Forward", "AuxLoss", "Logits",
+            "ParameterCount", "Vocab", "DModel", "NormOptions", "SpecSettings", "Layers",
+        };
+
+        /// <summary>The public members of <c>Bmojo.Runtime.LanguageModel</c> beyond TorchSharp's lower-case ones.</summary>
+        public static readonly string[] InheritedMemberNames =
+        {
+            "Settings", "Kernels", "forward", "Forward", "AllocateCache", "AuxLoss",
         };
 
         public static string Emit(ModelPlan plan)
@@ -35,17 +44,15 @@ namespace Bmojo.Dsl.Language.Emit
             w.OpenBlock();
             ClassDocumentation.Write(w, plan);
             w.WriteLine($"[global::System.CodeDom.Compiler.GeneratedCode(\"Bmojo.Dsl.Generator\", \"{Version}\")]");
-            w.WriteLine($"public sealed partial class {plan.Name} : {R.Module}");
+            w.WriteLine($"public sealed partial class {plan.Name} : {R.LanguageModel}");
             w.OpenBlock();
             WriteConstants(w, plan, fields);
             w.WriteLine();
             WriteSettings(w, plan, fields);
             w.WriteLine();
-            WriteFields(w, plan);
+            WriteConstructor(w, plan);
             w.WriteLine();
-            WriteConstructor(w, plan, fields);
-            w.WriteLine();
-            WriteForwards(w, plan);
+            WriteLayers(w, plan, fields);
             w.CloseBlock();
             w.CloseBlock();
             return w.ToString();
@@ -78,8 +85,9 @@ namespace Bmojo.Dsl.Language.Emit
 
         private static void WriteSettings(SourceWriter w, ModelPlan plan, OptionFields fields)
         {
-            w.WriteLine("/// <summary>The resolved settings of the spec: every default filled in, one entry per layer.</summary>");
-            w.WriteLine($"public static {R.ModelSettings} Settings {{ get; }} = new(");
+            w.WriteLine("/// <summary>The resolved settings of the spec: every default filled in, one entry per layer, and the build's");
+            w.WriteLine("/// kernel policy (an instance's <c>Settings</c> hold the policy it was built with).</summary>");
+            w.WriteLine($"public static {R.ModelSettings} SpecSettings {{ get; }} = new(");
             w.Indent();
             w.WriteLine($"Name: nameof({plan.Name}),");
             w.WriteLine("Vocab: Vocab,");
@@ -95,27 +103,29 @@ namespace Bmojo.Dsl.Language.Emit
                 w.WriteLine($"new({Int(layer.Index)}, {fields.For(layer.Mixer).Name}, {feedForward}, {memory}),");
             }
             w.CloseBlock("},");
-            w.WriteLine("ParameterCount: ParameterCount);");
+            w.WriteLine("ParameterCount: ParameterCount,");
+            w.WriteLine(plan.FusedKernels
+                ? $"Kernels: {R.KernelPolicy}.Auto);"
+                : $"Kernels: {R.KernelPolicy}.Unfused);  // BmojoFusedKernels=false: never the fused ILGPU kernels");
             w.Unindent();
         }
 
-        private static void WriteFields(SourceWriter w, ModelPlan plan)
-        {
-            w.WriteLine("/// <summary>Token embedding, blocks and final norm: <c>backbone.embedding</c>, <c>backbone.layers.{i}</c>, <c>backbone.norm_f</c>.</summary>");
-            w.WriteLine($"private readonly {R.Backbone} backbone;");
-            if (plan.Sizes.TiedEmbeddings) return;
-            w.WriteLine();
-            w.WriteLine("/// <summary>The output head <c>(D) -> (V)</c>, without bias.</summary>");
-            w.WriteLine($"private readonly {R.Linear} lm_head;");
-        }
-
-        private static void WriteConstructor(SourceWriter w, ModelPlan plan, OptionFields fields)
+        private static void WriteConstructor(SourceWriter w, ModelPlan plan)
         {
             w.WriteLine("/// <summary>Builds the model with freshly initialised weights.</summary>");
             w.WriteLine("/// <param name=\"device\">Where the weights live; null: the CPU.</param>");
-            w.WriteLine($"public {plan.Name}({R.Device}? device = null) : base(nameof({plan.Name}))");
+            w.WriteLine("/// <param name=\"kernels\">The kernel policy of every mixer, fixed for the life of the model; null: the build's");
+            w.WriteLine("/// (<see cref=\"SpecSettings\"/>).</param>");
+            w.WriteLine($"public {plan.Name}({R.Device}? device = null, {R.KernelPolicy}? kernels = null)");
+            w.Indent().WriteLine(": base(SpecSettings, kernels, Layers, device)").Unindent();
             w.OpenBlock();
-            w.WriteLine($"{R.Block}[] layers =");
+            w.CloseBlock();
+        }
+
+        private static void WriteLayers(SourceWriter w, ModelPlan plan, OptionFields fields)
+        {
+            w.WriteLine("/// <summary>The blocks, one per layer, each mixer built with <paramref name=\"kernels\"/>.</summary>");
+            w.WriteLine($"private static {R.Block}[] Layers({R.KernelPolicy} kernels) => new {R.Block}[]");
             w.OpenBlock();
             foreach (LayerPlan layer in plan.Layers)
             {
@@ -125,63 +135,9 @@ namespace Bmojo.Dsl.Language.Emit
                     ? "null"
                     : $"new {fields.For(layer.FeedForward).ModuleType}(DModel, {fields.For(layer.FeedForward).Name})";
                 w.WriteLine($"// layer {index}: {Describe(layer)}");
-                w.WriteLine($"new(DModel, {index}, new {mixer.ModuleType}(DModel, {index}, {mixer.Name}), NormOptions, {feedForward}),");
+                w.WriteLine($"new(DModel, {index}, new {mixer.ModuleType}(DModel, {index}, {mixer.Name}, kernels), NormOptions, {feedForward}),");
             }
             w.CloseBlock("};");
-            w.WriteLine($"backbone = new {R.Backbone}(Vocab, DModel, layers, NormOptions);");
-            if (!plan.Sizes.TiedEmbeddings)
-                w.WriteLine($"lm_head = {R.Torch}.nn.Linear(DModel, Vocab, hasBias: false);");
-            w.WriteLine("RegisterComponents();");
-            if (!plan.FusedKernels && plan.Layers.Any(layer => layer.Mixer is MambaPlan || layer.Mixer is BmojoPlan { Fading: not null }))
-            {
-                w.WriteLine("// BmojoFusedKernels=false: never the fused ILGPU kernels.");
-                w.WriteLine($"{R.MambaMixer}.UseScanPath(this, {R.ScanPath}.Unfused);");
-            }
-            w.WriteLine("if (device is not null) global::TorchSharp.ModuleExtensionMethods.to(this, device);");
-            w.CloseBlock();
-        }
-
-        private static void WriteForwards(SourceWriter w, ModelPlan plan)
-        {
-            w.WriteLine("/// <summary>Next-token logits at every position of a batch of whole sequences.</summary>");
-            w.WriteLine("/// <param name=\"tokens\">Token ids <c>(B, L)</c>, int64.</param>");
-            w.WriteLine("/// <returns>Logits <c>(B, L, V)</c>.</returns>");
-            w.WriteLine($"public override {R.Tensor} forward({R.Tensor} tokens)");
-            w.OpenBlock();
-            w.WriteLine($"using var scope = {R.Torch}.NewDisposeScope();");
-            w.WriteLine($"{R.Tensor} hidden = backbone.forward(tokens);  // (B, L, D)");
-            w.WriteLine("return Logits(hidden).MoveToOuterDisposeScope();  // (B, L, V)");
-            w.CloseBlock();
-            w.WriteLine();
-            w.WriteLine("/// <summary>An empty inference cache for <paramref name=\"batch\"/> sequences, one entry per layer.</summary>");
-            w.WriteLine($"public {R.ModelCache} AllocateCache(long batch) => backbone.AllocateCache(batch);");
-            w.WriteLine();
-            w.WriteLine("/// <summary>Logits of a chunk of tokens that continues the sequences held by <paramref name=\"cache\"/>,");
-            w.WriteLine("/// which it advances; chunk by chunk gives the same logits as <see cref=\"forward\"/> on the whole.</summary>");
-            w.WriteLine("/// <param name=\"tokens\">Token ids <c>(B, T)</c>, int64, T &gt;= 1.</param>");
-            w.WriteLine("/// <param name=\"cache\">From <see cref=\"AllocateCache\"/>, holding the tokens before these.</param>");
-            w.WriteLine("/// <returns>Logits <c>(B, T, V)</c>.</returns>");
-            w.WriteLine($"public {R.Tensor} Forward({R.Tensor} tokens, {R.ModelCache} cache)");
-            w.OpenBlock();
-            w.WriteLine($"using var scope = {R.Torch}.NewDisposeScope();");
-            w.WriteLine($"{R.Tensor} hidden = backbone.Forward(tokens, cache);  // (B, T, D)");
-            w.WriteLine("return Logits(hidden).MoveToOuterDisposeScope();  // (B, T, V)");
-            w.CloseBlock();
-            w.WriteLine();
-            w.WriteLine("/// <summary>The MoE load-balancing loss of the last forward, weighted; null when no layer has MoE.</summary>");
-            w.WriteLine($"public {R.Tensor}? AuxLoss => backbone.AuxLoss;");
-            w.WriteLine();
-            if (plan.Sizes.TiedEmbeddings)
-            {
-                w.WriteLine("/// <summary>Hidden states <c>(..., D)</c> to logits <c>(..., V)</c> through the token embedding (tied).</summary>");
-                w.WriteLine($"private {R.Tensor} Logits({R.Tensor} hidden) =>");
-                w.Indent().WriteLine($"{R.Torch}.nn.functional.linear(hidden, backbone.EmbeddingWeight);").Unindent();
-            }
-            else
-            {
-                w.WriteLine("/// <summary>Hidden states <c>(..., D)</c> to logits <c>(..., V)</c> through <c>lm_head</c>.</summary>");
-                w.WriteLine($"private {R.Tensor} Logits({R.Tensor} hidden) => lm_head.forward(hidden);");
-            }
         }
 
         internal static string Describe(LayerPlan layer) =>

@@ -177,8 +177,7 @@ namespace Bmojo.Dsl.Language.Kinds
             $"Threshold: {Double(b.Threshold)},",
             $"Predictor: {PredictorType}.{b.Predictor},",
             $"TiedFadingProjections: {Bool(b.TiedFadingProjections)},",
-            $"Retrieval: {(b.Retrieval is null ? "null" : RetrievalKind.Expression(b.Retrieval))})" +
-                (model.FusedKernels ? "" : $" {{ Path = {RuntimeNames.BmojoPath}.Blockwise }}"),
+            $"Retrieval: {(b.Retrieval is null ? "null" : RetrievalKind.Expression(b.Retrieval))})",
         }, Module);
     }
 }

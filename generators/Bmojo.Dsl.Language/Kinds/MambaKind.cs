@@ -31,6 +31,7 @@ namespace Bmojo.Dsl.Language.Kinds
     {
         // The Bmojo.Runtime types the generated code builds.
         private const string Options = "global::Bmojo.Runtime.Mixers.MambaOptions";
+        private const string Module = "global::Bmojo.Runtime.Mixers.MambaMixer";
 
         private static readonly Key DState = Key.Integer("d_state", 16, 1, 256, "state size N per channel");
         private static readonly Key DConv = Key.Integer("d_conv", 4, 1, 64, "width of the causal depthwise convolution");
@@ -105,7 +106,7 @@ namespace Bmojo.Dsl.Language.Kinds
         public override string Detail(MambaPlan m) => $"mamba(d_state {m.DState}, d_conv {m.DConv}, expand {m.Expand})";
 
         public override OptionsCode Emit(MambaPlan m, ModelPlan model) =>
-            new OptionsCode(Options, new[] { Expression(m) }, RuntimeNames.MambaMixer);
+            new OptionsCode(Options, new[] { Expression(m) }, Module);
 
         public static string Expression(MambaPlan m) =>
             $"new(DState: {Int(m.DState)}, DConv: {Int(m.DConv)}, Expand: {Int(m.Expand)}, DtRank: {Int(m.DtRank)}, " +

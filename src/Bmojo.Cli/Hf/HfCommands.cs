@@ -120,7 +120,7 @@ public sealed class ExportCommand(IAnsiConsole output, Streams streams) : Comman
         ModelDefinition definition = SpecLoader.LoadOne(settings.Spec, streams.Error);
         HfArchitecture architecture = HfLayout.Require(definition.Settings);
         string tokenizer = settings.Tokenizer ?? (LmTrainer.IsCheckpoint(settings.Checkpoint) ? LmTrainer.ReadOptions(settings.Checkpoint).Tokenizer : TextTokenizer.Gpt2Name);
-        using LanguageModel model = LmEvalCommand.Load(definition, settings.Checkpoint, "cpu", null);
+        using LmModel model = LmEvalCommand.Load(definition, settings.Checkpoint, "cpu", null);
         HfFolder.Export(settings.Out, definition.Settings, model.Module, TextTokenizer.Named(tokenizer).EndOfText);
         string type = architecture == HfArchitecture.Mamba ? "MambaForCausalLM" : "LlamaForCausalLM";
         output.MarkupLine(Markup.Escape($"wrote {settings.Out}/config.json and model.safetensors: load with transformers.{type}.from_pretrained(\"{settings.Out}\")"));
@@ -157,9 +157,9 @@ public sealed class ImportCommand(IAnsiConsole output, Streams streams) : Comman
     {
         ModelDefinition definition = SpecLoader.LoadOne(settings.Spec, streams.Error);
         HfLayout.Require(definition.Settings);
-        using TrainableModel model = definition.Create();
-        HfFolder.Import(settings.Directory, definition.Settings, model.Module);
-        ModelWeights.Save(settings.Out, definition, model.Module, new Dictionary<string, string> { ["imported_from"] = Path.GetFullPath(settings.Directory) });
+        using nn.Module<Tensor, Tensor> model = definition.Create();
+        HfFolder.Import(settings.Directory, definition.Settings, model);
+        ModelWeights.Save(settings.Out, definition, model, new Dictionary<string, string> { ["imported_from"] = Path.GetFullPath(settings.Directory) });
         output.MarkupLine(Markup.Escape($"imported {settings.Directory} into {definition.Name} ({Format.Count(definition.ParameterCount)} parameters): {settings.Out}"));
         return 0;
     }

@@ -75,7 +75,7 @@ public sealed class GenerateCommand(IAnsiConsole output, Streams streams) : Comm
         string tokenizerName = settings.Tokenizer ?? (LmTrainer.IsCheckpoint(settings.Checkpoint) ? LmTrainer.ReadOptions(settings.Checkpoint).Tokenizer : TextTokenizer.Gpt2Name);
         TextTokenizer tokenizer = TextTokenizer.Named(tokenizerName);
         if (tokenizer.CheckVocab(definition.Settings) is string vocab) throw new UserError(vocab);
-        using LanguageModel model = LmEvalCommand.Load(definition, settings.Checkpoint, settings.Device, null);
+        using LmModel model = LmEvalCommand.Load(definition, settings.Checkpoint, settings.Device, null);
         int[] prompt = settings.Prompt.Length == 0 ? [tokenizer.EndOfText] : tokenizer.Encode(settings.Prompt);
         var options = new SamplingOptions(settings.Temperature, settings.TopK, settings.TopP, settings.Seed, settings.MaxTokens);
 

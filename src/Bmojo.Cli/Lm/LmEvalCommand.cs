@@ -21,7 +21,7 @@ public static class LmEvalCommand
         (int seqLen, string tokenizerName, double heldOut) = RunFacts(settings, checkpoint);
         TextTokenizer tokenizer = TextTokenizer.Named(tokenizerName);
         if (tokenizer.CheckVocab(definition.Settings) is string vocab) throw new UserError(vocab);
-        using LanguageModel model = Load(definition, checkpoint, settings.LmDevice, settings.LmDType);
+        using LmModel model = Load(definition, checkpoint, settings.LmDevice, settings.LmDType);
         using TokenFile tokens = LmTrainCommand.OpenTokens(output, settings.Data, tokenizer);
         var split = new TokenSplit(tokens, heldOut);
         IReadOnlyList<int> multiples = LmSettingsRules.ParseMultiples(settings.EvalLengths)!;
@@ -56,9 +56,9 @@ public static class LmEvalCommand
 
     /// <summary>The model of <paramref name="definition"/> with the weights of <paramref name="checkpoint"/> (an LM or
     /// MQAR checkpoint, or an imported weights file), on the device asked for.</summary>
-    public static LanguageModel Load(ModelDefinition definition, string checkpoint, string? device, string? dtype)
+    public static LmModel Load(ModelDefinition definition, string checkpoint, string? device, string? dtype)
     {
-        var model = new LanguageModel(definition, definition.Create());
+        var model = new LmModel(definition, definition.Create());
         try
         {
             ModelWeights.Load(checkpoint, definition, model.Module);

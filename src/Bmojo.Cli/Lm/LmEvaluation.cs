@@ -20,7 +20,7 @@ public static class LmEvaluation
     /// <param name="tokenBudget">Held-out tokens per length (at least one sequence; fewer when the split is short).</param>
     /// <param name="bucketSize">Positions per bucket of the length curve.</param>
     /// <param name="recurrent">Also run the recurrent path.</param>
-    public static IReadOnlyList<LengthPerplexity> Run(LanguageModel model, TokenSplit split, int trainLength, IReadOnlyList<int> multiples,
+    public static IReadOnlyList<LengthPerplexity> Run(LmModel model, TokenSplit split, int trainLength, IReadOnlyList<int> multiples,
                                                       long tokenBudget, int batch, int bucketSize, bool recurrent,
                                                       Action<string>? progress = null)
     {
@@ -47,7 +47,7 @@ public static class LmEvaluation
 
     /// <summary>Perplexity of the first <paramref name="sequences"/> held-out windows of <paramref name="length"/>;
     /// with <paramref name="chunk"/>, fed through the cache that many tokens at a time.</summary>
-    public static LengthPerplexity Measure(LanguageModel model, TokenSplit split, int length, int multiple, int sequences, int batch,
+    public static LengthPerplexity Measure(LmModel model, TokenSplit split, int length, int multiple, int sequences, int batch,
                                            int bucketSize, int? chunk)
     {
         var meter = new Perplexity(bucketSize);

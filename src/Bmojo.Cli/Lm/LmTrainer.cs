@@ -48,10 +48,10 @@ public sealed class LmTrainer : IDisposable
         Tokens = tokens;
         dataFingerprint = tokens.Info.Fingerprint;
         random.manual_seed(options.Seed);
-        TrainableModel built = definition.Create();
-        if (device.type != DeviceType.CPU) built.Module.to(device);
-        if (dtype != ScalarType.Float32) built.Module.to(dtype);
-        Model = new LanguageModel(definition, built);
+        nn.Module<Tensor, Tensor> built = definition.Create();
+        if (device.type != DeviceType.CPU) built.to(device);
+        if (dtype != ScalarType.Float32) built.to(dtype);
+        Model = new LmModel(definition, built);
         (optimizer, optimizerNames) = ParameterGroups.AdamW(Model.Module, options.LearningRate, options.WeightDecay);
         data = new DataRng(unchecked((ulong)options.Seed ^ 0x1A_0000_0000_0000UL));
     }
@@ -64,7 +64,7 @@ public sealed class LmTrainer : IDisposable
 
     public TokenSplit Split => split;
 
-    public LanguageModel Model { get; }
+    public LmModel Model { get; }
 
     public int Step { get; private set; }
 

@@ -83,7 +83,7 @@ public static class TextGeneration
 {
     /// <param name="stopToken">Generation ends after this token (the end-of-text id), or null.</param>
     /// <param name="onToken">Told each token as it comes (to print it).</param>
-    public static GenerationResult Generate(LanguageModel model, IReadOnlyList<int> prompt, SamplingOptions options, int? stopToken = null,
+    public static GenerationResult Generate(LmModel model, IReadOnlyList<int> prompt, SamplingOptions options, int? stopToken = null,
                                             Action<int>? onToken = null)
     {
         if (options.Check() is string problem) throw new UserError(problem);
@@ -110,7 +110,7 @@ public static class TextGeneration
         return new GenerationResult(tokens, prefill, clock.Elapsed);
     }
 
-    private static float[] LastLogits(LanguageModel model, long[] chunk, ModelCache cache)
+    private static float[] LastLogits(LmModel model, long[] chunk, ModelCache cache)
     {
         using var scope = NewDisposeScope();
         Tensor input = tensor(chunk, new long[] { 1, chunk.Length }, ScalarType.Int64).to(model.Device);

@@ -9,7 +9,8 @@ using TorchSharp;
 namespace Bmojo.Cli.Models;
 
 /// <summary>Compiles generated model sources with Roslyn into an in-memory assembly against this process's
-/// Bmojo.Runtime and TorchSharp, and loads it.</summary>
+/// Bmojo.Runtime and TorchSharp, loads it, and returns its models from the registry its generated
+/// <c>BmojoModels</c> fills (<see cref="ModelRegistry.Of"/>).</summary>
 public static class RuntimeCompiler
 {
     private static readonly Lazy<IReadOnlyList<MetadataReference>> References = new(() =>
@@ -21,9 +22,9 @@ public static class RuntimeCompiler
 
     private static int counter;
 
-    /// <summary>The types <paramref name="typeNames"/> of the compiled <paramref name="sources"/>.</summary>
+    /// <summary>The models of the compiled <paramref name="sources"/> (the models' and their registry's).</summary>
     /// <param name="origin">The spec file, named in the error if the generated code does not compile.</param>
-    public static IReadOnlyList<Type> Compile(IReadOnlyList<GeneratedSource> sources, IReadOnlyList<string> typeNames, string origin)
+    public static IReadOnlyList<ModelEntry> Compile(IReadOnlyList<GeneratedSource> sources, string origin)
     {
         var options = new CSharpParseOptions(LanguageVersion.Latest);
         var compilation = CSharpCompilation.Create(
@@ -42,6 +43,6 @@ public static class RuntimeCompiler
         }
         image.Position = 0;
         Assembly assembly = AssemblyLoadContext.Default.LoadFromStream(image);
-        return typeNames.Select(name => assembly.GetType(name, throwOnError: true)!).ToList();
+        return ModelRegistry.Of(assembly);
     }
 }

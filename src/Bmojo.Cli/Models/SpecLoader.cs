@@ -1,4 +1,5 @@
 using Bmojo.Dsl.Language;
+using Bmojo.Dsl.Language.Emit;
 using Bmojo.Dsl.Language.Plan;
 using Bmojo.Runtime;
 using TorchSharp;
@@ -25,8 +26,8 @@ public static class SpecLoader
     {
         if (ModelCatalog.Find(spec) is ModelDefinition compiledIn) return [compiledIn];
         SpecCompilationResult compiled = Compile(spec, warnings);
-        return RuntimeCompiler.Compile(compiled.Sources, compiled.Models.Select(m => $"{Namespace}.{m.Name}").ToList(), compiled.Path)
-            .Select(type => Define(type, compiled.Path))
+        return RuntimeCompiler.Compile(compiled.Sources, compiled.Path)
+            .Select(model => ModelDefinition.Of(model, compiled.Path))
             .ToList();
     }
 
@@ -45,8 +46,9 @@ public static class SpecLoader
     public static ModelPlan Plan(string spec, ModelDefinition model) =>
         Compile(spec, TextWriter.Null).Models.Single(plan => plan.Name == model.Name);
 
-    /// <summary>The C# the generator makes for SPEC's models, one text per model.</summary>
-    public static IReadOnlyList<GeneratedSource> GenerateCode(string spec, TextWriter warnings) => Compile(spec, warnings).Sources;
+    /// <summary>The C# the generator makes for SPEC's models, one text per model (without the registry).</summary>
+    public static IReadOnlyList<GeneratedSource> GenerateCode(string spec, TextWriter warnings) =>
+        Compile(spec, warnings).Sources.Where(source => source.HintName != RegistryEmitter.HintName).ToList();
 
     private sealed record SpecCompilationResult(string Path, IReadOnlyList<ModelPlan> Models, IReadOnlyList<GeneratedSource> Sources);
 
@@ -81,7 +83,9 @@ public static class SpecLoader
         foreach (SpecDiagnostic warning in diagnostics) warnings.WriteLine(warning);
         if (models.Count == 0)
             throw new UserError(modelName is null ? $"'{path}' declares no model" : $"'{path}' declares no model named '{modelName}'");
-        return new SpecCompilationResult(selectedPath, models, emitted.Select(e => e.Source!).ToList());
+        List<GeneratedSource> generated = emitted.Select(e => e.Source!).ToList();
+        generated.Add(SpecCompiler.EmitRegistry(Namespace, models.Select(m => m.Name).ToList())!);   // models.Count > 0
+        return new SpecCompilationResult(selectedPath, models, generated);
     }
 
     private static (string Path, string? Model) Split(string spec)
@@ -119,16 +123,4 @@ public static class SpecLoader
 
     private static HashSet<string> ModelNames(SpecSource source) =>
         SpecCompiler.Parse(source).Spec?.Syntax.Models.Select(m => m.Name.Text).ToHashSet() ?? [];
-
-    private static ModelDefinition Define(Type type, string path)
-    {
-        var settings = (ModelSettings)type.GetProperty("Settings")!.GetValue(null)!;
-        var constructor = type.GetConstructor([typeof(Device)])!;
-        var auxLoss = type.GetProperty("AuxLoss")!;
-        return new ModelDefinition(settings.Name, settings, path, () =>
-        {
-            var model = (nn.Module<Tensor, Tensor>)constructor.Invoke([null]);
-            return new TrainableModel(model, () => (Tensor?)auxLoss.GetValue(model));
-        });
-    }
 }

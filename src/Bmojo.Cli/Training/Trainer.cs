@@ -18,7 +18,7 @@ public sealed record EvalResult(MqarConfig Config, double Accuracy, double Loss)
 /// to the bit (same machine, same thread count).</summary>
 public sealed class Trainer : IDisposable
 {
-    private readonly TrainableModel model;
+    private readonly nn.Module<Tensor, Tensor> model;
     private readonly AdamW optimizer;
     private readonly IReadOnlyList<string> optimizerNames;
     private readonly Mqar task;
@@ -37,7 +37,7 @@ public sealed class Trainer : IDisposable
                 throw new UserError($"{definition.Name} (vocabulary {task.Vocab}) cannot run MQAR {config}: {unfit}");
         random.manual_seed(options.Seed);
         model = definition.Create();
-        (optimizer, optimizerNames) = OptimizerFactory.Create(model.Module, options);
+        (optimizer, optimizerNames) = OptimizerFactory.Create(model, options);
         data = new DataRng(unchecked((ulong)options.Seed));
     }
 
@@ -50,7 +50,7 @@ public sealed class Trainer : IDisposable
 
     public bool Finished => Step >= Options.Steps;
 
-    public nn.Module<Tensor, Tensor> Module => model.Module;
+    public nn.Module<Tensor, Tensor> Module => model;
 
     /// <summary>A fresh run: torch seeded, the model initialised, the data stream at its start.</summary>
     public static Trainer Start(ModelDefinition definition, TrainingOptions options) => new(definition, options);
@@ -62,7 +62,7 @@ public sealed class Trainer : IDisposable
         var trainer = new Trainer(definition, checkpoint.Options);
         try
         {
-            checkpoint.Restore(trainer.model.Module, trainer.optimizer, trainer.optimizerNames);
+            checkpoint.Restore(trainer.model, trainer.optimizer, trainer.optimizerNames);
             trainer.Step = checkpoint.Step;
             trainer.data = checkpoint.Data;
             return trainer;
@@ -79,7 +79,7 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Writes the whole run state atomically (temporary file, flush, rename).</summary>
-    public void Save(string path) => Checkpoint.Write(path, Definition, Options, Step, data, model.Module, optimizer, optimizerNames);
+    public void Save(string path) => Checkpoint.Write(path, Definition, Options, Step, data, model, optimizer, optimizerNames);
 
     /// <summary>One optimizer step on a batch drawn from the data stream.</summary>
     public StepResult TrainStep()
@@ -92,12 +92,12 @@ public sealed class Trainer : IDisposable
         foreach (optim.ILearningRateController group in optimizer.ParamGroups) group.LearningRate = lr;
 
         using var scope = NewDisposeScope();
-        model.Module.train();
+        model.train();
         optimizer.zero_grad();
         (Tensor inputs, Tensor labels) = batch.ToTensors();
-        Tensor logits = model.Module.forward(inputs);
+        Tensor logits = model.forward(inputs);
         Tensor loss = AnswerLoss(logits, labels);
-        if (model.AuxLoss is Tensor aux) loss = loss + aux;
+        if (ModelDefinition.AuxLoss(model) is Tensor aux) loss = loss + aux;
         loss.backward();
         optimizer.step();
         float lossValue = loss.item<float>();
@@ -116,7 +116,7 @@ public sealed class Trainer : IDisposable
         foreach (MqarConfig config in settings)
             if (task.Check(config) is string unfit)
                 throw new UserError($"{Definition.Name} (vocabulary {task.Vocab}) cannot run MQAR {config}: {unfit}");
-        model.Module.eval();
+        model.eval();
         using var noGrad = no_grad();
         var results = new List<EvalResult>();
         foreach (MqarConfig config in settings)
@@ -129,7 +129,7 @@ public sealed class Trainer : IDisposable
                 using var scope = NewDisposeScope();
                 MqarBatch batch = task.Sample(rng, Math.Min(Options.Batch, examples - done), config);
                 (Tensor inputs, Tensor labels) = batch.ToTensors();
-                Tensor logits = model.Module.forward(inputs);
+                Tensor logits = model.forward(inputs);
                 int count = batch.AnswerCount;
                 lossSum += AnswerLoss(logits, labels).item<float>() * count;
                 correct += (long)Math.Round(AnswerAccuracy(logits, labels) * count);
@@ -137,7 +137,7 @@ public sealed class Trainer : IDisposable
             }
             results.Add(new EvalResult(config, (double)correct / answers, lossSum / answers));
         }
-        model.Module.train();
+        model.train();
         return results;
     }
 

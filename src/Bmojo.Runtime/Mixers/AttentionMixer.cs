@@ -11,19 +11,19 @@ namespace Bmojo.Runtime.Mixers;
 /// positions; <c>softmax(q k^T / sqrt(Dh) + mask) v</c> where query t sees keys j &lt;= t (and j &gt; t - w with a
 /// window w); output <c>out_proj</c> of the heads concatenated.
 /// </remarks>
-public sealed class AttentionMixer : nn.Module<Tensor, Tensor>, IMixer
+public sealed class AttentionMixer : Mixer
 {
     private readonly Linear in_proj;
     private readonly Linear out_proj;
 
-    private readonly int layerIndex;
     private readonly long dModel, heads, kvHeads, headDim;
     private readonly long? window;
     private readonly RotaryEmbedding rotary;
 
-    public AttentionMixer(int dModel, int layerIndex, AttentionOptions options) : base(nameof(AttentionMixer))
+    /// <param name="kernels">The model's kernel policy (attention has one path: torch's SDPA).</param>
+    public AttentionMixer(int dModel, int layerIndex, AttentionOptions options, KernelPolicy? kernels = null)
+        : base(nameof(AttentionMixer), layerIndex, kernels)
     {
-        this.layerIndex = layerIndex;
         CheckOptions(dModel, options);
         (this.dModel, heads, kvHeads, headDim, window) = (dModel, options.Heads, options.KvHeads, dModel / options.Heads, options.Window);
         rotary = new RotaryEmbedding(options.RotaryDim, options.RopeBase);
@@ -34,22 +34,25 @@ public sealed class AttentionMixer : nn.Module<Tensor, Tensor>, IMixer
 
     public override Tensor forward(Tensor x) => Run(x, cache: null);
 
-    public IMixerCache AllocateCache(long batch)
+    public override IMixerCache AllocateCache(long batch)
     {
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"{Where}: batch must be at least 1");
         Tensor empty = zeros(batch, kvHeads, 0, headDim, in_proj.weight!.dtype, in_proj.weight.device);     // (B, Hkv, 0, Dh)
         return new AttentionCache(empty, empty.clone());
     }
 
-    public Tensor Forward(Tensor x, IMixerCache cache) => cache is AttentionCache attention
+    public override Tensor Forward(Tensor x, IMixerCache cache) => cache is AttentionCache attention
         ? Run(x, attention)
         : throw new ArgumentException($"{Where}: expected an {nameof(AttentionCache)}, got {cache?.GetType().Name ?? "null"}", nameof(cache));
 
-    private string Where => $"{nameof(AttentionMixer)} (layer {layerIndex})";
+    private static readonly MixerPath TorchSdpa = new(TorchAttention: true);
+
+    private string Where => $"{nameof(AttentionMixer)} (layer {LayerIndex})";
 
     private Tensor Run(Tensor x, AttentionCache? cache)
     {
         MixerInput.Check(x, dModel, Where);
+        Ran(TorchSdpa);
         using var scope = NewDisposeScope();
         long batch = x.shape[0], length = x.shape[1], offset = cache?.Position ?? 0;
         Tensor[] qkv = in_proj.forward(x).split(new[] { heads * headDim, kvHeads * headDim, kvHeads * headDim }, -1);

@@ -8,9 +8,9 @@ namespace Bmojo.Runtime.Mixers;
 // Recurrent inference: a chunk of any length continues the cache and gives the full forward's outputs.
 public sealed partial class BmojoMixer
 {
-    public IMixerCache AllocateCache(long batch)
+    public override IMixerCache AllocateCache(long batch)
     {
-        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"B'MOJO mixer (layer {layerIndex}): batch must be at least 1");
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"B'MOJO mixer (layer {LayerIndex}): batch must be at least 1");
         Tensor weight = in_proj.weight!;
         IChunkStore[] stores = [.. Enumerable.Range(0, options.Retrieval is null ? 0 : (int)batch).Select(OpenStore)];
         return new BmojoCache(ssm?.AllocateCache(batch), stores, batch, kvHeads, headDim, weight.dtype, weight.device);
@@ -18,10 +18,10 @@ public sealed partial class BmojoMixer
 
     // Sequence b's store: in-process, or the file <StorePath>/layer<i>-seq<b>.chunks (kept across caches and runs).
     private IChunkStore OpenStore(int sequence) => options.Retrieval!.StorePath is { } directory
-        ? new FileChunkStore(Path.Combine(directory, $"layer{layerIndex}-seq{sequence}.chunks"))
+        ? new FileChunkStore(Path.Combine(directory, $"layer{LayerIndex}-seq{sequence}.chunks"))
         : new InProcessChunkStore();
 
-    public Tensor Forward(Tensor x, IMixerCache cache)
+    public override Tensor Forward(Tensor x, IMixerCache cache)
     {
         CheckInput(x);
         if (cache is not BmojoCache state)
@@ -41,6 +41,7 @@ public sealed partial class BmojoMixer
             outputs.Add(Step(x.narrow(1, done, take), state));
             done += take;
         }
+        Ran(new MixerPath(Scan: ssm?.LastPath?.Scan));                                       // the recurrent softmax: no BmojoPath
         return cat(outputs, 1).MoveToOuterDisposeScope();                                     // (B, T, D)
     }
 

@@ -16,7 +16,7 @@ namespace Bmojo.Runtime.Mixers;
 /// (kf, vf; absent without an SSM path or when tied to the k, v rows of in_proj), <c>predictor</c> (learned P only), <c>out_proj</c>.
 /// RoPE, when on, rotates q_t and k_t by their position t and kf_j by j, the position of the token it summarises.
 /// </summary>
-public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
+public sealed partial class BmojoMixer : Mixer
 {
     private readonly MambaMixer? ssm;
     private readonly Linear in_proj;
@@ -26,13 +26,17 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
 
     private readonly BmojoOptions options;
     private readonly RotaryEmbedding rotary;
-    private readonly int layerIndex, heads, kvHeads, headDim, window, fadingTokens, eideticCapacity;
+    private readonly BmojoPath attentionPath;
+    private readonly int heads, kvHeads, headDim, window, fadingTokens, eideticCapacity;
 
-    public BmojoMixer(int dModel, int layerIndex, BmojoOptions options) : base(nameof(BmojoMixer))
+    /// <param name="kernels">Its <see cref="KernelPolicy.BmojoAttention"/> picks the softmax of the full forward, its
+    /// <see cref="KernelPolicy.Scan"/> the fading SSM's scan; null: <see cref="KernelPolicy.Auto"/>.</param>
+    public BmojoMixer(int dModel, int layerIndex, BmojoOptions options, KernelPolicy? kernels = null)
+        : base(nameof(BmojoMixer), layerIndex, kernels)
     {
-        Validate(dModel, layerIndex, options);
+        attentionPath = Kernels.BmojoAttention;
+        Validate(dModel, layerIndex, options, attentionPath);
         this.options = options;
-        this.layerIndex = layerIndex;
         rotary = new RotaryEmbedding(options.Attention.RotaryDim, options.Attention.RopeBase);
         heads = options.Attention.Heads;
         kvHeads = options.Attention.KvHeads;
@@ -42,17 +46,13 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
         eideticCapacity = options.EideticCapacity;
         bool bias = options.Attention.Bias;
 
-        if (options.Fading is not null) ssm = new MambaMixer(dModel, layerIndex, options.Fading);
+        if (options.Fading is not null) ssm = new MambaMixer(dModel, layerIndex, options.Fading, Kernels);
         in_proj = nn.Linear(dModel, headDim * (heads + 2 * kvHeads), hasBias: bias);
         if (ssm is not null && !options.TiedFadingProjections) fading_proj = nn.Linear(dModel, 2 * kvHeads * headDim, hasBias: bias);
         if (options.Predictor == Predictor.Learned) predictor = nn.Linear(dModel, dModel, hasBias: false);
         out_proj = nn.Linear(heads * headDim, dModel, hasBias: bias);
         RegisterComponents();
     }
-
-    /// <summary>The path the softmax of the last full forward took (<see cref="BmojoOptions.Path"/> resolved); null
-    /// before any. Recurrent steps do not set it.</summary>
-    public BmojoPath? LastPath { get; private set; }
 
     public override Tensor forward(Tensor x)
     {
@@ -62,7 +62,7 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
         (Tensor q, Tensor k, Tensor v) = Project(x, start: 0);
         (Tensor kf, Tensor vf) = ProjectFading(y, k, v, start: 0);
         BmojoPath path = ResolvePath(q);
-        LastPath = path;
+        Ran(new MixerPath(Scan: ssm?.LastPath?.Scan, BmojoAttention: path));
         // On CUDA the fused path takes s and the eidetic tables from one fused pass (the innovation test and the FIFO
         // bookkeeping together); elsewhere s comes from the reference ops and the tables from torch.
         EideticSelection? fusedSelection = path == BmojoPath.Fused && x.device_type == DeviceType.CUDA && x.dtype != ScalarType.Float64
@@ -83,7 +83,7 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
     // The path Auto stands for with these queries (B, H, L, Dh); other paths are kept. With a gradient to compute Auto
     // takes the fused function only where both its passes are fused (bf16, heads <= 64: the tensor cores); elsewhere
     // its backward is the blockwise backward after a recompute (no faster), so training stays blockwise.
-    private BmojoPath ResolvePath(Tensor q) => options.Path != BmojoPath.Auto ? options.Path
+    private BmojoPath ResolvePath(Tensor q) => attentionPath != BmojoPath.Auto ? attentionPath
         : q.device_type == DeviceType.CUDA && q.dtype != ScalarType.Float64 && options.Retrieval is null
           && headDim <= FusedBmojoAttention.MaxHeadDim
           && (!(is_grad_enabled() && q.requires_grad) || BmojoAttentionFunction.FusesBothPasses(q))
@@ -159,9 +159,9 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
     // o (B, H, T, Dh) -> out_proj -> (B, T, D)
     private Tensor Output(Tensor o) => out_proj.forward(o.transpose(1, 2).reshape(o.shape[0], o.shape[2], heads * headDim));
 
-    private void CheckInput(Tensor x) => MixerInput.Check(x, in_proj.weight!.shape[1], $"B'MOJO mixer (layer {layerIndex})");
+    private void CheckInput(Tensor x) => MixerInput.Check(x, in_proj.weight!.shape[1], $"B'MOJO mixer (layer {LayerIndex})");
 
-    private static void Validate(int dModel, int layerIndex, BmojoOptions o)
+    private static void Validate(int dModel, int layerIndex, BmojoOptions o, BmojoPath path)
     {
         string where = $"B'MOJO layer {layerIndex}";
         AttentionOptions a = o.Attention;
@@ -177,7 +177,7 @@ public sealed partial class BmojoMixer : nn.Module<Tensor, Tensor>, IMixer
             throw new ArgumentException($"{where}: the innovation threshold tau is NaN");
         if (o.BlockSize < 1)
             throw new ArgumentException($"{where}: block size ({o.BlockSize}) must be >= 1");
-        if (o.Path == BmojoPath.Fused && (o.Retrieval is not null || dModel / a.Heads > FusedBmojoAttention.MaxHeadDim))
+        if (path == BmojoPath.Fused && (o.Retrieval is not null || dModel / a.Heads > FusedBmojoAttention.MaxHeadDim))
             throw new ArgumentException($"{where}: the fused path has no retrieval and holds heads of at most "
                                         + $"{FusedBmojoAttention.MaxHeadDim} (head size {dModel / a.Heads}); use the Auto or Blockwise path");
         if (o.Retrieval is { } r && (r.TopK < 1 || r.ChunkSize < 1))

@@ -10,7 +10,7 @@ public enum Predictor
     Learned,
 }
 
-/// <summary>Which implementation computes the B'MOJO softmax of a full forward.</summary>
+/// <summary>Which implementation computes the B'MOJO softmax of a full forward (<see cref="KernelPolicy.BmojoAttention"/>).</summary>
 public enum BmojoPath
 {
     /// <summary><see cref="Fused"/> for a forward without gradient (inference) on fp32/bf16/half CUDA tensors without
@@ -63,9 +63,6 @@ public sealed record BmojoOptions(
     bool TiedFadingProjections = false,
     RetrievalOptions? Retrieval = null) : MixerOptions
 {
-    /// <summary>The implementation of the full forward (recurrent inference has its own).</summary>
-    public BmojoPath Path { get; init; } = BmojoPath.Auto;
-
     /// <summary>Query block length of the blockwise path without retrieval (with retrieval a block is one query
     /// chunk of <see cref="RetrievalOptions.ChunkSize"/> tokens).</summary>
     public int BlockSize { get; init; } = 64;

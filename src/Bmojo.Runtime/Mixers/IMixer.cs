@@ -20,6 +20,10 @@ public interface IMixer
     /// advances the cache. Chunk-by-chunk and token-by-token runs equal the full forward on the whole sequence.
     /// </summary>
     Tensor Forward(Tensor x, IMixerCache cache);
+
+    /// <summary>Which implementation the last forward (full or cached) ran; null before any. Every mixer sets it
+    /// through <see cref="Mixer"/>.</summary>
+    MixerPath? LastPath { get; }
 }
 
 /// <summary>The state a mixer carries between chunks of one batch of sequences.</summary>

@@ -12,7 +12,7 @@ namespace Bmojo.Runtime.Mixers;
 /// output <c>out_proj(y)</c>. A_log, D and the dt bias stay fp32 when the module is cast to bf16/half
 /// (the scan runs in fp32 anyway); they are out of weight decay and carry their own init (<see cref="IParameterGroups"/>).
 /// </remarks>
-public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGroups
+public sealed class MambaMixer : Mixer, IParameterGroups
 {
     private readonly Linear in_proj;
     private readonly Conv1d conv1d;
@@ -23,13 +23,14 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGr
     private Parameter D;
     private readonly Linear out_proj;
 
-    private readonly int layerIndex;
     private readonly long dInner, dState, dConv, dtRank;
 
-    public MambaMixer(int dModel, int layerIndex, MambaOptions options) : base(nameof(MambaMixer))
+    /// <param name="kernels">Its <see cref="KernelPolicy.Scan"/> picks the scan; null: <see cref="KernelPolicy.Auto"/>.</param>
+    public MambaMixer(int dModel, int layerIndex, MambaOptions options, KernelPolicy? kernels = null)
+        : base(nameof(MambaMixer), layerIndex, kernels)
     {
         MambaShape shape = MambaShape.Of(dModel, layerIndex, options);
-        this.layerIndex = layerIndex;
+        ScanPath = Kernels.Scan;
         (dInner, dState, dConv, dtRank) = (shape.DInner, options.DState, options.DConv, shape.DtRank);
 
         in_proj = nn.Linear(dModel, 2 * dInner, hasBias: options.Bias);
@@ -43,24 +44,15 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGr
         RegisterComponents();
     }
 
-    /// <summary>The scan implementation; all paths compute the same function.</summary>
-    public ScanPath ScanPath { get; set; } = ScanPath.Auto;
-
-    /// <summary>Sets <see cref="ScanPath"/> on every Mamba mixer of a model (B'MOJO's fading SSM included).</summary>
-    public static void UseScanPath(nn.Module model, ScanPath path)
-    {
-        foreach (MambaMixer mixer in model.modules().Prepend(model).OfType<MambaMixer>()) mixer.ScanPath = path;
-    }
-
-    /// <summary>The path the scan of the last forward took (<see cref="ScanPath"/> resolved); null before any.</summary>
-    public ScanPath? LastScanPath { get; private set; }
+    /// <summary>The scan implementation, from the kernel policy; all paths compute the same function.</summary>
+    public ScanPath ScanPath { get; }
 
     /// <summary>d_inner = expand * d_model.</summary>
     public long DInner => dInner;
 
     public override Tensor forward(Tensor x) => Run(x, cache: null);
 
-    public IMixerCache AllocateCache(long batch)
+    public override IMixerCache AllocateCache(long batch)
     {
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"{Where}: batch must be at least 1");
         Device device = in_proj.weight!.device;
@@ -69,7 +61,7 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGr
                               zeros(batch, dInner, dState, stateType, device));               // (B, d_inner, N)
     }
 
-    public Tensor Forward(Tensor x, IMixerCache cache) => cache is MambaCache mamba
+    public override Tensor Forward(Tensor x, IMixerCache cache) => cache is MambaCache mamba
         ? Run(x, mamba)
         : throw new ArgumentException($"{Where}: expected a {nameof(MambaCache)}, got {cache?.GetType().Name ?? "null"}", nameof(cache));
 
@@ -77,7 +69,7 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGr
 
     public IEnumerable<Parameter> NoReinitParameters() => new[] { dt_proj.weight!, dt_proj.bias!, A_log, D };
 
-    private string Where => $"{nameof(MambaMixer)} (layer {layerIndex})";
+    private string Where => $"{nameof(MambaMixer)} (layer {LayerIndex})";
 
     private Tensor Run(Tensor x, MambaCache? cache)
     {
@@ -99,7 +91,7 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>, IMixer, IParameterGr
         Tensor A = -exp(A_log.to_type(ComputeType));                                        // (d_inner, N)
 
         ScanPath path = SelectiveScan.Resolve(ScanPath, xs, delta, A, B, C, D, z, dt_proj.bias, cache?.SsmState, keepFinalState: cache is not null);
-        LastScanPath = path;
+        Ran(new MixerPath(Scan: path));
         (Tensor y, Tensor? state) = SelectiveScan.Run(path, xs, delta, A, B, C, D, z, dt_proj.bias, deltaSoftplus: true,
                                                       initialState: cache?.SsmState, keepFinalState: cache is not null);
         if (cache is not null)

@@ -20,7 +20,7 @@ namespace Bmojo.Models
     /// </list>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("Bmojo.Dsl.Generator", "0.1.0")]
-    public sealed partial class JambaTiny : global::TorchSharp.torch.nn.Module<global::TorchSharp.torch.Tensor, global::TorchSharp.torch.Tensor>
+    public sealed partial class JambaTiny : global::Bmojo.Runtime.LanguageModel
     {
         /// <summary>Trainable scalars of the built model: the sum of <c>numel</c> over <c>parameters()</c>.</summary>
         public const long ParameterCount = 361_152;
@@ -38,8 +38,9 @@ namespace Bmojo.Models
         private static readonly global::Bmojo.Runtime.Blocks.MoeOptions MoeOptions =
             new(Experts: 4, TopK: 2, Expert: new(Hidden: 128, Activation: global::Bmojo.Runtime.Blocks.Activation.Silu, Gated: true, Bias: false), AuxLossWeight: 0.01);
 
-        /// <summary>The resolved settings of the spec: every default filled in, one entry per layer.</summary>
-        public static global::Bmojo.Runtime.ModelSettings Settings { get; } = new(
+        /// <summary>The resolved settings of the spec: every default filled in, one entry per layer, and the build's
+        /// kernel policy (an instance's <c>Settings</c> hold the policy it was built with).</summary>
+        public static global::Bmojo.Runtime.ModelSettings SpecSettings { get; } = new(
             Name: nameof(JambaTiny),
             Vocab: Vocab,
             DModel: DModel,
@@ -52,61 +53,29 @@ namespace Bmojo.Models
                 new(2, AttentionOptions, MlpOptions, new(FixedFloats: 0, KvFloatsPerToken: 64, KvTokenCap: null, RetrievalFloats: 0)),
                 new(3, MambaOptions, MoeOptions, new(FixedFloats: 2_432, KvFloatsPerToken: 0, KvTokenCap: 0, RetrievalFloats: 0)),
             },
-            ParameterCount: ParameterCount);
-
-        /// <summary>Token embedding, blocks and final norm: <c>backbone.embedding</c>, <c>backbone.layers.{i}</c>, <c>backbone.norm_f</c>.</summary>
-        private readonly global::Bmojo.Runtime.Backbone backbone;
+            ParameterCount: ParameterCount,
+            Kernels: global::Bmojo.Runtime.KernelPolicy.Auto);
 
         /// <summary>Builds the model with freshly initialised weights.</summary>
         /// <param name="device">Where the weights live; null: the CPU.</param>
-        public JambaTiny(global::TorchSharp.torch.Device? device = null) : base(nameof(JambaTiny))
+        /// <param name="kernels">The kernel policy of every mixer, fixed for the life of the model; null: the build's
+        /// (<see cref="SpecSettings"/>).</param>
+        public JambaTiny(global::TorchSharp.torch.Device? device = null, global::Bmojo.Runtime.KernelPolicy? kernels = null)
+            : base(SpecSettings, kernels, Layers, device)
         {
-            global::Bmojo.Runtime.Blocks.Block[] layers =
-            {
-                // layer 0: mamba(d_state 16) | gated-mlp(128)
-                new(DModel, 0, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 0, MambaOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 1: mamba(d_state 16) | moe(4 x gated-mlp(128), top 2)
-                new(DModel, 1, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 1, MambaOptions), NormOptions, new global::Bmojo.Runtime.Blocks.MixtureOfExperts(DModel, MoeOptions)),
-                // layer 2: attention | gated-mlp(128)
-                new(DModel, 2, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 2, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 3: mamba(d_state 16) | moe(4 x gated-mlp(128), top 2)
-                new(DModel, 3, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 3, MambaOptions), NormOptions, new global::Bmojo.Runtime.Blocks.MixtureOfExperts(DModel, MoeOptions)),
-            };
-            backbone = new global::Bmojo.Runtime.Backbone(Vocab, DModel, layers, NormOptions);
-            RegisterComponents();
-            if (device is not null) global::TorchSharp.ModuleExtensionMethods.to(this, device);
         }
 
-        /// <summary>Next-token logits at every position of a batch of whole sequences.</summary>
-        /// <param name="tokens">Token ids <c>(B, L)</c>, int64.</param>
-        /// <returns>Logits <c>(B, L, V)</c>.</returns>
-        public override global::TorchSharp.torch.Tensor forward(global::TorchSharp.torch.Tensor tokens)
+        /// <summary>The blocks, one per layer, each mixer built with <paramref name="kernels"/>.</summary>
+        private static global::Bmojo.Runtime.Blocks.Block[] Layers(global::Bmojo.Runtime.KernelPolicy kernels) => new global::Bmojo.Runtime.Blocks.Block[]
         {
-            using var scope = global::TorchSharp.torch.NewDisposeScope();
-            global::TorchSharp.torch.Tensor hidden = backbone.forward(tokens);  // (B, L, D)
-            return Logits(hidden).MoveToOuterDisposeScope();  // (B, L, V)
-        }
-
-        /// <summary>An empty inference cache for <paramref name="batch"/> sequences, one entry per layer.</summary>
-        public global::Bmojo.Runtime.ModelCache AllocateCache(long batch) => backbone.AllocateCache(batch);
-
-        /// <summary>Logits of a chunk of tokens that continues the sequences held by <paramref name="cache"/>,
-        /// which it advances; chunk by chunk gives the same logits as <see cref="forward"/> on the whole.</summary>
-        /// <param name="tokens">Token ids <c>(B, T)</c>, int64, T &gt;= 1.</param>
-        /// <param name="cache">From <see cref="AllocateCache"/>, holding the tokens before these.</param>
-        /// <returns>Logits <c>(B, T, V)</c>.</returns>
-        public global::TorchSharp.torch.Tensor Forward(global::TorchSharp.torch.Tensor tokens, global::Bmojo.Runtime.ModelCache cache)
-        {
-            using var scope = global::TorchSharp.torch.NewDisposeScope();
-            global::TorchSharp.torch.Tensor hidden = backbone.Forward(tokens, cache);  // (B, T, D)
-            return Logits(hidden).MoveToOuterDisposeScope();  // (B, T, V)
-        }
-
-        /// <summary>The MoE load-balancing loss of the last forward, weighted; null when no layer has MoE.</summary>
-        public global::TorchSharp.torch.Tensor? AuxLoss => backbone.AuxLoss;
-
-        /// <summary>Hidden states <c>(..., D)</c> to logits <c>(..., V)</c> through the token embedding (tied).</summary>
-        private global::TorchSharp.torch.Tensor Logits(global::TorchSharp.torch.Tensor hidden) =>
-            global::TorchSharp.torch.nn.functional.linear(hidden, backbone.EmbeddingWeight);
+            // layer 0: mamba(d_state 16) | gated-mlp(128)
+            new(DModel, 0, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 0, MambaOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 1: mamba(d_state 16) | moe(4 x gated-mlp(128), top 2)
+            new(DModel, 1, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 1, MambaOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.MixtureOfExperts(DModel, MoeOptions)),
+            // layer 2: attention | gated-mlp(128)
+            new(DModel, 2, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 2, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 3: mamba(d_state 16) | moe(4 x gated-mlp(128), top 2)
+            new(DModel, 3, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 3, MambaOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.MixtureOfExperts(DModel, MoeOptions)),
+        };
     }
 }

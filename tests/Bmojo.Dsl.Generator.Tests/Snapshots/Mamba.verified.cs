@@ -65,7 +65,7 @@ namespace Bmojo.Models
     /// </list>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("Bmojo.Dsl.Generator", "0.1.0")]
-    public sealed partial class Mamba : global::TorchSharp.torch.nn.Module<global::TorchSharp.torch.Tensor, global::TorchSharp.torch.Tensor>
+    public sealed partial class Mamba : global::Bmojo.Runtime.LanguageModel
     {
         /// <summary>Trainable scalars of the built model: the sum of <c>numel</c> over <c>parameters()</c>.</summary>
         public const long ParameterCount = 371_516_416;
@@ -77,8 +77,9 @@ namespace Bmojo.Models
         private static readonly global::Bmojo.Runtime.Mixers.MambaOptions MambaOptions =
             new(DState: 16, DConv: 4, Expand: 2, DtRank: 64, DtMin: 0.001, DtMax: 0.1, DtInitFloor: 0.0001, ConvBias: true, Bias: false);
 
-        /// <summary>The resolved settings of the spec: every default filled in, one entry per layer.</summary>
-        public static global::Bmojo.Runtime.ModelSettings Settings { get; } = new(
+        /// <summary>The resolved settings of the spec: every default filled in, one entry per layer, and the build's
+        /// kernel policy (an instance's <c>Settings</c> hold the policy it was built with).</summary>
+        public static global::Bmojo.Runtime.ModelSettings SpecSettings { get; } = new(
             Name: nameof(Mamba),
             Vocab: Vocab,
             DModel: DModel,
@@ -135,149 +136,117 @@ namespace Bmojo.Models
                 new(46, MambaOptions, null, new(FixedFloats: 38_912, KvFloatsPerToken: 0, KvTokenCap: 0, RetrievalFloats: 0)),
                 new(47, MambaOptions, null, new(FixedFloats: 38_912, KvFloatsPerToken: 0, KvTokenCap: 0, RetrievalFloats: 0)),
             },
-            ParameterCount: ParameterCount);
-
-        /// <summary>Token embedding, blocks and final norm: <c>backbone.embedding</c>, <c>backbone.layers.{i}</c>, <c>backbone.norm_f</c>.</summary>
-        private readonly global::Bmojo.Runtime.Backbone backbone;
+            ParameterCount: ParameterCount,
+            Kernels: global::Bmojo.Runtime.KernelPolicy.Auto);
 
         /// <summary>Builds the model with freshly initialised weights.</summary>
         /// <param name="device">Where the weights live; null: the CPU.</param>
-        public Mamba(global::TorchSharp.torch.Device? device = null) : base(nameof(Mamba))
+        /// <param name="kernels">The kernel policy of every mixer, fixed for the life of the model; null: the build's
+        /// (<see cref="SpecSettings"/>).</param>
+        public Mamba(global::TorchSharp.torch.Device? device = null, global::Bmojo.Runtime.KernelPolicy? kernels = null)
+            : base(SpecSettings, kernels, Layers, device)
         {
-            global::Bmojo.Runtime.Blocks.Block[] layers =
-            {
-                // layer 0: mamba(d_state 16) | none
-                new(DModel, 0, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 0, MambaOptions), NormOptions, null),
-                // layer 1: mamba(d_state 16) | none
-                new(DModel, 1, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 1, MambaOptions), NormOptions, null),
-                // layer 2: mamba(d_state 16) | none
-                new(DModel, 2, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 2, MambaOptions), NormOptions, null),
-                // layer 3: mamba(d_state 16) | none
-                new(DModel, 3, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 3, MambaOptions), NormOptions, null),
-                // layer 4: mamba(d_state 16) | none
-                new(DModel, 4, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 4, MambaOptions), NormOptions, null),
-                // layer 5: mamba(d_state 16) | none
-                new(DModel, 5, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 5, MambaOptions), NormOptions, null),
-                // layer 6: mamba(d_state 16) | none
-                new(DModel, 6, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 6, MambaOptions), NormOptions, null),
-                // layer 7: mamba(d_state 16) | none
-                new(DModel, 7, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 7, MambaOptions), NormOptions, null),
-                // layer 8: mamba(d_state 16) | none
-                new(DModel, 8, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 8, MambaOptions), NormOptions, null),
-                // layer 9: mamba(d_state 16) | none
-                new(DModel, 9, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 9, MambaOptions), NormOptions, null),
-                // layer 10: mamba(d_state 16) | none
-                new(DModel, 10, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 10, MambaOptions), NormOptions, null),
-                // layer 11: mamba(d_state 16) | none
-                new(DModel, 11, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 11, MambaOptions), NormOptions, null),
-                // layer 12: mamba(d_state 16) | none
-                new(DModel, 12, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 12, MambaOptions), NormOptions, null),
-                // layer 13: mamba(d_state 16) | none
-                new(DModel, 13, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 13, MambaOptions), NormOptions, null),
-                // layer 14: mamba(d_state 16) | none
-                new(DModel, 14, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 14, MambaOptions), NormOptions, null),
-                // layer 15: mamba(d_state 16) | none
-                new(DModel, 15, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 15, MambaOptions), NormOptions, null),
-                // layer 16: mamba(d_state 16) | none
-                new(DModel, 16, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 16, MambaOptions), NormOptions, null),
-                // layer 17: mamba(d_state 16) | none
-                new(DModel, 17, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 17, MambaOptions), NormOptions, null),
-                // layer 18: mamba(d_state 16) | none
-                new(DModel, 18, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 18, MambaOptions), NormOptions, null),
-                // layer 19: mamba(d_state 16) | none
-                new(DModel, 19, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 19, MambaOptions), NormOptions, null),
-                // layer 20: mamba(d_state 16) | none
-                new(DModel, 20, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 20, MambaOptions), NormOptions, null),
-                // layer 21: mamba(d_state 16) | none
-                new(DModel, 21, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 21, MambaOptions), NormOptions, null),
-                // layer 22: mamba(d_state 16) | none
-                new(DModel, 22, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 22, MambaOptions), NormOptions, null),
-                // layer 23: mamba(d_state 16) | none
-                new(DModel, 23, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 23, MambaOptions), NormOptions, null),
-                // layer 24: mamba(d_state 16) | none
-                new(DModel, 24, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 24, MambaOptions), NormOptions, null),
-                // layer 25: mamba(d_state 16) | none
-                new(DModel, 25, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 25, MambaOptions), NormOptions, null),
-                // layer 26: mamba(d_state 16) | none
-                new(DModel, 26, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 26, MambaOptions), NormOptions, null),
-                // layer 27: mamba(d_state 16) | none
-                new(DModel, 27, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 27, MambaOptions), NormOptions, null),
-                // layer 28: mamba(d_state 16) | none
-                new(DModel, 28, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 28, MambaOptions), NormOptions, null),
-                // layer 29: mamba(d_state 16) | none
-                new(DModel, 29, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 29, MambaOptions), NormOptions, null),
-                // layer 30: mamba(d_state 16) | none
-                new(DModel, 30, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 30, MambaOptions), NormOptions, null),
-                // layer 31: mamba(d_state 16) | none
-                new(DModel, 31, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 31, MambaOptions), NormOptions, null),
-                // layer 32: mamba(d_state 16) | none
-                new(DModel, 32, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 32, MambaOptions), NormOptions, null),
-                // layer 33: mamba(d_state 16) | none
-                new(DModel, 33, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 33, MambaOptions), NormOptions, null),
-                // layer 34: mamba(d_state 16) | none
-                new(DModel, 34, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 34, MambaOptions), NormOptions, null),
-                // layer 35: mamba(d_state 16) | none
-                new(DModel, 35, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 35, MambaOptions), NormOptions, null),
-                // layer 36: mamba(d_state 16) | none
-                new(DModel, 36, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 36, MambaOptions), NormOptions, null),
-                // layer 37: mamba(d_state 16) | none
-                new(DModel, 37, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 37, MambaOptions), NormOptions, null),
-                // layer 38: mamba(d_state 16) | none
-                new(DModel, 38, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 38, MambaOptions), NormOptions, null),
-                // layer 39: mamba(d_state 16) | none
-                new(DModel, 39, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 39, MambaOptions), NormOptions, null),
-                // layer 40: mamba(d_state 16) | none
-                new(DModel, 40, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 40, MambaOptions), NormOptions, null),
-                // layer 41: mamba(d_state 16) | none
-                new(DModel, 41, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 41, MambaOptions), NormOptions, null),
-                // layer 42: mamba(d_state 16) | none
-                new(DModel, 42, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 42, MambaOptions), NormOptions, null),
-                // layer 43: mamba(d_state 16) | none
-                new(DModel, 43, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 43, MambaOptions), NormOptions, null),
-                // layer 44: mamba(d_state 16) | none
-                new(DModel, 44, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 44, MambaOptions), NormOptions, null),
-                // layer 45: mamba(d_state 16) | none
-                new(DModel, 45, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 45, MambaOptions), NormOptions, null),
-                // layer 46: mamba(d_state 16) | none
-                new(DModel, 46, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 46, MambaOptions), NormOptions, null),
-                // layer 47: mamba(d_state 16) | none
-                new(DModel, 47, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 47, MambaOptions), NormOptions, null),
-            };
-            backbone = new global::Bmojo.Runtime.Backbone(Vocab, DModel, layers, NormOptions);
-            RegisterComponents();
-            if (device is not null) global::TorchSharp.ModuleExtensionMethods.to(this, device);
         }
 
-        /// <summary>Next-token logits at every position of a batch of whole sequences.</summary>
-        /// <param name="tokens">Token ids <c>(B, L)</c>, int64.</param>
-        /// <returns>Logits <c>(B, L, V)</c>.</returns>
-        public override global::TorchSharp.torch.Tensor forward(global::TorchSharp.torch.Tensor tokens)
+        /// <summary>The blocks, one per layer, each mixer built with <paramref name="kernels"/>.</summary>
+        private static global::Bmojo.Runtime.Blocks.Block[] Layers(global::Bmojo.Runtime.KernelPolicy kernels) => new global::Bmojo.Runtime.Blocks.Block[]
         {
-            using var scope = global::TorchSharp.torch.NewDisposeScope();
-            global::TorchSharp.torch.Tensor hidden = backbone.forward(tokens);  // (B, L, D)
-            return Logits(hidden).MoveToOuterDisposeScope();  // (B, L, V)
-        }
-
-        /// <summary>An empty inference cache for <paramref name="batch"/> sequences, one entry per layer.</summary>
-        public global::Bmojo.Runtime.ModelCache AllocateCache(long batch) => backbone.AllocateCache(batch);
-
-        /// <summary>Logits of a chunk of tokens that continues the sequences held by <paramref name="cache"/>,
-        /// which it advances; chunk by chunk gives the same logits as <see cref="forward"/> on the whole.</summary>
-        /// <param name="tokens">Token ids <c>(B, T)</c>, int64, T &gt;= 1.</param>
-        /// <param name="cache">From <see cref="AllocateCache"/>, holding the tokens before these.</param>
-        /// <returns>Logits <c>(B, T, V)</c>.</returns>
-        public global::TorchSharp.torch.Tensor Forward(global::TorchSharp.torch.Tensor tokens, global::Bmojo.Runtime.ModelCache cache)
-        {
-            using var scope = global::TorchSharp.torch.NewDisposeScope();
-            global::TorchSharp.torch.Tensor hidden = backbone.Forward(tokens, cache);  // (B, T, D)
-            return Logits(hidden).MoveToOuterDisposeScope();  // (B, T, V)
-        }
-
-        /// <summary>The MoE load-balancing loss of the last forward, weighted; null when no layer has MoE.</summary>
-        public global::TorchSharp.torch.Tensor? AuxLoss => backbone.AuxLoss;
-
-        /// <summary>Hidden states <c>(..., D)</c> to logits <c>(..., V)</c> through the token embedding (tied).</summary>
-        private global::TorchSharp.torch.Tensor Logits(global::TorchSharp.torch.Tensor hidden) =>
-            global::TorchSharp.torch.nn.functional.linear(hidden, backbone.EmbeddingWeight);
+            // layer 0: mamba(d_state 16) | none
+            new(DModel, 0, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 0, MambaOptions, kernels), NormOptions, null),
+            // layer 1: mamba(d_state 16) | none
+            new(DModel, 1, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 1, MambaOptions, kernels), NormOptions, null),
+            // layer 2: mamba(d_state 16) | none
+            new(DModel, 2, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 2, MambaOptions, kernels), NormOptions, null),
+            // layer 3: mamba(d_state 16) | none
+            new(DModel, 3, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 3, MambaOptions, kernels), NormOptions, null),
+            // layer 4: mamba(d_state 16) | none
+            new(DModel, 4, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 4, MambaOptions, kernels), NormOptions, null),
+            // layer 5: mamba(d_state 16) | none
+            new(DModel, 5, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 5, MambaOptions, kernels), NormOptions, null),
+            // layer 6: mamba(d_state 16) | none
+            new(DModel, 6, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 6, MambaOptions, kernels), NormOptions, null),
+            // layer 7: mamba(d_state 16) | none
+            new(DModel, 7, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 7, MambaOptions, kernels), NormOptions, null),
+            // layer 8: mamba(d_state 16) | none
+            new(DModel, 8, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 8, MambaOptions, kernels), NormOptions, null),
+            // layer 9: mamba(d_state 16) | none
+            new(DModel, 9, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 9, MambaOptions, kernels), NormOptions, null),
+            // layer 10: mamba(d_state 16) | none
+            new(DModel, 10, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 10, MambaOptions, kernels), NormOptions, null),
+            // layer 11: mamba(d_state 16) | none
+            new(DModel, 11, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 11, MambaOptions, kernels), NormOptions, null),
+            // layer 12: mamba(d_state 16) | none
+            new(DModel, 12, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 12, MambaOptions, kernels), NormOptions, null),
+            // layer 13: mamba(d_state 16) | none
+            new(DModel, 13, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 13, MambaOptions, kernels), NormOptions, null),
+            // layer 14: mamba(d_state 16) | none
+            new(DModel, 14, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 14, MambaOptions, kernels), NormOptions, null),
+            // layer 15: mamba(d_state 16) | none
+            new(DModel, 15, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 15, MambaOptions, kernels), NormOptions, null),
+            // layer 16: mamba(d_state 16) | none
+            new(DModel, 16, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 16, MambaOptions, kernels), NormOptions, null),
+            // layer 17: mamba(d_state 16) | none
+            new(DModel, 17, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 17, MambaOptions, kernels), NormOptions, null),
+            // layer 18: mamba(d_state 16) | none
+            new(DModel, 18, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 18, MambaOptions, kernels), NormOptions, null),
+            // layer 19: mamba(d_state 16) | none
+            new(DModel, 19, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 19, MambaOptions, kernels), NormOptions, null),
+            // layer 20: mamba(d_state 16) | none
+            new(DModel, 20, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 20, MambaOptions, kernels), NormOptions, null),
+            // layer 21: mamba(d_state 16) | none
+            new(DModel, 21, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 21, MambaOptions, kernels), NormOptions, null),
+            // layer 22: mamba(d_state 16) | none
+            new(DModel, 22, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 22, MambaOptions, kernels), NormOptions, null),
+            // layer 23: mamba(d_state 16) | none
+            new(DModel, 23, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 23, MambaOptions, kernels), NormOptions, null),
+            // layer 24: mamba(d_state 16) | none
+            new(DModel, 24, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 24, MambaOptions, kernels), NormOptions, null),
+            // layer 25: mamba(d_state 16) | none
+            new(DModel, 25, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 25, MambaOptions, kernels), NormOptions, null),
+            // layer 26: mamba(d_state 16) | none
+            new(DModel, 26, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 26, MambaOptions, kernels), NormOptions, null),
+            // layer 27: mamba(d_state 16) | none
+            new(DModel, 27, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 27, MambaOptions, kernels), NormOptions, null),
+            // layer 28: mamba(d_state 16) | none
+            new(DModel, 28, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 28, MambaOptions, kernels), NormOptions, null),
+            // layer 29: mamba(d_state 16) | none
+            new(DModel, 29, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 29, MambaOptions, kernels), NormOptions, null),
+            // layer 30: mamba(d_state 16) | none
+            new(DModel, 30, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 30, MambaOptions, kernels), NormOptions, null),
+            // layer 31: mamba(d_state 16) | none
+            new(DModel, 31, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 31, MambaOptions, kernels), NormOptions, null),
+            // layer 32: mamba(d_state 16) | none
+            new(DModel, 32, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 32, MambaOptions, kernels), NormOptions, null),
+            // layer 33: mamba(d_state 16) | none
+            new(DModel, 33, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 33, MambaOptions, kernels), NormOptions, null),
+            // layer 34: mamba(d_state 16) | none
+            new(DModel, 34, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 34, MambaOptions, kernels), NormOptions, null),
+            // layer 35: mamba(d_state 16) | none
+            new(DModel, 35, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 35, MambaOptions, kernels), NormOptions, null),
+            // layer 36: mamba(d_state 16) | none
+            new(DModel, 36, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 36, MambaOptions, kernels), NormOptions, null),
+            // layer 37: mamba(d_state 16) | none
+            new(DModel, 37, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 37, MambaOptions, kernels), NormOptions, null),
+            // layer 38: mamba(d_state 16) | none
+            new(DModel, 38, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 38, MambaOptions, kernels), NormOptions, null),
+            // layer 39: mamba(d_state 16) | none
+            new(DModel, 39, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 39, MambaOptions, kernels), NormOptions, null),
+            // layer 40: mamba(d_state 16) | none
+            new(DModel, 40, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 40, MambaOptions, kernels), NormOptions, null),
+            // layer 41: mamba(d_state 16) | none
+            new(DModel, 41, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 41, MambaOptions, kernels), NormOptions, null),
+            // layer 42: mamba(d_state 16) | none
+            new(DModel, 42, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 42, MambaOptions, kernels), NormOptions, null),
+            // layer 43: mamba(d_state 16) | none
+            new(DModel, 43, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 43, MambaOptions, kernels), NormOptions, null),
+            // layer 44: mamba(d_state 16) | none
+            new(DModel, 44, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 44, MambaOptions, kernels), NormOptions, null),
+            // layer 45: mamba(d_state 16) | none
+            new(DModel, 45, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 45, MambaOptions, kernels), NormOptions, null),
+            // layer 46: mamba(d_state 16) | none
+            new(DModel, 46, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 46, MambaOptions, kernels), NormOptions, null),
+            // layer 47: mamba(d_state 16) | none
+            new(DModel, 47, new global::Bmojo.Runtime.Mixers.MambaMixer(DModel, 47, MambaOptions, kernels), NormOptions, null),
+        };
     }
 }

@@ -41,7 +41,7 @@ namespace Bmojo.Models
     /// </list>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("Bmojo.Dsl.Generator", "0.1.0")]
-    public sealed partial class Transformer : global::TorchSharp.torch.nn.Module<global::TorchSharp.torch.Tensor, global::TorchSharp.torch.Tensor>
+    public sealed partial class Transformer : global::Bmojo.Runtime.LanguageModel
     {
         /// <summary>Trainable scalars of the built model: the sum of <c>numel</c> over <c>parameters()</c>.</summary>
         public const long ParameterCount = 353_576_960;
@@ -55,8 +55,9 @@ namespace Bmojo.Models
         private static readonly global::Bmojo.Runtime.Blocks.MlpOptions MlpOptions =
             new(Hidden: 4096, Activation: global::Bmojo.Runtime.Blocks.Activation.Gelu, Gated: false, Bias: false);
 
-        /// <summary>The resolved settings of the spec: every default filled in, one entry per layer.</summary>
-        public static global::Bmojo.Runtime.ModelSettings Settings { get; } = new(
+        /// <summary>The resolved settings of the spec: every default filled in, one entry per layer, and the build's
+        /// kernel policy (an instance's <c>Settings</c> hold the policy it was built with).</summary>
+        public static global::Bmojo.Runtime.ModelSettings SpecSettings { get; } = new(
             Name: nameof(Transformer),
             Vocab: Vocab,
             DModel: DModel,
@@ -89,101 +90,69 @@ namespace Bmojo.Models
                 new(22, AttentionOptions, MlpOptions, new(FixedFloats: 0, KvFloatsPerToken: 2_048, KvTokenCap: null, RetrievalFloats: 0)),
                 new(23, AttentionOptions, MlpOptions, new(FixedFloats: 0, KvFloatsPerToken: 2_048, KvTokenCap: null, RetrievalFloats: 0)),
             },
-            ParameterCount: ParameterCount);
-
-        /// <summary>Token embedding, blocks and final norm: <c>backbone.embedding</c>, <c>backbone.layers.{i}</c>, <c>backbone.norm_f</c>.</summary>
-        private readonly global::Bmojo.Runtime.Backbone backbone;
+            ParameterCount: ParameterCount,
+            Kernels: global::Bmojo.Runtime.KernelPolicy.Auto);
 
         /// <summary>Builds the model with freshly initialised weights.</summary>
         /// <param name="device">Where the weights live; null: the CPU.</param>
-        public Transformer(global::TorchSharp.torch.Device? device = null) : base(nameof(Transformer))
+        /// <param name="kernels">The kernel policy of every mixer, fixed for the life of the model; null: the build's
+        /// (<see cref="SpecSettings"/>).</param>
+        public Transformer(global::TorchSharp.torch.Device? device = null, global::Bmojo.Runtime.KernelPolicy? kernels = null)
+            : base(SpecSettings, kernels, Layers, device)
         {
-            global::Bmojo.Runtime.Blocks.Block[] layers =
-            {
-                // layer 0: attention | mlp(4096)
-                new(DModel, 0, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 0, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 1: attention | mlp(4096)
-                new(DModel, 1, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 1, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 2: attention | mlp(4096)
-                new(DModel, 2, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 2, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 3: attention | mlp(4096)
-                new(DModel, 3, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 3, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 4: attention | mlp(4096)
-                new(DModel, 4, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 4, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 5: attention | mlp(4096)
-                new(DModel, 5, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 5, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 6: attention | mlp(4096)
-                new(DModel, 6, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 6, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 7: attention | mlp(4096)
-                new(DModel, 7, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 7, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 8: attention | mlp(4096)
-                new(DModel, 8, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 8, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 9: attention | mlp(4096)
-                new(DModel, 9, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 9, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 10: attention | mlp(4096)
-                new(DModel, 10, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 10, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 11: attention | mlp(4096)
-                new(DModel, 11, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 11, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 12: attention | mlp(4096)
-                new(DModel, 12, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 12, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 13: attention | mlp(4096)
-                new(DModel, 13, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 13, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 14: attention | mlp(4096)
-                new(DModel, 14, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 14, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 15: attention | mlp(4096)
-                new(DModel, 15, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 15, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 16: attention | mlp(4096)
-                new(DModel, 16, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 16, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 17: attention | mlp(4096)
-                new(DModel, 17, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 17, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 18: attention | mlp(4096)
-                new(DModel, 18, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 18, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 19: attention | mlp(4096)
-                new(DModel, 19, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 19, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 20: attention | mlp(4096)
-                new(DModel, 20, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 20, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 21: attention | mlp(4096)
-                new(DModel, 21, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 21, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 22: attention | mlp(4096)
-                new(DModel, 22, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 22, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-                // layer 23: attention | mlp(4096)
-                new(DModel, 23, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 23, AttentionOptions), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
-            };
-            backbone = new global::Bmojo.Runtime.Backbone(Vocab, DModel, layers, NormOptions);
-            RegisterComponents();
-            if (device is not null) global::TorchSharp.ModuleExtensionMethods.to(this, device);
         }
 
-        /// <summary>Next-token logits at every position of a batch of whole sequences.</summary>
-        /// <param name="tokens">Token ids <c>(B, L)</c>, int64.</param>
-        /// <returns>Logits <c>(B, L, V)</c>.</returns>
-        public override global::TorchSharp.torch.Tensor forward(global::TorchSharp.torch.Tensor tokens)
+        /// <summary>The blocks, one per layer, each mixer built with <paramref name="kernels"/>.</summary>
+        private static global::Bmojo.Runtime.Blocks.Block[] Layers(global::Bmojo.Runtime.KernelPolicy kernels) => new global::Bmojo.Runtime.Blocks.Block[]
         {
-            using var scope = global::TorchSharp.torch.NewDisposeScope();
-            global::TorchSharp.torch.Tensor hidden = backbone.forward(tokens);  // (B, L, D)
-            return Logits(hidden).MoveToOuterDisposeScope();  // (B, L, V)
-        }
-
-        /// <summary>An empty inference cache for <paramref name="batch"/> sequences, one entry per layer.</summary>
-        public global::Bmojo.Runtime.ModelCache AllocateCache(long batch) => backbone.AllocateCache(batch);
-
-        /// <summary>Logits of a chunk of tokens that continues the sequences held by <paramref name="cache"/>,
-        /// which it advances; chunk by chunk gives the same logits as <see cref="forward"/> on the whole.</summary>
-        /// <param name="tokens">Token ids <c>(B, T)</c>, int64, T &gt;= 1.</param>
-        /// <param name="cache">From <see cref="AllocateCache"/>, holding the tokens before these.</param>
-        /// <returns>Logits <c>(B, T, V)</c>.</returns>
-        public global::TorchSharp.torch.Tensor Forward(global::TorchSharp.torch.Tensor tokens, global::Bmojo.Runtime.ModelCache cache)
-        {
-            using var scope = global::TorchSharp.torch.NewDisposeScope();
-            global::TorchSharp.torch.Tensor hidden = backbone.Forward(tokens, cache);  // (B, T, D)
-            return Logits(hidden).MoveToOuterDisposeScope();  // (B, T, V)
-        }
-
-        /// <summary>The MoE load-balancing loss of the last forward, weighted; null when no layer has MoE.</summary>
-        public global::TorchSharp.torch.Tensor? AuxLoss => backbone.AuxLoss;
-
-        /// <summary>Hidden states <c>(..., D)</c> to logits <c>(..., V)</c> through the token embedding (tied).</summary>
-        private global::TorchSharp.torch.Tensor Logits(global::TorchSharp.torch.Tensor hidden) =>
-            global::TorchSharp.torch.nn.functional.linear(hidden, backbone.EmbeddingWeight);
+            // layer 0: attention | mlp(4096)
+            new(DModel, 0, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 0, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 1: attention | mlp(4096)
+            new(DModel, 1, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 1, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 2: attention | mlp(4096)
+            new(DModel, 2, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 2, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 3: attention | mlp(4096)
+            new(DModel, 3, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 3, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 4: attention | mlp(4096)
+            new(DModel, 4, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 4, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 5: attention | mlp(4096)
+            new(DModel, 5, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 5, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 6: attention | mlp(4096)
+            new(DModel, 6, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 6, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 7: attention | mlp(4096)
+            new(DModel, 7, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 7, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 8: attention | mlp(4096)
+            new(DModel, 8, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 8, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 9: attention | mlp(4096)
+            new(DModel, 9, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 9, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 10: attention | mlp(4096)
+            new(DModel, 10, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 10, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 11: attention | mlp(4096)
+            new(DModel, 11, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 11, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 12: attention | mlp(4096)
+            new(DModel, 12, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 12, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 13: attention | mlp(4096)
+            new(DModel, 13, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 13, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 14: attention | mlp(4096)
+            new(DModel, 14, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 14, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 15: attention | mlp(4096)
+            new(DModel, 15, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 15, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 16: attention | mlp(4096)
+            new(DModel, 16, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 16, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 17: attention | mlp(4096)
+            new(DModel, 17, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 17, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 18: attention | mlp(4096)
+            new(DModel, 18, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 18, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 19: attention | mlp(4096)
+            new(DModel, 19, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 19, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 20: attention | mlp(4096)
+            new(DModel, 20, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 20, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 21: attention | mlp(4096)
+            new(DModel, 21, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 21, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 22: attention | mlp(4096)
+            new(DModel, 22, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 22, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+            // layer 23: attention | mlp(4096)
+            new(DModel, 23, new global::Bmojo.Runtime.Mixers.AttentionMixer(DModel, 23, AttentionOptions, kernels), NormOptions, new global::Bmojo.Runtime.Blocks.Mlp(DModel, MlpOptions)),
+        };
     }
 }

@@ -73,7 +73,7 @@ public sealed partial class BenchTrainStepTests
     }
 
     [Theory]
-    [InlineData("--models BMojo,Mamab", "--models: unknown model 'Mamab' (known: BMojo, BMojoF, BMojoFTiny, BMojoTiny, Jamba")]
+    [InlineData("--models BMojo,Mamab", "--models: unknown model 'Mamab' (known: BMojo, BMojoF, BMojoFSmall, BMojoFTiny, BMojoSmall, BMojoTiny, Jamba")]
     [InlineData("--batch 0", "--batch must be positive (got 0)")]
     [InlineData("--length x", "--length expects a whole number, got 'x'")]
     [InlineData("--steps", "--steps expects a whole number, got ''")]

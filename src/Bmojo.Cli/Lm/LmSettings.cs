@@ -76,7 +76,7 @@ public class LmTrainOptions : BudgetSettings, ILmTaskSettings
     public string? Out { get; init; }
 
     [CommandOption("--time-limit <SECONDS>")]
-    [Description("lm: stop after this much training time, save, and say how to continue with --resume (default: none).")]
+    [Description("lm: stop after this much training time, save, exit 75 and say how to continue with --resume (default: none).")]
     public double? TimeLimit { get; init; }
 
     [CommandOption("--device <DEVICE>")]

@@ -36,6 +36,15 @@ public static class BmojoApp
             config.AddCommand<CompareCommand>("compare")
                 .WithDescription("Train several architectures on the same data and budget and compare them.")
                 .WithExample("compare", "TransformerTiny", "MambaTiny", "JambaTiny", "BMojoFTiny", "BMojoTiny", "--task", "mqar");
+            config.AddCommand<Lm.GenerateCommand>("generate")
+                .WithDescription("Generate text from a language-model checkpoint (prefill, then token by token through the cache).")
+                .WithExample("generate", "TransformerSmall", "--checkpoint", "lm-runs/TransformerSmall/checkpoint.safetensors", "--prompt", "It was");
+            config.AddCommand<Hf.ExportCommand>("export")
+                .WithDescription("Write a checkpoint as a HuggingFace folder (config.json + model.safetensors) for transformers.")
+                .WithExample("export", "MambaSmall", "--checkpoint", "lm-runs/MambaSmall/checkpoint.safetensors", "--format", "hf", "--out", "mamba-small-hf");
+            config.AddCommand<Hf.ImportCommand>("import")
+                .WithDescription("Read a HuggingFace folder (MambaForCausalLM, LlamaForCausalLM) into weights of a matching spec.")
+                .WithExample("import", "mamba-small-hf", "--spec", "MambaSmall", "--out", "mamba-small.safetensors");
             config.AddCommand<GenerateCodeCommand>("generate-code")
                 .WithDescription("Print the C# the source generator makes for a spec.")
                 .WithExample("generate-code", "specs/bmojo-tiny.arch");

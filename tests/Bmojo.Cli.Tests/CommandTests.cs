@@ -66,7 +66,7 @@ public sealed partial class CommandTests : IDisposable
 
     [Theory]
     [InlineData("--grid", "huge", "--grid must be one of: small, standard (got 'huge')")]
-    [InlineData("--task", "copying", "--task must be one of: mqar (got 'copying')")]
+    [InlineData("--task", "copying", "--task must be one of: mqar, lm (got 'copying')")]
     [InlineData("--threads", "0", "--threads must be positive (got 0)")]
     [InlineData("--steps", "-5", "--steps must be positive (got -5)")]
     public void A_bad_option_names_the_option_and_what_it_accepts(string option, string value, string message)

@@ -14,8 +14,8 @@ public sealed class ModelTests
     {
         string[] expected =
         {
-            "BMojo", "BMojoF", "BMojoFTiny", "BMojoTiny", "Jamba", "JambaTiny", "Mamba", "Mamba2", "Mamba2Tiny", "MambaTiny", "Transformer",
-            "TransformerTiny",
+            "BMojo", "BMojoF", "BMojoFSmall", "BMojoFTiny", "BMojoSmall", "BMojoTiny", "Jamba", "JambaTiny", "Mamba", "Mamba2",
+            "Mamba2Tiny", "MambaSmall", "MambaTiny", "Transformer", "TransformerSmall", "TransformerTiny",
         };
         Assert.Equal(expected, GeneratedModels.All.Select(model => model.Name));
         Assert.Equal(expected, BmojoModels.All.Select(model => model.Name));

@@ -12,6 +12,7 @@ public sealed class EvalCommand(IAnsiConsole output, Streams streams) : Command<
     public override int Execute(CommandContext context, EvalSettings settings, CancellationToken cancellation)
     {
         SettingsRules.ApplyThreads(settings);
+        if (SettingsRules.IsLm(settings)) return Lm.LmEvalCommand.Run(output, streams, settings, settings.Spec, settings.Checkpoint);
         ModelDefinition model = SpecLoader.LoadOne(settings.Spec, streams.Error);
         Placement placement = SettingsRules.ResolvePlacement(settings, output);
         using Trainer trainer = Trainer.Resume(settings.Checkpoint, model, placement);

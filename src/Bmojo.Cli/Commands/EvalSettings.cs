@@ -4,7 +4,7 @@ using Spectre.Console.Cli;
 
 namespace Bmojo.Cli.Commands;
 
-public sealed class EvalSettings : CommandSettings, ITaskSettings, IPlacementSettings
+public sealed class EvalSettings : Lm.LmEvalOptions, ITaskSettings, IPlacementSettings
 {
     [CommandOption("--device <DEVICE>")]
     [Description(SettingsRules.DeviceDescription)]
@@ -23,7 +23,7 @@ public sealed class EvalSettings : CommandSettings, ITaskSettings, IPlacementSet
     public string Checkpoint { get; init; } = "";
 
     [CommandOption("--task <TASK>")]
-    [Description("The task: mqar.")]
+    [Description("The task: mqar or lm.")]
     [DefaultValue("mqar")]
     public string Task { get; init; } = "mqar";
 
@@ -43,6 +43,7 @@ public sealed class EvalSettings : CommandSettings, ITaskSettings, IPlacementSet
     {
         if (string.IsNullOrEmpty(Checkpoint)) return ValidationResult.Error("--checkpoint is required: the file written by train");
         if (EvalExamples is <= 0) return ValidationResult.Error($"--eval-examples must be positive (got {EvalExamples})");
-        return SettingsRules.Check(this);
+        ValidationResult lm = base.Validate();
+        return lm.Successful ? SettingsRules.Check(this) : lm;
     }
 }

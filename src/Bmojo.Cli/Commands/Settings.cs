@@ -52,8 +52,8 @@ internal static class SettingsRules
 
     public static ValidationResult Check(ITaskSettings settings)
     {
-        if (!string.Equals(settings.Task, "mqar", StringComparison.OrdinalIgnoreCase))
-            return ValidationResult.Error($"--task must be one of: mqar (got '{settings.Task}')");
+        if (!string.Equals(settings.Task, "mqar", StringComparison.OrdinalIgnoreCase) && !(IsLm(settings) && settings is Lm.ILmTaskSettings))
+            return ValidationResult.Error($"--task must be one of: {(settings is Lm.ILmTaskSettings ? "mqar, lm" : "mqar")} (got '{settings.Task}')");
         if (settings.Grid is string grid && ParseGrid(grid) is null)
             return ValidationResult.Error($"--grid must be one of: small, standard, zoology (got '{grid}')");
         if (settings.Threads is <= 0) return ValidationResult.Error($"--threads must be positive (got {settings.Threads})");
@@ -77,6 +77,9 @@ internal static class SettingsRules
         output.MarkupLine(Markup.Escape($"device: {placement.Describe()} ({placement.Chosen})"));
         return placement;
     }
+
+    /// <summary>Language modelling (Lm/): <c>--task lm</c>.</summary>
+    public static bool IsLm(ITaskSettings settings) => string.Equals(settings.Task, "lm", StringComparison.OrdinalIgnoreCase);
 
     public static MqarGridKind? ParseGrid(string grid) => grid.ToLowerInvariant() switch
     {
@@ -164,7 +167,7 @@ public class BudgetSettings : CommandSettings, IBudgetSettings, IPlacementSettin
     public int? TrainExamples { get; init; }
 
     [CommandOption("--task <TASK>")]
-    [Description("The task: mqar (multi-query associative recall).")]
+    [Description("The task: mqar (multi-query associative recall) or lm (language modelling on text; see --data).")]
     [DefaultValue("mqar")]
     public string Task { get; init; } = "mqar";
 

@@ -15,6 +15,8 @@ public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command
         RankEnvironment? rank = settings.Gpus is int gpus ? DistributedTraining.RankOf(gpus) : null;
         if (settings.Gpus is int launch && rank is null) return DistributedTraining.Launch(context.Arguments, launch, streams.Error);
         SettingsRules.ApplyThreads(settings);
+        if (SettingsRules.IsLm(settings))
+            return Lm.LmTrainCommand.Run(output, streams, settings, settings.Spec, settings.Checkpoint, settings.Resume, settings.EvalEvery, cancellation);
         ModelDefinition model = SpecLoader.LoadOne(settings.Spec, streams.Error);
         if (rank is not null)
         {

@@ -4,7 +4,7 @@ using Spectre.Console.Cli;
 
 namespace Bmojo.Cli.Commands;
 
-public sealed class TrainSettings : BudgetSettings
+public sealed class TrainSettings : Lm.LmTrainOptions
 {
     [CommandArgument(0, "<SPEC>")]
     [Description("A compiled-in model (BMojoTiny, MambaTiny, ...), a .arch file, or FILE.arch#Model.")]

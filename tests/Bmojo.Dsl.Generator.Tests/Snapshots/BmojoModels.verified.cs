@@ -13,15 +13,19 @@ namespace Bmojo.Models
         {
             new("BMojo", global::Bmojo.Models.BMojo.SpecSettings, static (device, kernels) => new global::Bmojo.Models.BMojo(device, kernels)),
             new("BMojoF", global::Bmojo.Models.BMojoF.SpecSettings, static (device, kernels) => new global::Bmojo.Models.BMojoF(device, kernels)),
+            new("BMojoFSmall", global::Bmojo.Models.BMojoFSmall.SpecSettings, static (device, kernels) => new global::Bmojo.Models.BMojoFSmall(device, kernels)),
             new("BMojoFTiny", global::Bmojo.Models.BMojoFTiny.SpecSettings, static (device, kernels) => new global::Bmojo.Models.BMojoFTiny(device, kernels)),
+            new("BMojoSmall", global::Bmojo.Models.BMojoSmall.SpecSettings, static (device, kernels) => new global::Bmojo.Models.BMojoSmall(device, kernels)),
             new("BMojoTiny", global::Bmojo.Models.BMojoTiny.SpecSettings, static (device, kernels) => new global::Bmojo.Models.BMojoTiny(device, kernels)),
             new("Jamba", global::Bmojo.Models.Jamba.SpecSettings, static (device, kernels) => new global::Bmojo.Models.Jamba(device, kernels)),
             new("JambaTiny", global::Bmojo.Models.JambaTiny.SpecSettings, static (device, kernels) => new global::Bmojo.Models.JambaTiny(device, kernels)),
             new("Mamba", global::Bmojo.Models.Mamba.SpecSettings, static (device, kernels) => new global::Bmojo.Models.Mamba(device, kernels)),
             new("Mamba2", global::Bmojo.Models.Mamba2.SpecSettings, static (device, kernels) => new global::Bmojo.Models.Mamba2(device, kernels)),
             new("Mamba2Tiny", global::Bmojo.Models.Mamba2Tiny.SpecSettings, static (device, kernels) => new global::Bmojo.Models.Mamba2Tiny(device, kernels)),
+            new("MambaSmall", global::Bmojo.Models.MambaSmall.SpecSettings, static (device, kernels) => new global::Bmojo.Models.MambaSmall(device, kernels)),
             new("MambaTiny", global::Bmojo.Models.MambaTiny.SpecSettings, static (device, kernels) => new global::Bmojo.Models.MambaTiny(device, kernels)),
             new("Transformer", global::Bmojo.Models.Transformer.SpecSettings, static (device, kernels) => new global::Bmojo.Models.Transformer(device, kernels)),
+            new("TransformerSmall", global::Bmojo.Models.TransformerSmall.SpecSettings, static (device, kernels) => new global::Bmojo.Models.TransformerSmall(device, kernels)),
             new("TransformerTiny", global::Bmojo.Models.TransformerTiny.SpecSettings, static (device, kernels) => new global::Bmojo.Models.TransformerTiny(device, kernels)),
         };
 

@@ -1,6 +1,5 @@
-using Bmojo.Runtime.Kernels;
 using Bmojo.Runtime.Mixers;
-using Bmojo.Runtime.Reference;
+using Bmojo.Runtime.Ops.BmojoAttention;
 using TorchSharp;
 using static TorchSharp.torch;
 using Device = TorchSharp.torch.Device;
@@ -25,7 +24,9 @@ public sealed record BmojoAttentionShape(long Batch, long Heads, long Length, lo
 /// <summary>
 /// Times the fused B'MOJO attention (<see cref="FusedBmojoAttention"/>) against the blockwise TorchSharp path and the
 /// masked reference (at a smaller L when the reference's (L x 2L) scores do not fit), the training step through
-/// <see cref="BmojoAttentionFunction"/>, and checks agreement; rates are put next to the ceilings of the same run.
+/// <see cref="BmojoAttentionFunction"/>, and checks agreement; on CUDA rates are put next to the ceilings of the same
+/// run and the queries-per-block variants are timed (on the CPU: the default's times and agreement only,
+/// <see cref="DeviceCeilings"/>).
 /// </summary>
 public sealed class BmojoAttentionBenchmark
 {
@@ -44,11 +45,11 @@ public sealed class BmojoAttentionBenchmark
         this.output = output;
     }
 
-    public void Run(double copyRate, double matmulRate)
+    public void Run(DeviceCeilings? ceilings)
     {
         manual_seed(20261129);
         output.WriteLine($"bmojo    shape {shape}");
-        double fp32Rate = Fp32MatmulCeiling();
+        Rates? rates = ceilings is null ? null : new Rates(Fp32MatmulCeiling(), ceilings.MatmulFlops, ceilings.CopyBytesPerSecond);
         var sets = Enumerable.Range(0, InputSets).Select(_ => Inputs(shape.Length)).ToArray();
         long visible = VisibleKeys(sets[0].Selected, shape.Length);
         // Useful work: per visible (query, key) pair a Dh dot product and a Dh multiply-add into the output.
@@ -58,30 +59,35 @@ public sealed class BmojoAttentionBenchmark
         output.WriteLine($"bmojo    work: {visible / (double)(shape.Batch * shape.Length):F0} visible keys per query on average, "
                          + $"{flops / 1e9:F1} GFLOP, {bytes / 1e6:F0} MB to move at least");
 
-        foreach (int queries in new[] { 8, 32 })
+        // Block sizes are a GPU tuning: on the CPU accelerator only the default is timed.
+        foreach (int queries in rates is null ? [] : new[] { 8, 32 })
         {
             Timing variant = timer.Measure(3, shape.Runs, i => Fused(sets[i % InputSets], queries).Dispose());
-            Report($"fused forward, {queries} queries/block", variant, flops, bytes, fp32Rate, matmulRate, copyRate);
+            Report($"fused forward, {queries} queries/block", variant, flops, bytes, rates);
         }
         Timing fused = timer.Measure(3, shape.Runs, i => Fused(sets[i % InputSets]).Dispose());
-        Report($"fused forward (default, {FusedBmojoAttention.DefaultQueriesPerBlock} queries/block)", fused, flops, bytes, fp32Rate, matmulRate, copyRate);
+        Report($"fused forward (default, {FusedBmojoAttention.DefaultQueriesPerBlock} queries/block)", fused, flops, bytes, rates);
         Timing blockwise = timer.Measure(1, 3, i => Blockwise(sets[i % InputSets]).Dispose());
-        Report("blockwise forward (TorchSharp)", blockwise, flops, bytes, fp32Rate, matmulRate, copyRate);
-        output.WriteLine($"bmojo    fused vs blockwise: {blockwise.Median / fused.Median:F1}x faster");
+        Report("blockwise forward (TorchSharp)", blockwise, flops, bytes, rates);
+        if (rates is not null) output.WriteLine($"bmojo    fused vs blockwise: {blockwise.Median / fused.Median:F1}x faster");
         Agreement("fused vs blockwise", Fused(sets[0]), Blockwise(sets[0]));
 
         Timing step = timer.Measure(1, 3, i => TrainingStep(sets[i % InputSets]));
         output.WriteLine($"bmojo    fwd+bwd BmojoAttentionFunction (fused forward, blockwise-recompute backward): {step.Milliseconds}");
         Timing blockwiseStep = timer.Measure(1, 3, i => TrainingStep(sets[i % InputSets], fused: false));
-        output.WriteLine($"bmojo    fwd+bwd blockwise autograd: {blockwiseStep.Milliseconds} -> function {blockwiseStep.Median / step.Median:F2}x");
+        output.WriteLine($"bmojo    fwd+bwd blockwise autograd: {blockwiseStep.Milliseconds}"
+                         + DeviceCeilings.Faster(ceilings, $" -> function {blockwiseStep.Median / step.Median:F2}x"));
 
         foreach (Tensor t in sets.SelectMany(s => s.All)) t.Dispose();
-        Reference(shape.Length, flops, bytes, fp32Rate, matmulRate, copyRate);
+        Reference(shape.Length, flops, bytes, rates);
     }
+
+    /// <summary>The ceilings a rate is put next to: fp32 and bf16 matrix products, the device copy.</summary>
+    private sealed record Rates(double Fp32Flops, double Bf16Flops, double CopyBytesPerSecond);
 
     // The masked reference at L; when its scores do not fit on the device, again at L / 2 (and L / 4), with the fused
     // kernel timed at the same L for the ratio.
-    private void Reference(long length, double flops, double bytes, double fp32Rate, double matmulRate, double copyRate)
+    private void Reference(long length, double flops, double bytes, Rates? rates)
     {
         for (long l = length; l >= Math.Max(1, length / 4); l /= 2)
         {
@@ -89,11 +95,14 @@ public sealed class BmojoAttentionBenchmark
             try
             {
                 Timing reference = timer.Measure(1, 2, _ => MaskedReference(s).Dispose());
-                Timing fused = timer.Measure(3, shape.Runs, _ => Fused(s).Dispose());
                 double scale = (double)l / length;
-                Report($"masked reference, L={l}", reference, flops * scale, bytes * scale, fp32Rate, matmulRate, copyRate);
-                Report($"fused forward, L={l}", fused, flops * scale, bytes * scale, fp32Rate, matmulRate, copyRate);
-                output.WriteLine($"bmojo    fused vs masked reference at L={l}: {reference.Median / fused.Median:F1}x faster");
+                Report($"masked reference, L={l}", reference, flops * scale, bytes * scale, rates);
+                if (rates is not null)                          // the ratio's other side (on the CPU: no ratio)
+                {
+                    Timing fused = timer.Measure(3, shape.Runs, _ => Fused(s).Dispose());
+                    Report($"fused forward, L={l}", fused, flops * scale, bytes * scale, rates);
+                    output.WriteLine($"bmojo    fused vs masked reference at L={l}: {reference.Median / fused.Median:F1}x faster");
+                }
                 Agreement($"fused vs masked reference at L={l}", Fused(s), MaskedReference(s));
                 return;
             }
@@ -111,7 +120,7 @@ public sealed class BmojoAttentionBenchmark
     private double Fp32MatmulCeiling()
     {
         using var scope = NewDisposeScope();
-        long n = device.type == DeviceType.CUDA ? 8192 : 512;
+        const long n = 8192;
         Tensor a = randn(n, n, device: device), b = randn(n, n, device: device);
         Timing matmul = timer.Measure(3, 10, _ => mm(a, b).Dispose());
         double rate = 2.0 * n * n * n / matmul.Median;
@@ -119,11 +128,13 @@ public sealed class BmojoAttentionBenchmark
         return rate;
     }
 
-    private void Report(string name, Timing t, double flops, double bytes, double fp32Rate, double matmulRate, double copyRate)
+    private void Report(string name, Timing t, double flops, double bytes, Rates? rates)
     {
         double flopRate = flops / t.Median, byteRate = bytes / t.Median;
-        output.WriteLine($"bmojo    {name,-34} {t.Milliseconds}: {flopRate / 1e12:F2} TFLOP/s = {flopRate / fp32Rate:P1} of fp32 matmul, "
-                         + $"{flopRate / matmulRate:P2} of bf16 matmul; {byteRate / 1e12:F3} TB/s = {byteRate / copyRate:P1} of copy");
+        output.WriteLine(rates is null
+            ? $"bmojo    {name,-34} {t.Milliseconds}"
+            : $"bmojo    {name,-34} {t.Milliseconds}: {flopRate / 1e12:F2} TFLOP/s = {flopRate / rates.Fp32Flops:P1} of fp32 matmul, "
+              + $"{flopRate / rates.Bf16Flops:P2} of bf16 matmul; {byteRate / 1e12:F3} TB/s = {byteRate / rates.CopyBytesPerSecond:P1} of copy");
     }
 
     private void Agreement(string what, Tensor actual, Tensor expected)

@@ -1,6 +1,6 @@
-using Bmojo.Runtime.Kernels;
+using Bmojo.Runtime.Gpu;
 using Bmojo.Runtime.Mixers;
-using Bmojo.Runtime.Reference;
+using Bmojo.Runtime.Ops.SelectiveScan;
 using ILGPU;
 using ILGPU.Runtime;
 using TorchSharp;
@@ -21,8 +21,9 @@ public sealed record KernelBenchmarkOptions(long Batch, long DInner, long Length
 
 /// <summary>
 /// Times the fused selective scan against the reference paths in one run, on fresh random inputs, checks that they
-/// agree, and puts bytes/s and FLOP/s next to ceilings measured in the same run (a large device copy; a large bf16
-/// matrix product). Also measures what ordering ILGPU against torch costs per launch. Writes a report to a writer.
+/// agree, and on CUDA puts bytes/s and FLOP/s next to ceilings measured in the same run (a large device copy; a large
+/// bf16 matrix product) and measures what ordering ILGPU against torch costs per launch. On the CPU it prints times
+/// and agreement only (<see cref="DeviceCeilings"/> says why). Writes a report to a writer.
 /// </summary>
 public sealed class KernelBenchmark
 {
@@ -53,36 +54,38 @@ public sealed class KernelBenchmark
     {
         manual_seed(20261128);
         output.WriteLine($"bench kernels on {device} ({(device.type == DeviceType.CUDA ? "CUDA" : "ILGPU CPU accelerator")}), shape {Shape}");
-        (double copyBytesPerSecond, double matmulFlops) = Ceilings();
+        DeviceCeilings? ceilings = null;
+        if (device.type == DeviceType.CUDA) ceilings = Ceilings();
+        else output.WriteLine($"note     {DeviceCeilings.CpuNote}");
         if (kernels.Contains("scan"))
         {
-            LaunchOverhead();
-            Scan(copyBytesPerSecond, matmulFlops);
+            if (ceilings is not null) LaunchOverhead();
+            Scan(ceilings);
         }
-        if (kernels.Contains("tc")) new TensorCoreAttentionBenchmark(bmojo, device, timer, output).Run(copyBytesPerSecond, matmulFlops);
-        if (kernels.Contains("bmojo")) new BmojoAttentionBenchmark(bmojo, device, timer, output).Run(copyBytesPerSecond, matmulFlops);
+        if (kernels.Contains("tc")) new TensorCoreAttentionBenchmark(bmojo, device, timer, output).Run(ceilings);
+        if (kernels.Contains("bmojo")) new BmojoAttentionBenchmark(bmojo, device, timer, output).Run(ceilings);
         if (kernels.Contains("innovation"))
-            foreach (InnovationShape shape in innovation) new InnovationBenchmark(shape, device, timer, output).Run(copyBytesPerSecond);
+            foreach (InnovationShape shape in innovation) new InnovationBenchmark(shape, device, timer, output).Run(ceilings);
     }
 
     private string Shape => $"B={options.Batch} d_inner={options.DInner} L={options.Length} N={options.DState} fp32";
 
-    private (double BytesPerSecond, double Flops) Ceilings()
+    private DeviceCeilings Ceilings()
     {
-        long elements = device.type == DeviceType.CUDA ? 1L << 29 : 1L << 22;            // 2 GiB of fp32 on the GPU
+        const long elements = 1L << 29;                                                  // 2 GiB of fp32
         using var scope = NewDisposeScope();
         Tensor source = randn(elements, device: device), target = empty_like(source);
         Timing copy = timer.Measure(3, 20, _ => target.copy_(source));
         double copyRate = 2.0 * elements * sizeof(float) / copy.Median;                  // read + write
         output.WriteLine($"ceiling  device copy {elements * 4 / (1 << 20)} MiB: {copy.Milliseconds} -> {copyRate / 1e12:F2} TB/s (read+write)");
 
-        long n = device.type == DeviceType.CUDA ? 8192 : 512;
-        ScalarType dtype = device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
+        const long n = 8192;
+        const ScalarType dtype = ScalarType.BFloat16;
         Tensor a = randn(n, n, dtype, device), b = randn(n, n, dtype, device);
         Timing matmul = timer.Measure(3, 10, _ => mm(a, b).Dispose());
         double flops = 2.0 * n * n * n / matmul.Median;
         output.WriteLine($"ceiling  {dtype} matmul {n}^3 (random data): {matmul.Milliseconds} -> {flops / 1e12:F1} TFLOP/s");
-        return (copyRate, flops);
+        return new DeviceCeilings(copyRate, flops);
     }
 
     private static void Touch(Index1D i, ArrayView<float> values) => values[i] += 1f;
@@ -112,7 +115,7 @@ public sealed class KernelBenchmark
 
     private static string Micro(Timing t) => $"{t.Median * 1e6:F1} us";
 
-    private void Scan(double copyBytesPerSecond, double matmulFlops)
+    private void Scan(DeviceCeilings? ceilings)
     {
         long b = options.Batch, d = options.DInner, l = options.Length, n = options.DState;
         var sets = Enumerable.Range(0, InputSets).Select(_ => ScanInputs(b, d, l, n)).ToArray();
@@ -123,16 +126,16 @@ public sealed class KernelBenchmark
         double flops = 7.0 * b * d * l * n;
 
         Timing fused = timer.Measure(3, options.Runs, i => Fused(sets[i % InputSets]).Dispose());
-        Report("fused (ILGPU)", fused, bytes, flops, copyBytesPerSecond, matmulFlops);
+        Report("fused (ILGPU)", fused, bytes, flops, ceilings);
 
         Timing sequential = timer.Measure(1, options.ReferenceRuns, i => Sequential(sets[i % InputSets]).Dispose());
-        Report("sequential reference", sequential, bytes, flops, copyBytesPerSecond, matmulFlops);
-        output.WriteLine($"speed-up fused vs sequential reference: {sequential.Median / fused.Median:F1}x");
+        Report("sequential reference", sequential, bytes, flops, ceilings);
+        if (ceilings is not null) output.WriteLine($"speed-up fused vs sequential reference: {sequential.Median / fused.Median:F1}x");
         try
         {
             Timing chunked = timer.Measure(1, options.ReferenceRuns, i => Chunked(sets[i % InputSets]).Dispose());
-            Report("chunked (TorchSharp ops)", chunked, bytes, flops, copyBytesPerSecond, matmulFlops);
-            output.WriteLine($"speed-up fused vs chunked: {chunked.Median / fused.Median:F1}x");
+            Report("chunked (TorchSharp ops)", chunked, bytes, flops, ceilings);
+            if (ceilings is not null) output.WriteLine($"speed-up fused vs chunked: {chunked.Median / fused.Median:F1}x");
         }
         catch (System.Runtime.InteropServices.ExternalException e) when (e.Message.Contains("out of memory"))
         {
@@ -149,8 +152,8 @@ public sealed class KernelBenchmark
             output.WriteLine($"agree    fused vs sequential reference: |y - ref| / |ref| = {relative:E2}, max |diff| = {worst:E2}, all finite: {finite}");
         }
 
-        Backward(sets, copyBytesPerSecond, matmulFlops);
-        TrainingStep(sets[0]);
+        Backward(sets, ceilings);
+        TrainingStep(sets[0], ceilings);
         foreach (Tensor t in sets.SelectMany(x => x)) t.Dispose();
     }
 
@@ -161,7 +164,7 @@ public sealed class KernelBenchmark
     /// and z (B, d_inner, L each), read B, C and write their gradients. Beyond it the checkpoints move
     /// B·d_inner·⌈L/8⌉·N floats each way for N &lt;= 16 (twice the size of u at N = 16), and the own pass adds the
     /// forward's reads and its discarded y.</summary>
-    private void Backward(Tensor[][] sets, double copyRate, double matmulRate)
+    private void Backward(Tensor[][] sets, DeviceCeilings? ceilings)
     {
         long b = options.Batch, d = options.DInner, l = options.Length, n = options.DState;
         double bytes = 4.0 * (7 * b * d * l + 4 * b * n * l);
@@ -178,20 +181,20 @@ public sealed class KernelBenchmark
                                                                       gradOutputs[i % InputSets], checkpoints[i % InputSets]);
             foreach (Tensor? t in new[] { g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias }) t?.Dispose();
         });
-        Report("fused backward, checkpoints", fromCheckpoints, bytes, flops, copyRate, matmulRate);
+        Report("fused backward, checkpoints", fromCheckpoints, bytes, flops, ceilings);
         Timing ownPass = timer.Measure(3, options.Runs, i =>
         {
             Tensor[] s = sets[i % InputSets];
             SelectiveScanGradients g = FusedSelectiveScanBackward.Run(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], true, gradOutputs[i % InputSets]);
             foreach (Tensor? t in new[] { g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias }) t?.Dispose();
         });
-        Report("fused backward, own pass", ownPass, bytes, flops + 7.0 * b * d * l * n, copyRate, matmulRate);
+        Report("fused backward, own pass", ownPass, bytes, flops + 7.0 * b * d * l * n, ceilings);
         foreach (Tensor t in gradOutputs.Concat(checkpoints)) t.Dispose();
     }
 
     /// <summary>Forward + backward through the autograd function (both passes fused) and through the reference's
     /// autograd, with the gradients of the two compared.</summary>
-    private void TrainingStep(Tensor[] s)
+    private void TrainingStep(Tensor[] s, DeviceCeilings? ceilings)
     {
         using var scope = NewDisposeScope();
         Tensor weights = randn(s[0].shape, device: device);       // a loss that weighs every output differently
@@ -201,7 +204,8 @@ public sealed class KernelBenchmark
         Tensor[] referenceGrads = [];
         Timing reference = timer.Measure(0, 1, _ => referenceGrads = Gradients(s, weights, fused: false));
         output.WriteLine($"train    fwd+bwd SelectiveScanFunction (fused both ways, backward from the forward's checkpoints): {function.Milliseconds}");
-        output.WriteLine($"train    fwd+bwd sequential reference autograd: {reference.Milliseconds} -> fused {reference.Median / function.Median:F0}x faster");
+        output.WriteLine($"train    fwd+bwd sequential reference autograd: {reference.Milliseconds}"
+                         + DeviceCeilings.Faster(ceilings, $" -> fused {reference.Median / function.Median:F0}x faster"));
         string[] names = ["u", "delta", "A", "B", "C", "D", "z", "delta_bias"];
         var errors = names.Select((name, i) =>
             $"d{name} {((fusedGrads[i] - referenceGrads[i]).norm() / referenceGrads[i].norm()).item<float>():E1}");
@@ -221,11 +225,13 @@ public sealed class KernelBenchmark
         return leaves.Select(t => t.grad!).ToArray();
     }
 
-    private void Report(string name, Timing t, double bytes, double flops, double copyRate, double matmulRate)
+    private void Report(string name, Timing t, double bytes, double flops, DeviceCeilings? ceilings)
     {
         double rate = bytes / t.Median, flopRate = flops / t.Median;
-        output.WriteLine($"scan     {name,-26} {t.Milliseconds}: {rate / 1e12:F3} TB/s = {rate / copyRate:P1} of copy, " +
-                         $"{flopRate / 1e12:F2} TFLOP/s = {flopRate / matmulRate:P2} of matmul");
+        output.WriteLine(ceilings is null
+            ? $"scan     {name,-26} {t.Milliseconds}"
+            : $"scan     {name,-26} {t.Milliseconds}: {rate / 1e12:F3} TB/s = {rate / ceilings.CopyBytesPerSecond:P1} of copy, " +
+              $"{flopRate / 1e12:F2} TFLOP/s = {flopRate / ceilings.MatmulFlops:P2} of matmul");
     }
 
     // u, delta, A, B, C, D, z, delta_bias: mamba's layouts and value ranges (A = -exp(A_log), delta before softplus).

@@ -1,6 +1,6 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
-using Bmojo.Runtime.Kernels;
+using Bmojo.Runtime.Gpu;
 using ILGPU;
 using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.PTX;
@@ -18,11 +18,11 @@ namespace Bmojo.Bench;
 /// </summary>
 public sealed class PtxDump(TextWriter output)
 {
-    /// <summary>The kernels: static methods of <c>Bmojo.Runtime.Kernels</c> whose one parameter is an
-    /// <c>*Arguments</c> struct (the explicitly grouped kernels the runtime launches).</summary>
+    /// <summary>The kernels: static methods in the operations' folders (<c>Bmojo.Runtime.Ops.*</c>) whose one parameter
+    /// is an <c>*Arguments</c> struct (the explicitly grouped kernels the runtime launches).</summary>
     public static IEnumerable<MethodInfo> Kernels() =>
         typeof(KernelHost).Assembly.GetTypes()
-            .Where(t => t.Namespace == typeof(KernelHost).Namespace)
+            .Where(t => t.Namespace?.StartsWith("Bmojo.Runtime.Ops.", StringComparison.Ordinal) == true)
             .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
             .Where(m => m.ReturnType == typeof(void) && m.GetParameters() is [{ ParameterType: { IsValueType: true } type }]
                         && type.Name.EndsWith("Arguments", StringComparison.Ordinal))

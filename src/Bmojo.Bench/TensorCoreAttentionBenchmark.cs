@@ -1,6 +1,5 @@
-using Bmojo.Runtime.Kernels;
 using Bmojo.Runtime.Mixers;
-using Bmojo.Runtime.Reference;
+using Bmojo.Runtime.Ops.BmojoAttention;
 using TorchSharp;
 using static TorchSharp.torch;
 using Device = TorchSharp.torch.Device;
@@ -13,14 +12,14 @@ namespace Bmojo.Bench;
 /// <see cref="BmojoAttentionFunction"/>), against what a user would run otherwise in the same process: libtorch's
 /// scaled-dot-product attention with the B'MOJO mask (the masked reference), with a sliding-window mask, full causal
 /// FlashAttention (an anchor: more work, no mask), and the blockwise TorchSharp path. Checks agreement with the
-/// blockwise path in fp32 (values and gradients) and reports useful and executed FLOP/s against the measured bf16
-/// matrix-product ceiling.
+/// blockwise path in fp32 (values and gradients) and, on CUDA, reports useful and executed FLOP/s against the measured
+/// bf16 matrix-product ceiling (on the CPU: times and agreement only, <see cref="DeviceCeilings"/>).
 /// </summary>
 public sealed class TensorCoreAttentionBenchmark(BmojoAttentionShape shape, Device device, DeviceTimer timer, TextWriter output)
 {
     private const int InputSets = 3;
 
-    public void Run(double copyRate, double matmulRate)
+    public void Run(DeviceCeilings? ceilings)
     {
         using var scope = NewDisposeScope();
         manual_seed(20261201);
@@ -39,7 +38,7 @@ public sealed class TensorCoreAttentionBenchmark(BmojoAttentionShape shape, Devi
             o.Dispose();
             lse.Dispose();
         });
-        Report("tensor-core forward", forward, useful, executed, matmulRate, bytes, copyRate);
+        Report("tensor-core forward", forward, useful, executed, bytes, ceilings);
         Timing run = timer.Measure(3, shape.Runs, i => FusedBmojoAttention.Run(sets[i % InputSets].Q, sets[i % InputSets].K, sets[i % InputSets].V,
             sets[i % InputSets].Kf, sets[i % InputSets].Vf, sets[i % InputSets].Selected, shape.Window, shape.FadingTokens, shape.EideticCapacity).Dispose());
         output.WriteLine($"tc       FusedBmojoAttention.Run (the tables from s by torch ops first): {run.Milliseconds}");
@@ -53,24 +52,24 @@ public sealed class TensorCoreAttentionBenchmark(BmojoAttentionShape shape, Devi
             foreach (Tensor t in new[] { g.Q, g.K, g.V, g.Kf, g.Vf }) t.Dispose();
         });
         // Useful backward work: dV, dP, dK, dQ (4 products of the forward's size); executed: 7 tile products (S twice).
-        Report("tensor-core backward", backward, 2 * useful, 3.5 * executed, matmulRate, 2 * bytes, copyRate);
+        Report("tensor-core backward", backward, 2 * useful, 3.5 * executed, 2 * bytes, ceilings);
 
         Timing step = timer.Measure(2, shape.Runs, i => TrainingStep(sets[i % InputSets], fused: true));
         output.WriteLine($"tc       training step (fwd + bwd, BmojoAttentionFunction): {step.Milliseconds}");
 
-        Anchors(sets, forward, step);
+        Anchors(sets, forward, step, ceilings);
         Agreement(sets[0]);
     }
 
     // What else computes this function (or a neighbour of it) in the same process.
-    private void Anchors(AttentionInputs[] sets, Timing forward, Timing step)
+    private void Anchors(AttentionInputs[] sets, Timing forward, Timing step, DeviceCeilings? ceilings)
     {
         void Try(string name, Func<int, Timing> time, Timing ours)
         {
             try
             {
                 Timing t = time(0);
-                output.WriteLine($"tc       {name,-58} {t.Milliseconds} -> ours {t.Median / ours.Median:F2}x faster");
+                output.WriteLine($"tc       {name,-58} {t.Milliseconds}" + DeviceCeilings.Faster(ceilings, $" -> ours {t.Median / ours.Median:F2}x faster"));
             }
             catch (System.Runtime.InteropServices.ExternalException e) when (e.Message.Contains("out of memory"))
             {
@@ -157,8 +156,14 @@ public sealed class TensorCoreAttentionBenchmark(BmojoAttentionShape shape, Devi
         return (4.0 * shape.Heads * useful * shape.HeadDim, 4.0 * shape.Heads * tiles * 64 * 64 * 64);
     }
 
-    private void Report(string name, Timing t, double useful, double executed, double matmulRate, double bytes, double copyRate)
+    private void Report(string name, Timing t, double useful, double executed, double bytes, DeviceCeilings? ceilings)
     {
+        if (ceilings is null)
+        {
+            output.WriteLine($"tc       {name,-24} {t.Milliseconds}");
+            return;
+        }
+        double matmulRate = ceilings.MatmulFlops, copyRate = ceilings.CopyBytesPerSecond;
         output.WriteLine($"tc       {name,-24} {t.Milliseconds}: useful {useful / t.Median / 1e12:F1} TFLOP/s = {useful / t.Median / matmulRate:P1} "
                          + $"of bf16 matmul, executed {executed / t.Median / 1e12:F1} TFLOP/s = {executed / t.Median / matmulRate:P1}; "
                          + $"{bytes / t.Median / 1e12:F2} TB/s = {bytes / t.Median / copyRate:P1} of copy");

@@ -1,6 +1,6 @@
-using Bmojo.Runtime;
 using System.Diagnostics;
-using Bmojo.Runtime.Kernels;
+using Bmojo.Runtime;
+using Bmojo.Runtime.Gpu;
 using Bmojo.Runtime.Mixers;
 using TorchSharp;
 using TorchSharp.Modules;

@@ -1,11 +1,16 @@
 using Bmojo.Runtime;
 using System.Diagnostics;
 using System.Text.Json;
+using static TorchSharp.torch;
 
 namespace Bmojo.Bench;
 
+/// <summary>The command that starts another <c>bench train-step</c> process (<c>bmojo bench train-step</c>): a program and
+/// the arguments before the options.</summary>
+public sealed record TrainingStepCommand(string FileName, IReadOnlyList<string> Arguments);
+
 /// <summary>
-/// Runs each model of a <c>train-step</c> run in a child process of this app (<c>train-step --child --models X</c>), one
+/// Runs each model of a <c>train-step</c> run in a child process (<c>bmojo bench train-step --child --models X</c>), one
 /// after another: each gets a fresh CUDA context and caching allocator, so its memory number is its own, a crash or a
 /// broken CUDA context costs one row, and a child that overruns its share of the time limit is killed. The parent
 /// forwards the children's lines, reads each one's result line and prints the summary.
@@ -21,13 +26,16 @@ public sealed class TrainingStepProcesses
     private readonly TrainingStepOptions options;
     private readonly bool cpu;
     private readonly TextWriter output;
+    private readonly TrainingStepCommand command;
     private readonly object gate = new();
 
-    public TrainingStepProcesses(TrainingStepOptions options, bool cpu, TextWriter output)
+    /// <param name="command">Starts a <c>bench train-step</c> process; each child gets <c>--child</c> and the options.</param>
+    public TrainingStepProcesses(TrainingStepOptions options, bool cpu, TextWriter output, TrainingStepCommand command)
     {
         this.options = options;
         this.cpu = cpu;
         this.output = output;
+        this.command = command;
     }
 
     public IReadOnlyList<TrainingStepResult> Run(string device)
@@ -47,6 +55,26 @@ public sealed class TrainingStepProcesses
         return results;
     }
 
+    /// <summary>What a child does: measures the one model of <paramref name="options"/> and writes its result line
+    /// (before the breakdown, and again at the end; also when the model fails).</summary>
+    public static void RunChild(TrainingStepOptions options, Device device, TextWriter output)
+    {
+        var bench = new TrainingStepBenchmark(options, device, output);
+        ModelEntry model = BenchModels.Find(options.Models[0])!;
+        TrainingStepResult result;
+        try
+        {
+            result = bench.Measure(model, options.TimeLimitSeconds, bench.Baseline(),
+                                   beforeBreakdown: r => output.WriteLine(ResultLine(r)));
+        }
+        catch (Exception e)                                  // the baseline, before the model: still a result line
+        {
+            result = new TrainingStepResult(model.Name, model.Settings.ParameterCount, TrainingStepBenchmark.Describe(e), null,
+                                            options.TokensPerStep, null, null, 0, null, []);
+        }
+        output.WriteLine(ResultLine(result));
+    }
+
     /// <summary>The line a child ends with.</summary>
     public static string ResultLine(TrainingStepResult result) => ResultPrefix + JsonSerializer.Serialize(result);
 
@@ -61,15 +89,13 @@ public sealed class TrainingStepProcesses
 
     private TrainingStepResult Child(ModelEntry model, double seconds)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet")
+        var start = new ProcessStartInfo(command.FileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        // Started as `dotnet Bmojo.Bench.dll ...` the host needs the assembly; started as the apphost it does not.
-        if (Path.GetFileNameWithoutExtension(start.FileName) == "dotnet") start.ArgumentList.Add(typeof(TrainingStepProcesses).Assembly.Location);
-        foreach (string arg in new[] { "train-step", "--child" }.Concat((options with { Models = [model.Name], TimeLimitSeconds = seconds }).ToArguments()))
+        foreach (string arg in command.Arguments.Append("--child").Concat((options with { Models = [model.Name], TimeLimitSeconds = seconds }).ToArguments()))
             start.ArgumentList.Add(arg);
         if (cpu) start.ArgumentList.Add("--cpu");
 

@@ -43,11 +43,17 @@ public static class BmojoApp
             {
                 bench.SetDescription("Benchmarks.");
                 bench.AddCommand<BenchKernelsCommand>("kernels")
-                    .WithDescription("Time the fused ILGPU kernels against the reference paths and the device's ceilings.")
+                    .WithDescription("Time the fused ILGPU kernels against the reference paths and, on CUDA, the device's ceilings.")
                     .WithExample("bench", "kernels", "--quick");
                 bench.AddCommand<BenchTrainStepCommand>("train-step")
-                    .WithDescription("Time a whole training step of BMojo, Transformer and Mamba (L 2048 on CUDA; the tiny specs with --quick).")
+                    .WithDescription("Time a whole training step of BMojo, Transformer and Mamba (L 2048 on CUDA, a process per model; the tiny specs with --quick).")
                     .WithExample("bench", "train-step", "--quick");
+                bench.AddCommand<BenchCpuScanCommand>("cpu-scan")
+                    .WithDescription("Time the chunked and the plain C# selective scan on CPU tensors.")
+                    .WithExample("bench", "cpu-scan", "--runs", "5");
+                bench.AddCommand<BenchPtxCommand>("ptx")
+                    .WithDescription("Compile the fused kernels to PTX for sm_90 (no GPU needed) and summarise each.")
+                    .WithExample("bench", "ptx", "/tmp/ptx");
             });
         });
         return app.Run(args, cancellation);

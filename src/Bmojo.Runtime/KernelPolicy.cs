@@ -1,3 +1,4 @@
+using Bmojo.Runtime.Ops.Ssd;
 using Bmojo.Runtime.Mixers;
 
 namespace Bmojo.Runtime;
@@ -22,7 +23,9 @@ public sealed record KernelPolicy(ScanPath Scan = ScanPath.Auto, BmojoPath Bmojo
 /// <param name="Scan">The selective scan (<see cref="ScanPath"/> resolved: never Auto or Unfused).</param>
 /// <param name="BmojoAttention">The B'MOJO softmax of a full forward (resolved: never Auto).</param>
 /// <param name="TorchAttention">True for attention through torch's scaled_dot_product_attention.</param>
-public sealed record MixerPath(ScanPath? Scan = null, BmojoPath? BmojoAttention = null, bool TorchAttention = false)
+/// <param name="Ssd">Mamba-2's SSD: chunked or the one-token step.</param>
+public sealed record MixerPath(ScanPath? Scan = null, BmojoPath? BmojoAttention = null, bool TorchAttention = false,
+                               SsdPath? Ssd = null)
 {
     public override string ToString()
     {
@@ -30,6 +33,7 @@ public sealed record MixerPath(ScanPath? Scan = null, BmojoPath? BmojoAttention 
         if (Scan is ScanPath scan) parts.Add($"scan {scan}");
         if (BmojoAttention is BmojoPath attention) parts.Add($"B'MOJO attention {attention}");
         if (TorchAttention) parts.Add("attention torch SDPA");
+        if (Ssd is SsdPath ssd) parts.Add($"ssd {ssd}");
         return parts.Count == 0 ? "none" : string.Join(", ", parts);
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Bmojo.Bench;
+using Bmojo.Cli.Commands;
 using Bmojo.Cli.Training;
 using Bmojo.Models;
 using Bmojo.Runtime;
@@ -10,7 +11,7 @@ using static TorchSharp.torch;
 
 namespace Bmojo.Cli.Tests;
 
-/// <summary><c>bmojo bench train-step</c> and the <c>Bmojo.Bench</c> pieces behind it, on the CPU with the tiny specs.</summary>
+/// <summary><c>bmojo bench train-step</c> and the <c>Bmojo.Bench</c> library behind it, on the CPU with the tiny specs.</summary>
 public sealed partial class BenchTrainStepTests
 {
     // A summary row: model, parameters, median step ms, "min-max, n=N", tokens/s, ratio, memory, kernel paths.
@@ -73,37 +74,34 @@ public sealed partial class BenchTrainStepTests
     }
 
     [Theory]
-    [InlineData("--models BMojo,Mamab", "--models: unknown model 'Mamab' (known: BMojo, BMojoF, BMojoFTiny, BMojoTiny, Jamba")]
-    [InlineData("--batch 0", "--batch must be positive (got 0)")]
-    [InlineData("--length x", "--length expects a whole number, got 'x'")]
-    [InlineData("--steps", "--steps expects a whole number, got ''")]
-    [InlineData("--dtype half", "--dtype must be one of: bf16, fp32 (got 'half')")]
-    [InlineData("--fast", "unknown option '--fast'; usage: train-step ")]
-    public void The_bench_verb_refuses_bad_arguments_with_the_same_messages(string args, string message)
+    [InlineData("--isolate --in-process", "--isolate and --in-process exclude each other")]
+    [InlineData("--child", "--child measures one model: give it --models NAME")]
+    [InlineData("--child --models BMojoTiny,MambaTiny", "--child measures one model: give it --models NAME")]
+    [InlineData("--fast", "Unknown option 'fast'")]
+    public void Conflicting_process_options_are_refused(string args, string message)
     {
-        (TrainingStepArguments? parsed, string? error) = TrainingStepArguments.Parse(args.Split(' '));
-        Assert.Null(parsed);
-        Assert.StartsWith(message, error);
+        Cli.Result result = Cli.Run(["bench", "train-step", "--quick", .. args.Split(' ')]);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(message, result.Errors);
+        Assert.Equal("", result.Text);
     }
 
     [Fact]
-    public void The_bench_verb_takes_the_quick_defaults_off_cuda_and_the_issues_setting_on_it()
+    public void The_settings_take_the_quick_defaults_off_cuda_and_the_issues_setting_on_it()
     {
-        TrainingStepArguments none = TrainingStepArguments.Parse([]).Arguments!;
+        var none = new BenchTrainStepSettings();
         Assert.Equal(TrainingStepOptions.Quick, none.Options(onCuda: false));
         Assert.Equal(TrainingStepOptions.Full, none.Options(onCuda: true));
+        Assert.Equal((false, true), (none.Processes(onCuda: false), none.Processes(onCuda: true)));   // a process per model on CUDA
         Assert.Equal(new[] { "BMojo", "Transformer", "Mamba" }, TrainingStepOptions.Full.Models);
         Assert.Equal(new[] { "BMojoTiny", "TransformerTiny", "MambaTiny" }, TrainingStepOptions.Quick.Models);
         Assert.Equal((4, 2048, ScalarType.BFloat16), (TrainingStepOptions.Full.Batch, TrainingStepOptions.Full.Length, TrainingStepOptions.Full.Dtype));
 
-        TrainingStepArguments given = TrainingStepArguments.Parse(["--models", "mamba, transformer", "--batch", "2", "--dtype", "fp32", "--isolate"]).Arguments!;
+        var given = new BenchTrainStepSettings { Models = "mamba, transformer", Batch = 2, Dtype = "fp32", Isolate = true };
         TrainingStepOptions options = given.Options(onCuda: true);
         Assert.Equal(new[] { "Mamba", "Transformer" }, options.Models);                // the generated names, whatever the case given
-        Assert.Equal((2, 2048, ScalarType.Float32, true), (options.Batch, options.Length, options.Dtype, given.Processes));
-        // A child gets exactly these options back.
-        TrainingStepOptions child = TrainingStepArguments.Parse(options.ToArguments().ToList()).Arguments!.Options(onCuda: true);
-        Assert.Equal(options.Models, child.Models);
-        Assert.Equal(options, child with { Models = options.Models });
+        Assert.Equal((2, 2048, ScalarType.Float32, true), (options.Batch, options.Length, options.Dtype, given.Processes(onCuda: false)));
+        Assert.False(new BenchTrainStepSettings { InProcess = true }.Processes(onCuda: true));
     }
 
     [Fact]
@@ -130,12 +128,16 @@ public sealed partial class BenchTrainStepTests
     [Fact]
     public void Each_model_can_run_in_a_process_of_its_own()
     {
-        // What Bmojo.Bench does on CUDA: `train-step --child` per model (here the Bmojo.Bench beside the tests, on the CPU).
-        var options = TrainingStepOptions.Quick with { Models = ["TransformerTiny", "MambaTiny"], Steps = 1, Warmup = 1, Breakdown = false };
+        // What `bmojo bench train-step` does on CUDA: `bmojo bench train-step --child` per model (here the bmojo.dll beside
+        // the tests, on the CPU); the child reads back the options it is given (2 timed steps, not the quick default's 3).
+        var options = TrainingStepOptions.Quick with { Models = ["TransformerTiny", "MambaTiny"], Steps = 2, Warmup = 1, Breakdown = false };
         var output = new StringWriter();
-        IReadOnlyList<TrainingStepResult> results = new TrainingStepProcesses(options, cpu: true, output).Run("cpu");
+        IReadOnlyList<TrainingStepResult> results =
+            new TrainingStepProcesses(options, cpu: true, output, BenchTrainStepCommand.ChildCommand()).Run("cpu");
         Assert.Equal(new[] { "TransformerTiny", "MambaTiny" }, results.Select(r => r.Model));
         Assert.All(results, r => Assert.True(r.Error is null && r.StepSeconds?.Median > 0, r.Error));
+        Assert.All(results, r => Assert.Equal(2, r.StepSeconds!.Value.Runs));
+        Assert.All(results, r => Assert.Equal(options.TokensPerStep, r.Tokens));
         Assert.Equal(MambaTiny.ParameterCount, results[1].Parameters);
         Assert.Equal("scan Cpu x4", results[1].Paths);
         Assert.Contains("  TransformerTiny: warm-up step 1: ", output.ToString());            // the child's lines, forwarded

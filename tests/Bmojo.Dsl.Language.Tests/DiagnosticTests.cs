@@ -27,7 +27,7 @@ public sealed class DiagnosticTests
         { "BMJ0103", Head + "  ⟦vocab⟧ = 65\n  mixer = mamba\n}", "duplicate key 'vocab' (first set on line 2)" },
         { "BMJ0104", Head + "  mixer = attention { heads = ⟦yes⟧ }\n}", "'heads' expects an integer, got 'yes'" },
         { "BMJ0105", "model ⟦A⟧ {\n  d_model = 64\n  layers = 4\n  mixer = mamba\n}", "model 'A' needs 'vocab' (the vocabulary size)" },
-        { "BMJ0106", Head + "  mixer = ⟦mlp⟧ { hidden = 4 }\n}", "'mixer' expects a mixer (attention, mamba, bmojo, bmojo_f), got 'mlp'" },
+        { "BMJ0106", Head + "  mixer = ⟦mlp⟧ { hidden = 4 }\n}", "'mixer' expects a mixer (attention, mamba, bmojo, bmojo_f, ssd), got 'mlp'" },
         { "BMJ0107", Head + "  let ssm = mamba\n  let ⟦ssm⟧ = mamba { d_state = 8 }\n  mixer = ssm\n}", "'ssm' is already defined by a let on line 5" },
         { "BMJ0108", Head + "  norm ⟦every 2⟧ = layernorm\n  mixer = mamba\n}", "'norm' is not a layer slot: only 'mixer' and 'mlp' take 'every', 'at' and 'pattern'" },
         { "BMJ0109", Head + "  mixer = bmojo_f { heads = 4, ⟦eidetic_capacity⟧ = 8 }\n}", "'eidetic_capacity' does not apply to bmojo_f: B'MOJO-F has no eidetic memory (use bmojo for it)" },
@@ -42,6 +42,7 @@ public sealed class DiagnosticTests
         { "BMJ0205", Head + "  mixer = mamba { dt_min = ⟦0.2⟧ }\n}", "dt_min (0.2) must be less than dt_max (0.1)" },
         { "BMJ0206", Head + "  mixer = bmojo { heads = 4, window = ⟦0⟧, fading_tokens = 0 }\n}", "bmojo needs window >= 1 or fading_tokens >= 1, so every query attends to at least one token" },
         { "BMJ0207", Head + "  mixer = attention { heads = 4, rope = false, rotary_dim = ⟦8⟧ }\n}", "rotary_dim is set but rope = false" },
+        { "BMJ0208", Head + "  mixer = ssd { headdim = ⟦48⟧ }\n}", "headdim (48) must divide d_inner = expand * d_model (128)" },
         // Layer rules
         { "BMJ0300", Head + "  mixer = mamba\n  ⟦mixer⟧ pattern = [mamba]\n}", "'mixer' has two fill rules, on line 5 and line 6: keep one and state exceptions with 'every' or 'at'" },
         { "BMJ0301", "model A {\n  vocab = 64\n  d_model = 64\n  layers = 16\n  mixer = mamba\n  mixer every 8 offset 4 = attention { heads = 4 }\n  mixer ⟦at [4]⟧ = bmojo { heads = 4 }\n}", "mixer rules collide at layer 4: 'every 8 offset 4' (line 6) and 'at [4]' (line 7)" },

@@ -17,7 +17,7 @@ public sealed class RepositorySpecsTests
         foreach (ModelPlan model in models)
             _output.WriteLine($"{model.Name}: {model.ParameterCount:N0} parameters, {model.Sizes.LayerCount} layers");
         Assert.Equal(
-            new[] { "BMojo", "BMojoF", "BMojoFTiny", "BMojoTiny", "Jamba", "JambaTiny", "Mamba", "MambaTiny", "Transformer", "TransformerTiny" },
+            new[] { "BMojo", "BMojoF", "BMojoFTiny", "BMojoTiny", "Jamba", "JambaTiny", "Mamba", "Mamba2", "Mamba2Tiny", "MambaTiny", "Transformer", "TransformerTiny" },
             models.Select(m => m.Name).OrderBy(n => n, StringComparer.Ordinal));
     }
 }

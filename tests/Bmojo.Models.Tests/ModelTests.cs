@@ -14,7 +14,7 @@ public sealed class ModelTests
     {
         string[] expected =
         {
-            "BMojo", "BMojoF", "BMojoFTiny", "BMojoTiny", "Jamba", "JambaTiny", "Mamba", "MambaTiny", "Transformer",
+            "BMojo", "BMojoF", "BMojoFTiny", "BMojoTiny", "Jamba", "JambaTiny", "Mamba", "Mamba2", "Mamba2Tiny", "MambaTiny", "Transformer",
             "TransformerTiny",
         };
         Assert.Equal(expected, GeneratedModels.All.Select(model => model.Name));

@@ -50,6 +50,7 @@ public sealed class RegistryTests
         Assert.All(model.modules().OfType<MambaMixer>(), m => Assert.Equal(new MixerPath(Scan: ScanPath.Chunked), m.LastPath));
         Assert.All(model.modules().OfType<BmojoMixer>(), m => Assert.Equal(BmojoPath.Reference, m.LastPath?.BmojoAttention));
         Assert.All(model.modules().OfType<AttentionMixer>(), m => Assert.Equal(new MixerPath(TorchAttention: true), m.LastPath));
+        Assert.All(model.modules().OfType<SsdMixer>(), m => Assert.Equal(new MixerPath(Ssd: Bmojo.Runtime.Ops.Ssd.SsdPath.Chunked), m.LastPath));
     }
 
     [Theory]

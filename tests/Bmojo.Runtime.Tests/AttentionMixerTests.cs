@@ -1,5 +1,5 @@
 using Bmojo.Runtime.Mixers;
-using Bmojo.Runtime.Reference;
+using Bmojo.Runtime.Ops.BmojoAttention;
 using TorchSharp;
 using static TorchSharp.torch;
 

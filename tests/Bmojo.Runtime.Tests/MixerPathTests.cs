@@ -1,5 +1,5 @@
 using Bmojo.Runtime.Mixers;
-using Bmojo.Runtime.Tests.Kernels;
+using Bmojo.Runtime.Tests.Gpu;
 using TorchSharp;
 using static TorchSharp.torch;
 using static Bmojo.Runtime.Tests.BmojoFixtures;
@@ -19,7 +19,7 @@ public sealed class MixerPathTests
         Assert.Equal(ScanPath.Cpu, SelectiveScan.Resolve(ScanPath.Auto, u, A, gradientThroughState: false));
         Assert.Equal(ScanPath.Sequential, SelectiveScan.Resolve(ScanPath.Sequential, u, A, gradientThroughState: false));
         Assert.Equal(ScanPath.Fused, SelectiveScan.Resolve(ScanPath.Fused, u, A, gradientThroughState: false));
-        if (!Kernels.CudaFactAttribute.CudaVisible) return;
+        if (!Gpu.CudaFactAttribute.CudaVisible) return;
         Tensor onCuda = u.cuda();
         Assert.Equal(ScanPath.Fused, SelectiveScan.Resolve(ScanPath.Auto, onCuda, A, gradientThroughState: false));
         Assert.Equal(ScanPath.Chunked, SelectiveScan.Resolve(ScanPath.Auto, onCuda, wide, gradientThroughState: false));

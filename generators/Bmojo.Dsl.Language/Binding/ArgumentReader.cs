@@ -147,6 +147,15 @@ namespace Bmojo.Dsl.Language.Binding
 
         public bool Bool(Key key) => Bool(key.Name, key.FlagDefault);
 
+        /// <summary>Reports a cross-key check at <paramref name="key"/>'s value, or, when the key is not stated (its
+        /// default does not fit), at the component's kind.</summary>
+        public void ReportAt(string key, DiagnosticDescriptor descriptor, params object[] args)
+        {
+            Located<ValueSyntax>? value = ValueOf(key);
+            if (value != null) _reporter.Report(value, descriptor, value.Node.Span, args);
+            else _reporter.Report(_site, descriptor, _site.Node.Span, args);
+        }
+
         /// <summary>Reports a stated key that does not apply here and marks it read.</summary>
         public void NotApplicable(string key, string reason)
         {

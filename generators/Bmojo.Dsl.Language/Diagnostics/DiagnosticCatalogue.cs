@@ -71,6 +71,8 @@ namespace Bmojo.Dsl.Language.Diagnostics
             "{0} needs window >= 1 or fading_tokens >= 1, so every query attends to at least one token");
         public static readonly DiagnosticDescriptor RotaryWithoutRope = Error("BMJ0207", "rotary_dim without RoPE",
             "rotary_dim is set but rope = false");
+        public static readonly DiagnosticDescriptor MustDivide = Error("BMJ0208", "Value must divide",
+            "{0} ({1}) must divide {2} ({3})");
 
         // Layer rules
         public static readonly DiagnosticDescriptor DuplicateFillRule = Error("BMJ0300", "Two fill rules",
@@ -123,7 +125,7 @@ namespace Bmojo.Dsl.Language.Diagnostics
             UnknownModelKey, UnknownComponentKey, UnknownComponent, DuplicateKey, WrongType, MissingKey,
             WrongComponentKind, DuplicateLet, SelectorOnPlainKey, KeyNotApplicable, LetCycle, LetTooDeep,
             OutOfRange, HeadsDivideModel, KvHeadsDivideHeads, RotaryDim, TopKExceedsExperts, DtRange, EmptyAttention,
-            RotaryWithoutRope,
+            RotaryWithoutRope, MustDivide,
             DuplicateFillRule, RulesCollide, LayerWithoutMixer, LayerOutOfRange, InvalidEvery, DuplicateLayerInAt,
             RuleMatchesNothing, InvalidPattern, NoneMixer,
             UnknownParent, DuplicateModel, InvalidModelName, KeywordModelName, ReservedModelName, ExtendsCycle,

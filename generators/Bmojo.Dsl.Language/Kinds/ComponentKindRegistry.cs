@@ -16,6 +16,7 @@ namespace Bmojo.Dsl.Language.Kinds
             MambaKind.Instance,
             BmojoKind.Bmojo,
             BmojoKind.BmojoF,
+            SsdKind.Instance,
             MlpKind.Instance,
             MoeKind.Instance,
             RetrievalKind.Instance,

@@ -44,24 +44,69 @@ public sealed class BenchTrainStepSettings : CommandSettings
     [Description("Wall-clock budget of the whole run, shared out among the models (default 540); a model whose steps would not fit times fewer.")]
     public double? TimeLimit { get; init; }
 
-    public override ValidationResult Validate() =>
-        TrainingStepOptions.Check(Models, Batch, Length, Steps, Dtype, TimeLimit) is string problem
-            ? ValidationResult.Error(problem)
-            : ValidationResult.Success();
+    [CommandOption("--isolate")]
+    [Description("Run each model in a process of its own (the default on CUDA): its memory number is its own, and a crash or a broken CUDA context costs one row.")]
+    public bool Isolate { get; init; }
+
+    [CommandOption("--in-process")]
+    [Description("Run every model in this process (the default off CUDA).")]
+    public bool InProcess { get; init; }
+
+    /// <summary>Set by a parent run for the process it starts per model: measure the one model and end with its result line.</summary>
+    [CommandOption("--child", IsHidden = true)]
+    public bool Child { get; init; }
+
+    public override ValidationResult Validate()
+    {
+        if (TrainingStepOptions.Check(Models, Batch, Length, Steps, Dtype, TimeLimit) is string problem) return ValidationResult.Error(problem);
+        if (Isolate && InProcess) return ValidationResult.Error("--isolate and --in-process exclude each other");
+        if (Child && (Models is null || Models.Contains(','))) return ValidationResult.Error("--child measures one model: give it --models NAME");
+        return ValidationResult.Success();
+    }
+
+    /// <summary>A process per model: as asked, else on CUDA only.</summary>
+    public bool Processes(bool onCuda) => Isolate || (!InProcess && onCuda);
+
+    /// <summary>The options these settings give on a device where CUDA is or is not used (the tiny specs' defaults with
+    /// --quick and off CUDA).</summary>
+    public TrainingStepOptions Options(bool onCuda) =>
+        TrainingStepOptions.From(Quick || !onCuda, Models, Batch, Length, Steps, Dtype, breakdown: !NoBreakdown, TimeLimit);
 }
 
 /// <summary><c>bmojo bench train-step</c>: a whole training step (forward, loss, backward, AdamW) of BMojo, Transformer and
-/// Mamba at L 2048 on CUDA, or of their tiny specs, with a breakdown by layer kind (docs/benchmarks.md). All models run
-/// in this process; <c>Bmojo.Bench train-step</c> on CUDA gives each a process of its own.</summary>
+/// Mamba at L 2048 on CUDA, or of their tiny specs, with a breakdown by layer kind (docs/benchmarks.md). On CUDA each
+/// model runs in a process of its own (<c>bmojo bench train-step --child</c>), elsewhere all in this one.</summary>
 public sealed class BenchTrainStepCommand(Streams streams) : Command<BenchTrainStepSettings>
 {
     public override int Execute(CommandContext context, BenchTrainStepSettings settings, CancellationToken cancellation)
     {
         bool onCuda = !settings.Cpu && cuda.is_available();
-        TrainingStepOptions options = TrainingStepOptions.From(settings.Quick || !onCuda, settings.Models, settings.Batch,
-                                                               settings.Length, settings.Steps, settings.Dtype,
-                                                               breakdown: !settings.NoBreakdown, settings.TimeLimit);
-        IReadOnlyList<TrainingStepResult> results = new TrainingStepBenchmark(options, onCuda ? CUDA : CPU, streams.Out).Run();
+        Device device = onCuda ? CUDA : CPU;
+        TrainingStepOptions options = settings.Options(onCuda);
+        if (settings.Child)
+        {
+            TrainingStepProcesses.RunChild(options, device, streams.Out);
+            return 0;
+        }
+        IReadOnlyList<TrainingStepResult> results = settings.Processes(onCuda)
+            ? new TrainingStepProcesses(options, settings.Cpu, streams.Out, ChildCommand())
+                .Run(TrainingStepBenchmark.DeviceName(device))
+            : new TrainingStepBenchmark(options, device, streams.Out).Run();
         return results.All(r => r.Error is null) ? 0 : 1;
+    }
+
+    /// <summary>How this process starts another <c>bmojo bench train-step</c>: through the <c>bmojo</c> apphost when it
+    /// runs as one, else <c>dotnet bmojo.dll</c> (the host that runs this process, or the SDK's, or the one on PATH).</summary>
+    public static TrainingStepCommand ChildCommand()
+    {
+        string bmojo = typeof(BmojoApp).Assembly.Location;
+        string? process = Environment.ProcessPath;
+        string[] verb = ["bench", "train-step"];
+        if (process is not null && Path.GetFileNameWithoutExtension(process) == Path.GetFileNameWithoutExtension(bmojo))
+            return new TrainingStepCommand(process, verb);
+        string host = process is not null && Path.GetFileNameWithoutExtension(process) == "dotnet" ? process
+            : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } sdkHost ? sdkHost
+            : "dotnet";
+        return new TrainingStepCommand(host, [bmojo, .. verb]);
     }
 }

@@ -13,8 +13,9 @@ public sealed class EvalCommand(IAnsiConsole output, Streams streams) : Command<
     {
         SettingsRules.ApplyThreads(settings);
         ModelDefinition model = SpecLoader.LoadOne(settings.Spec, streams.Error);
-        using Trainer trainer = Trainer.Resume(settings.Checkpoint, model);
-        IReadOnlyList<MqarConfig> grid = settings.Grid is string g ? MqarGrid.Of(SettingsRules.ParseGrid(g)!.Value) : MqarGrid.Of(trainer.Options.Grid);
+        Placement placement = SettingsRules.ResolvePlacement(settings, output);
+        using Trainer trainer = Trainer.Resume(settings.Checkpoint, model, placement);
+        IReadOnlyList<MqarConfig> grid = settings.Grid is string g ? MqarGrid.Of(SettingsRules.ParseGrid(g)!.Value) : trainer.Options.AllSettings();
         IReadOnlyList<EvalResult> results = trainer.Evaluate(grid, settings.EvalExamples ?? trainer.Options.EvalExamples);
         output.MarkupLine(Markup.Escape($"checkpoint: {settings.Checkpoint}"));
         Results.WriteAccuracy(output, $"{model.Name} at step {trainer.Step}", results);

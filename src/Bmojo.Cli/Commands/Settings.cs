@@ -21,6 +21,13 @@ public interface ITaskSettings
     int? Threads { get; }
 }
 
+/// <summary>Where and in which precision a command computes: <c>--device</c> and <c>--dtype</c> (train, eval, compare).</summary>
+public interface IPlacementSettings
+{
+    string? Device { get; }
+    string? Dtype { get; }
+}
+
 /// <summary>The training budget: shared by train and compare. Null means "not given" (defaults, or the checkpoint's).</summary>
 public interface IBudgetSettings : ITaskSettings
 {
@@ -31,26 +38,51 @@ public interface IBudgetSettings : ITaskSettings
     double? WeightDecay { get; }
     long? Seed { get; }
     int? EvalExamples { get; }
+    int? TrainExamples { get; }
+    string? Mqar { get; }
+    string? Filler { get; }
 }
 
 internal static class SettingsRules
 {
-    public const string GridDescription = "MQAR grid: small (L 64, kv 4/8/16: CPU) or standard (Zoology's L 64-512, kv 4-128).";
+    public const string GridDescription = "MQAR grid: small (L 64, kv 4/8/16: CPU), standard (L 64-512, kv 4-128) or zoology " +
+                                          "(Zoology's figure 2: (L, kv) = (64, 4) .. (1024, 256), a run per setting; vocab 8192 specs, specs/zoology/).";
+    public const string DeviceDescription = "cpu, cuda or cuda:N (default: cuda where torch sees a GPU, else cpu; says which).";
+    public const string DtypeDescription = "fp32 or bf16 (bf16 weights and activations; A_log, D, dt bias and the loss stay fp32). Default fp32.";
 
     public static ValidationResult Check(ITaskSettings settings)
     {
         if (!string.Equals(settings.Task, "mqar", StringComparison.OrdinalIgnoreCase))
             return ValidationResult.Error($"--task must be one of: mqar (got '{settings.Task}')");
         if (settings.Grid is string grid && ParseGrid(grid) is null)
-            return ValidationResult.Error($"--grid must be one of: small, standard (got '{grid}')");
+            return ValidationResult.Error($"--grid must be one of: small, standard, zoology (got '{grid}')");
         if (settings.Threads is <= 0) return ValidationResult.Error($"--threads must be positive (got {settings.Threads})");
+        if (settings is IBudgetSettings budget)
+        {
+            if (budget.Mqar is string list && MqarGrid.Parse(list) is null)
+                return ValidationResult.Error($"--mqar must be settings as LxKV,LxKV, e.g. 32x2,32x4 (got '{list}')");
+            if (budget.Filler is string filler && filler.ToLowerInvariant() is not ("random" or "zero"))
+                return ValidationResult.Error($"--filler must be random or zero (got '{filler}')");
+        }
+        if (settings is IPlacementSettings placement && Placement.ParsePrecision(placement.Dtype) is null)
+            return ValidationResult.Error($"--dtype must be one of: fp32, bf16 (got '{placement.Dtype}')");
         return ValidationResult.Success();
+    }
+
+    /// <summary>The placement the options ask for; the choice is printed to <paramref name="output"/> ("device: cuda:0,
+    /// bf16 (default: CUDA is available)").</summary>
+    public static Placement ResolvePlacement(IPlacementSettings settings, IAnsiConsole output)
+    {
+        Placement placement = Placement.Resolve(settings.Device, settings.Dtype);
+        output.MarkupLine(Markup.Escape($"device: {placement.Describe()} ({placement.Chosen})"));
+        return placement;
     }
 
     public static MqarGridKind? ParseGrid(string grid) => grid.ToLowerInvariant() switch
     {
         "small" => MqarGridKind.Small,
         "standard" => MqarGridKind.Standard,
+        "zoology" => MqarGridKind.Zoology,
         _ => null,
     };
 
@@ -71,10 +103,23 @@ internal static class SettingsRules
             WeightDecay = s.WeightDecay ?? d.WeightDecay,
             Seed = s.Seed ?? d.Seed,
             EvalExamples = s.EvalExamples ?? d.EvalExamples,
+            TrainExamples = s.TrainExamples ?? d.TrainExamples,
+            Mqar = s.Mqar is string list ? string.Join(",", (MqarGrid.Parse(list) ?? throw new UserError($"--mqar must be settings as LxKV,LxKV (got '{list}')"))
+                .Select(c => $"{c.SeqLen}x{c.KvPairs}")) : d.Mqar,
+            RandomNonQueries = Filler(s) ?? d.RandomNonQueries,
         };
         if (options.Check() is string problem) throw new UserError(problem);
         return options;
     }
+
+    /// <summary>--filler random|zero as RandomNonQueries, null when not given.</summary>
+    public static bool? Filler(IBudgetSettings s) => s.Filler?.ToLowerInvariant() switch
+    {
+        null => null,
+        "random" => true,
+        "zero" => false,
+        _ => throw new UserError($"--filler must be random or zero (got '{s.Filler}')"),
+    };
 
     public static void ApplyThreads(ITaskSettings settings)
     {
@@ -95,8 +140,29 @@ public sealed class InspectSettings : SpecSettings
 
 public sealed class GenerateCodeSettings : SpecSettings;
 
-public class BudgetSettings : CommandSettings, IBudgetSettings
+public class BudgetSettings : CommandSettings, IBudgetSettings, IPlacementSettings
 {
+    [CommandOption("--device <DEVICE>")]
+    [Description(SettingsRules.DeviceDescription)]
+    public string? Device { get; init; }
+
+    [CommandOption("--dtype <DTYPE>")]
+    [Description(SettingsRules.DtypeDescription)]
+    public string? Dtype { get; init; }
+
+    [CommandOption("--mqar <SETTINGS>")]
+    [Description("MQAR settings as LxKV,LxKV (e.g. 32x2,32x4,32x8) instead of the grid's; with --grid zoology, the cells.")]
+    public string? Mqar { get; init; }
+
+    [CommandOption("--filler <KIND>")]
+    [Description("What fills the positions that are neither pairs nor queries: random tokens (default; zoology: zero) or zero (token 0, Zoology's figure 2).")]
+    public string? Filler { get; init; }
+
+    [CommandOption("--train-examples <N>")]
+    [Description("0: a fresh example every step (default for small/standard); N: a fixed set of N examples per setting, " +
+                 "reshuffled each epoch, as Zoology (compare --grid zoology: 100000).")]
+    public int? TrainExamples { get; init; }
+
     [CommandOption("--task <TASK>")]
     [Description("The task: mqar (multi-query associative recall).")]
     [DefaultValue("mqar")]

@@ -14,7 +14,10 @@ public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command
         SettingsRules.ApplyThreads(settings);
         ModelDefinition model = SpecLoader.LoadOne(settings.Spec, streams.Error);
         string? checkpoint = settings.Checkpoint ?? settings.Resume;
-        using Trainer trainer = settings.Resume is string resume ? ResumeRun(resume, model, settings) : Trainer.Start(model, SettingsRules.Options(settings));
+        Placement placement = SettingsRules.ResolvePlacement(settings, output);
+        using Trainer trainer = settings.Resume is string resume
+            ? ResumeRun(resume, model, settings, placement)
+            : Trainer.Start(model, SettingsRules.Options(settings), placement);
         TrainingOptions options = trainer.Options;
         output.MarkupLine(Markup.Escape($"{model.Name}: {Format.Count(model.ParameterCount)} parameters; MQAR {options.Grid} grid, " +
                                       $"{options.Steps} steps of {options.Batch}, lr {options.LearningRate}, seed {options.Seed}" +
@@ -33,9 +36,9 @@ public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command
     }
 
     /// <summary>A resumed run keeps its checkpoint's options; an option given that contradicts them is an error.</summary>
-    private static Trainer ResumeRun(string path, ModelDefinition model, TrainSettings settings)
+    private static Trainer ResumeRun(string path, ModelDefinition model, TrainSettings settings, Placement placement)
     {
-        Trainer trainer = Trainer.Resume(path, model);
+        Trainer trainer = Trainer.Resume(path, model, placement);
         TrainingOptions kept = trainer.Options;
         var conflicts = new List<string>();
         void Compare<T>(string option, T? given, T saved) where T : struct
@@ -49,6 +52,7 @@ public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command
         Compare("--weight-decay", settings.WeightDecay, kept.WeightDecay);
         Compare("--seed", settings.Seed, kept.Seed);
         Compare("--eval-examples", settings.EvalExamples, kept.EvalExamples);
+        Compare("--train-examples", settings.TrainExamples, kept.TrainExamples);
         Compare("--grid", settings.Grid is string g ? SettingsRules.ParseGrid(g) : null, kept.Grid);
         if (conflicts.Count == 0) return trainer;
         trainer.Dispose();

@@ -17,6 +17,14 @@ public sealed record MqarBatch(int Batch, MqarConfig Config, long[] Inputs, long
         (tensor(Inputs, new long[] { Batch, Config.SeqLen }, ScalarType.Int64),
          tensor(Labels, new long[] { Batch, Config.SeqLen }, ScalarType.Int64));
 
+    /// <summary>Inputs and labels as int64 tensors <c>(B, L)</c> on <paramref name="device"/>.</summary>
+    public (Tensor Inputs, Tensor Labels) ToTensors(Device device)
+    {
+        (Tensor inputs, Tensor labels) = ToTensors();
+        if (device.type == DeviceType.CPU) return (inputs, labels);
+        return (inputs.to(device), labels.to(device));
+    }
+
     public int AnswerCount => Labels.Count(l => l != Mqar.IgnoreIndex);
 }
 
@@ -127,14 +135,21 @@ public sealed class Mqar
     }
 
     /// <summary><paramref name="count"/> distinct tokens of [lo, hi), in random order (partial Fisher-Yates).</summary>
+    /// <remarks>The pool [lo, hi) is not materialised: only the swapped slots are kept (a vocabulary of 8,192 drew
+    /// 8,192 integers per example before), the draws and the result are those of the full array.</remarks>
     private static int[] Distinct(DataRng rng, int lo, int hi, int count)
     {
-        int[] pool = Enumerable.Range(lo, hi - lo).ToArray();
+        int size = hi - lo;
+        var swapped = new Dictionary<int, int>(2 * count);
+        int At(int i) => swapped.TryGetValue(i, out int v) ? v : lo + i;
+        var result = new int[count];
         for (int i = 0; i < count; i++)
         {
-            int j = i + rng.NextInt(pool.Length - i);
-            (pool[i], pool[j]) = (pool[j], pool[i]);
+            int j = i + rng.NextInt(size - i);
+            int atJ = At(j);
+            swapped[j] = At(i);
+            result[i] = atJ;
         }
-        return pool[..count];
+        return result;
     }
 }

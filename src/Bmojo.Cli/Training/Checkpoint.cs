@@ -41,18 +41,20 @@ public sealed class Checkpoint : IDisposable
 
     public DataRng Data { get; }
 
+    /// <param name="precision">What the run computed in (metadata only: the tensors are written fp32 and on the CPU,
+    /// so a checkpoint of a bf16 run on CUDA evaluates and resumes anywhere, in either precision).</param>
     public static void Write(string path, ModelDefinition definition, TrainingOptions options, int step, DataRng data,
-                             nn.Module module, AdamW optimizer, IReadOnlyList<string> optimizerNames)
+                             nn.Module module, AdamW optimizer, IReadOnlyList<string> optimizerNames, Precision precision = Precision.Fp32)
     {
         using var scope = NewDisposeScope();
-        var tensors = new Dictionary<string, Tensor>(module.state_dict());
+        var tensors = module.state_dict().ToDictionary(kv => kv.Key, kv => Portable(kv.Value));
         IList<OptimizerState> states = optimizer.state_dict().State;
         for (int i = 0; i < optimizerNames.Count; i++)
         {
             var state = (AdamW.State)states[i];
             string prefix = OptimizerPrefix + optimizerNames[i];
-            tensors[prefix + ".exp_avg"] = state.exp_avg;
-            tensors[prefix + ".exp_avg_sq"] = state.exp_avg_sq;
+            tensors[prefix + ".exp_avg"] = Portable(state.exp_avg);
+            tensors[prefix + ".exp_avg_sq"] = Portable(state.exp_avg_sq);
             tensors[prefix + ".step"] = tensor(state.step);
         }
         tensors[TorchRngKey] = random.get_rng_state();
@@ -64,6 +66,7 @@ public sealed class Checkpoint : IDisposable
             ["step"] = step.ToString(CultureInfo.InvariantCulture),
             ["data_rng"] = data.State,
             ["options"] = JsonSerializer.Serialize(options, Json),
+            ["precision"] = precision.ToString().ToLowerInvariant(),
         };
         string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
@@ -136,10 +139,20 @@ public sealed class Checkpoint : IDisposable
     private Tensor Get(string name) =>
         tensors.TryGetValue(name, out Tensor? t) ? t : throw new UserError($"checkpoint '{path}' lacks tensor '{name}'");
 
+    /// <summary>A tensor as a checkpoint holds it: on the CPU, floating point in fp32.</summary>
+    private static Tensor Portable(Tensor t)
+    {
+        Tensor cpu = t.detach().cpu();
+        return cpu.is_floating_point() && cpu.dtype != ScalarType.Float32 ? cpu.to_type(ScalarType.Float32) : cpu;
+    }
+
+    /// <summary>Copies a saved tensor into the run's (which may be bf16, or on CUDA): floating tensors convert, any
+    /// other difference of dtype or shape is an error.</summary>
     private void CopyInto(string name, Tensor target)
     {
         Tensor source = Get(name);
-        if (!source.shape.SequenceEqual(target.shape) || source.dtype != target.dtype)
+        bool convertible = source.dtype == target.dtype || (source.is_floating_point() && target.is_floating_point());
+        if (!source.shape.SequenceEqual(target.shape) || !convertible)
             throw new UserError($"checkpoint '{path}': tensor '{name}' is {source.dtype} [{string.Join(", ", source.shape)}], " +
                                 $"the model needs {target.dtype} [{string.Join(", ", target.shape)}]");
         target.copy_(source);

@@ -24,19 +24,23 @@ public sealed class Trainer : IDisposable
     private readonly Mqar task;
     private readonly IReadOnlyList<MqarConfig> grid;
     private DataRng data;
+    private MqarExamples? examples;
 
-    private Trainer(ModelDefinition definition, TrainingOptions options)
+    private Trainer(ModelDefinition definition, TrainingOptions options, Placement placement)
     {
         if (options.Check() is string problem) throw new UserError(problem);
         Definition = definition;
         Options = options;
-        task = new Mqar(definition.Settings.Vocab);
-        grid = MqarGrid.Of(options.Grid);
+        Placement = placement;
+        task = new Mqar(definition.Settings.Vocab, randomNonQueries: options.RandomNonQueries);
+        grid = options.Settings();
+        if (options.TrainExamples > 0) examples = new MqarExamples(task, options, grid);
         foreach (MqarConfig config in grid)
             if (task.Check(config) is string unfit)
                 throw new UserError($"{definition.Name} (vocabulary {task.Vocab}) cannot run MQAR {config}: {unfit}");
         random.manual_seed(options.Seed);
         model = definition.Create();
+        placement.Apply(model);
         (optimizer, optimizerNames) = OptimizerFactory.Create(model, options);
         data = new DataRng(unchecked((ulong)options.Seed));
     }
@@ -44,6 +48,12 @@ public sealed class Trainer : IDisposable
     public ModelDefinition Definition { get; }
 
     public TrainingOptions Options { get; }
+
+    /// <summary>The device and precision the run computes on (not part of a checkpoint: it resumes anywhere).</summary>
+    public Placement Placement { get; }
+
+    /// <summary>The MQAR settings trained on (one per step) and evaluated by <see cref="Evaluate()"/>.</summary>
+    public IReadOnlyList<MqarConfig> Grid => grid;
 
     /// <summary>Optimizer steps taken so far.</summary>
     public int Step { get; private set; }
@@ -53,13 +63,16 @@ public sealed class Trainer : IDisposable
     public nn.Module<Tensor, Tensor> Module => model;
 
     /// <summary>A fresh run: torch seeded, the model initialised, the data stream at its start.</summary>
-    public static Trainer Start(ModelDefinition definition, TrainingOptions options) => new(definition, options);
+    public static Trainer Start(ModelDefinition definition, TrainingOptions options, Placement? placement = null) =>
+        new(definition, options, placement ?? Placement.Cpu);
 
     /// <summary>Continues the run saved in <paramref name="path"/> exactly where it stopped.</summary>
-    public static Trainer Resume(string path, ModelDefinition definition)
+    /// <param name="placement">Where to continue (default: fp32 on the CPU); a checkpoint holds fp32 weights whatever
+    /// the run that wrote it computed in, so any placement can continue it.</param>
+    public static Trainer Resume(string path, ModelDefinition definition, Placement? placement = null)
     {
         Checkpoint checkpoint = Checkpoint.Read(path, definition);
-        var trainer = new Trainer(definition, checkpoint.Options);
+        var trainer = new Trainer(definition, checkpoint.Options, placement ?? Placement.Cpu);
         try
         {
             checkpoint.Restore(trainer.model, trainer.optimizer, trainer.optimizerNames);
@@ -79,25 +92,25 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Writes the whole run state atomically (temporary file, flush, rename).</summary>
-    public void Save(string path) => Checkpoint.Write(path, Definition, Options, Step, data, model, optimizer, optimizerNames);
+    public void Save(string path) => Checkpoint.Write(path, Definition, Options, Step, data, model, optimizer, optimizerNames, Placement.Precision);
 
     /// <summary>One optimizer step on a batch drawn from the data stream.</summary>
     public StepResult TrainStep()
     {
         if (Finished) throw new InvalidOperationException($"the run already took its {Options.Steps} steps");
         var clock = Stopwatch.StartNew();
-        MqarConfig config = grid[data.NextInt(grid.Count)];
-        MqarBatch batch = task.Sample(data, Options.Batch, config);
+        MqarBatch batch = examples is not null ? examples.Batch(Step) : task.Sample(data, Options.Batch, grid[data.NextInt(grid.Count)]);
+        MqarConfig config = batch.Config;
         double lr = LearningRateSchedule.At(Step, Options);
         foreach (optim.ILearningRateController group in optimizer.ParamGroups) group.LearningRate = lr;
 
         using var scope = NewDisposeScope();
         model.train();
         optimizer.zero_grad();
-        (Tensor inputs, Tensor labels) = batch.ToTensors();
+        (Tensor inputs, Tensor labels) = batch.ToTensors(Placement.Device);
         Tensor logits = model.forward(inputs);
         Tensor loss = AnswerLoss(logits, labels);
-        if (ModelDefinition.AuxLoss(model) is Tensor aux) loss = loss + aux;
+        if (ModelDefinition.AuxLoss(model) is Tensor aux) loss = loss + aux.to_type(ScalarType.Float32);
         loss.backward();
         optimizer.step();
         float lossValue = loss.item<float>();
@@ -128,7 +141,7 @@ public sealed class Trainer : IDisposable
             {
                 using var scope = NewDisposeScope();
                 MqarBatch batch = task.Sample(rng, Math.Min(Options.Batch, examples - done), config);
-                (Tensor inputs, Tensor labels) = batch.ToTensors();
+                (Tensor inputs, Tensor labels) = batch.ToTensors(Placement.Device);
                 Tensor logits = model.forward(inputs);
                 int count = batch.AnswerCount;
                 lossSum += AnswerLoss(logits, labels).item<float>() * count;
@@ -153,6 +166,7 @@ public sealed class Trainer : IDisposable
     private static Tensor AnswerLoss(Tensor logits, Tensor labels)
     {
         long vocab = logits.shape[^1];
+        if (logits.dtype != ScalarType.Float32) logits = logits.to_type(ScalarType.Float32);   // the loss in fp32 (bf16 runs)
         return nn.functional.cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1), ignore_index: Mqar.IgnoreIndex);   // (B·L, V)
     }
 

@@ -13,6 +13,11 @@ namespace Bmojo.Cli.Training;
 /// <param name="Seed">Seeds torch (initialisation) and the task's data stream.</param>
 /// <param name="Grid">The MQAR settings trained on (one drawn per step) and evaluated.</param>
 /// <param name="EvalExamples">Held-out examples per MQAR setting at each evaluation.</param>
+/// <param name="Cell">Train and evaluate on this one setting instead of the whole grid (a sweep's cell), or null.</param>
+/// <param name="TrainExamples">0: a fresh example every time (an endless stream); N: a fixed set of N examples per
+/// setting, reshuffled each epoch, as Zoology trains (<see cref="MqarExamples"/>).</param>
+/// <param name="RandomNonQueries">Filler positions hold random tokens (true) or token 0 (Zoology's figure 2: false).</param>
+/// <param name="Mqar">The settings as "LxKV,LxKV" (<c>--mqar</c>) instead of <paramref name="Grid"/>'s, or null.</param>
 public sealed record TrainingOptions(
     int Steps,
     int Batch,
@@ -22,8 +27,19 @@ public sealed record TrainingOptions(
     double WeightDecay,
     long Seed,
     MqarGridKind Grid,
-    int EvalExamples)
+    int EvalExamples,
+    MqarConfig? Cell = null,
+    int TrainExamples = 0,
+    bool RandomNonQueries = true,
+    string? Mqar = null)
 {
+    /// <summary>The settings trained and evaluated: the cell, else <see cref="Mqar"/>, else the grid's.</summary>
+    public IReadOnlyList<MqarConfig> Settings() =>
+        Cell is MqarConfig cell ? [cell] : Mqar is string list ? MqarGrid.Parse(list) ?? throw new UserError($"--mqar: cannot read '{list}'") : MqarGrid.Of(Grid);
+
+    /// <summary>The settings ignoring <see cref="Cell"/>: what a comparison's table lists.</summary>
+    public IReadOnlyList<MqarConfig> AllSettings() => (this with { Cell = null }).Settings();
+
     public static TrainingOptions Default(MqarGridKind grid) =>
         new(Steps: 600, Batch: 32, LearningRate: 3e-3, WarmupSteps: 60, MinLearningRateRatio: 0.1, WeightDecay: 0.1,
             Seed: 0, Grid: grid, EvalExamples: 256);
@@ -37,6 +53,8 @@ public sealed record TrainingOptions(
         if (WarmupSteps < 0 || WarmupSteps > Steps) return $"--warmup must be between 0 and --steps ({Steps}) (got {WarmupSteps})";
         if (WeightDecay < 0) return $"--weight-decay must be >= 0 (got {WeightDecay})";
         if (EvalExamples <= 0) return $"--eval-examples must be positive (got {EvalExamples})";
+        if (TrainExamples < 0) return $"--train-examples must be >= 0 (got {TrainExamples})";
+        if (TrainExamples > 0 && TrainExamples < Batch) return $"--train-examples ({TrainExamples}) must be at least --batch ({Batch})";
         return null;
     }
 }

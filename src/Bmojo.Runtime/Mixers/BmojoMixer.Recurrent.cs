@@ -1,5 +1,6 @@
 using Bmojo.Runtime.Memory;
-using Bmojo.Runtime.Reference;
+using Bmojo.Runtime.Ops.BmojoAttention;
+using Bmojo.Runtime.Ops.Innovation;
 using TorchSharp;
 using static TorchSharp.torch;
 

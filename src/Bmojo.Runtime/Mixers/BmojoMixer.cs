@@ -1,6 +1,6 @@
-using Bmojo.Runtime.Kernels;
 using Bmojo.Runtime.Memory;
-using Bmojo.Runtime.Reference;
+using Bmojo.Runtime.Ops.BmojoAttention;
+using Bmojo.Runtime.Ops.Innovation;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

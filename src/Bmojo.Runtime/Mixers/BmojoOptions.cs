@@ -14,7 +14,7 @@ public enum Predictor
 public enum BmojoPath
 {
     /// <summary><see cref="Fused"/> for a forward without gradient (inference) on fp32/bf16/half CUDA tensors without
-    /// retrieval and with a head size the kernel holds (<see cref="Kernels.FusedBmojoAttention.MaxHeadDim"/>);
+    /// retrieval and with a head size the kernel holds (<see cref="Ops.BmojoAttention.FusedBmojoAttention.MaxHeadDim"/>);
     /// <see cref="Blockwise"/> otherwise, training included (the fused backward is not written; see
     /// <see cref="Fused"/>).</summary>
     Auto,
@@ -26,7 +26,7 @@ public enum BmojoPath
     /// O(L * (w + m_f + m_e)) memory; equals the reference.</summary>
     Blockwise,
 
-    /// <summary>The fused ILGPU kernels (<see cref="Kernels.BmojoAttentionFunction"/>): on CUDA, or for CPU tensors on
+    /// <summary>The fused ILGPU kernels (<see cref="Ops.BmojoAttention.BmojoAttentionFunction"/>): on CUDA, or for CPU tensors on
     /// ILGPU's CPU accelerator. bf16 with heads of at most 64: both passes on the tensor cores (bf16 operands, fp32
     /// softmax and accumulation); otherwise an fp32 forward kernel whose backward recomputes through
     /// <see cref="Blockwise"/>. No retrieval (a layer with retrieval refuses this path).</summary>

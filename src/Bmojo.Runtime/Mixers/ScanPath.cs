@@ -16,10 +16,10 @@ public enum ScanPath
     /// <summary>The chunked parallel scan (<see cref="ChunkedSelectiveScan"/>) of TorchSharp ops, on any device.</summary>
     Chunked,
 
-    /// <summary>The exact sequential scan (<see cref="Reference.SelectiveScanReference"/>): one step per token.</summary>
+    /// <summary>The exact sequential scan (<see cref="Ops.SelectiveScan.SelectiveScanReference"/>): one step per token.</summary>
     Sequential,
 
-    /// <summary>The fused ILGPU kernels (<see cref="Kernels.SelectiveScanFunction"/>, fused both ways), on CUDA or,
+    /// <summary>The fused ILGPU kernels (<see cref="Ops.SelectiveScan.SelectiveScanFunction"/>, fused both ways), on CUDA or,
     /// for CPU tensors, on ILGPU's CPU accelerator; computes in fp32. With a cache the forward is fused too, but no
     /// gradient flows through the cached state (that throws; use <see cref="Chunked"/> to train through a cache).</summary>
     Fused,

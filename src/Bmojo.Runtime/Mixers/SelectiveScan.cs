@@ -1,5 +1,4 @@
-using Bmojo.Runtime.Kernels;
-using Bmojo.Runtime.Reference;
+using Bmojo.Runtime.Ops.SelectiveScan;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -18,6 +18,8 @@ namespace Bmojo.Models
             new("Jamba", global::Bmojo.Models.Jamba.SpecSettings, static (device, kernels) => new global::Bmojo.Models.Jamba(device, kernels)),
             new("JambaTiny", global::Bmojo.Models.JambaTiny.SpecSettings, static (device, kernels) => new global::Bmojo.Models.JambaTiny(device, kernels)),
             new("Mamba", global::Bmojo.Models.Mamba.SpecSettings, static (device, kernels) => new global::Bmojo.Models.Mamba(device, kernels)),
+            new("Mamba2", global::Bmojo.Models.Mamba2.SpecSettings, static (device, kernels) => new global::Bmojo.Models.Mamba2(device, kernels)),
+            new("Mamba2Tiny", global::Bmojo.Models.Mamba2Tiny.SpecSettings, static (device, kernels) => new global::Bmojo.Models.Mamba2Tiny(device, kernels)),
             new("MambaTiny", global::Bmojo.Models.MambaTiny.SpecSettings, static (device, kernels) => new global::Bmojo.Models.MambaTiny(device, kernels)),
             new("Transformer", global::Bmojo.Models.Transformer.SpecSettings, static (device, kernels) => new global::Bmojo.Models.Transformer(device, kernels)),
             new("TransformerTiny", global::Bmojo.Models.TransformerTiny.SpecSettings, static (device, kernels) => new global::Bmojo.Models.TransformerTiny(device, kernels)),

@@ -1,0 +1,189 @@
+using static Bmojo.Runtime.Gpu.KernelTensors;
+using System.Numerics;
+using Bmojo.Runtime.Gpu;
+using Bmojo.Runtime.Mixers;
+using ILGPU;
+using ILGPU.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+using Device = TorchSharp.torch.Device;
+
+namespace Bmojo.Runtime.Ops.SelectiveScan;
+
+/// <summary>The gradients of the selective scan (no initial state) with respect to every tensor input.</summary>
+public sealed record SelectiveScanGradients(Tensor U, Tensor Delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? Z, Tensor? DeltaBias);
+
+/// <summary>
+/// The selective scan's backward pass as one fused ILGPU kernel: for d_state &lt;= 16 the register-state kernel
+/// (<see cref="RegisterScanBackwardKernel"/>: dB, dC summed by atomics in the kernel), above it the lane-per-state
+/// one (<see cref="SelectiveScanBackwardKernel"/>: dB, dC as per-block partials); then torch sums of the per-row
+/// partials (dA, dD, d delta_bias; and the lane kernel's dB, dC). Gradients come back fp32, on the inputs' device.
+/// Arguments as <see cref="FusedSelectiveScan.Run"/>, plus <c>gradOutput</c> (B, d_inner, L).
+/// </summary>
+public static class FusedSelectiveScanBackward
+{
+    private const string Operation = "fused selective scan backward";
+
+    private static readonly StreamKernel<SelectiveScanGradientArguments> LaneKernel = new(SelectiveScanBackwardKernel.Backward);
+    private static readonly StreamKernel<RegisterScanGradientArguments> RegisterKernel = new(RegisterScanBackwardKernel.Backward);
+
+    public static SelectiveScanGradients Run(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z,
+                                             Tensor? deltaBias, bool deltaSoftplus, Tensor gradOutput)
+        => Run(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, gradOutput, checkpoints: null);
+
+    /// <param name="checkpoints">The forward kernel's states before each chunk (from the autograd function's forward
+    /// pass); when null, they are recomputed: for d_state &lt;= 16 by the forward kernel first, above it by a forward
+    /// sweep inside the backward kernel.</param>
+    internal static SelectiveScanGradients Run(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z,
+                                               Tensor? deltaBias, bool deltaSoftplus, Tensor gradOutput, Tensor? checkpoints)
+    {
+        ScanShapes.Check(u, delta, A, B, C, D, z, deltaBias, initialState: null);
+        long batch = u.shape[0], dInner = u.shape[1], length = u.shape[2], dState = A.shape[1];
+        if (!gradOutput.shape.SequenceEqual(u.shape))
+            throw new ArgumentException($"{Operation}: gradOutput must be ({batch}, {dInner}, {length}) like u, got ({string.Join(", ", gradOutput.shape)})");
+        if (dState > FusedSelectiveScan.MaxDState)
+            throw new ArgumentException($"{Operation}: d_state = {dState} is over the kernel's {FusedSelectiveScan.MaxDState}; use SelectiveScanReference");
+        if (FusedSelectiveScan.InRegisters(dState))
+            return RunInRegisters(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, gradOutput, checkpoints);
+        int lanes = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(dState, 1));
+        long blocksPerBatch = SelectiveScanBackwardKernel.BlocksPerBatch((int)dInner, lanes);
+        long chunks = SelectiveScanBackwardKernel.Chunks((int)length, lanes);
+        if (batch * dInner * length > int.MaxValue || batch * blocksPerBatch * dState * length > int.MaxValue ||
+            batch * dInner * chunks * dState > int.MaxValue)
+            throw new ArgumentException($"{Operation}: (B={batch}, d_inner={dInner}, L={length}) needs more than 2^31 elements of scratch; split the batch");
+
+        using var scope = NewDisposeScope();
+        KernelHost host = KernelHost.For(u);
+        var t = new Buffers(u, delta, A, B, C, D, z, deltaBias, gradOutput);
+        ScalarType f = ScalarType.Float32;
+        Tensor gradBBlocks = empty(batch, blocksPerBatch, dState, length, f, u.device);           // per block
+        Tensor gradCBlocks = empty(batch, blocksPerBatch, dState, length, f, u.device);
+        Tensor states = checkpoints ?? empty(batch, dInner, chunks, dState, f, u.device);
+        using (var views = new TorchInterop(host, Operation))
+        {
+            Views v = t.Views(views);
+            var arguments = new SelectiveScanGradientArguments
+            {
+                U = v.U, Delta = v.Delta, A = v.A, B = v.B, C = v.C, D = v.D, Z = v.Z, DeltaBias = v.DeltaBias,
+                GradOutput = v.GradOutput, GradU = v.GradU, GradDelta = v.GradDelta, GradZ = v.GradZ, GradA = v.GradA,
+                GradD = v.GradD, GradDeltaBias = v.GradDeltaBias,
+                Checkpoints = views.Float32(states, "checkpoints", batch, dInner, chunks, dState),
+                GradBBlocks = views.Float32(gradBBlocks, "gradBBlocks", batch, blocksPerBatch, dState, length),
+                GradCBlocks = views.Float32(gradCBlocks, "gradCBlocks", batch, blocksPerBatch, dState, length),
+                Batch = (int)batch, DInner = (int)dInner, Length = (int)length, DState = (int)dState, Lanes = lanes,
+                Threads = SelectiveScanBackwardKernel.Threads(lanes),
+                Options = t.Options(deltaSoftplus) | (checkpoints is null ? 0 : ScanOptions.Checkpoints),
+            };
+            long groups = batch * blocksPerBatch;
+            if (groups > 0 && length > 0)
+                host.Launch(accelerator => LaneKernel.On(accelerator)(
+                    ((int)groups, arguments.Threads, SharedMemoryConfig.RequestDynamic<float>(SelectiveScanBackwardKernel.SharedFloats((int)dState, lanes))),
+                    arguments));
+        }
+        return t.Result(gradBBlocks.sum(dim: 1), gradCBlocks.sum(dim: 1));                       // (B, N, L)
+    }
+
+    private static SelectiveScanGradients RunInRegisters(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z,
+                                                         Tensor? deltaBias, bool deltaSoftplus, Tensor gradOutput, Tensor? checkpoints)
+    {
+        long batch = u.shape[0], dInner = u.shape[1], length = u.shape[2], dState = A.shape[1];
+        long chunks = FusedSelectiveScan.Chunks(length, dState);
+        if (batch * dInner * length > int.MaxValue || batch * dInner * chunks * dState > int.MaxValue)
+            throw new ArgumentException($"{Operation}: (B={batch}, d_inner={dInner}, L={length}) has more than 2^31 elements; split the batch");
+
+        using var scope = NewDisposeScope();
+        if (checkpoints is null)
+        {
+            (Tensor y, checkpoints) = FusedSelectiveScan.RunForTraining(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus);
+            y.Dispose();
+        }
+        KernelHost host = KernelHost.For(u);
+        var t = new Buffers(u, delta, A, B, C, D, z, deltaBias, gradOutput);
+        Tensor gradB = zeros(batch, dState, length, ScalarType.Float32, u.device);               // summed by atomics
+        Tensor gradC = zeros(batch, dState, length, ScalarType.Float32, u.device);
+        using (var views = new TorchInterop(host, Operation))
+        {
+            Views v = t.Views(views);
+            var arguments = new RegisterScanGradientArguments
+            {
+                U = v.U, Delta = v.Delta, A = v.A, B = v.B, C = v.C, D = v.D, Z = v.Z, DeltaBias = v.DeltaBias,
+                GradOutput = v.GradOutput, GradU = v.GradU, GradDelta = v.GradDelta, GradZ = v.GradZ, GradA = v.GradA,
+                GradD = v.GradD, GradDeltaBias = v.GradDeltaBias,
+                Checkpoints = views.Float32(checkpoints, "checkpoints", batch, dInner, chunks, dState),
+                GradB = views.Float32(gradB, "gradB", batch, dState, length),
+                GradC = views.Float32(gradC, "gradC", batch, dState, length),
+                Batch = (int)batch, DInner = (int)dInner, Length = (int)length, DState = (int)dState,
+                Options = t.Options(deltaSoftplus),
+            };
+            long groups = batch * RegisterScanBackwardKernel.BlocksPerBatch((int)dInner);          // one batch row per block
+            if (groups > 0 && length > 0)
+                host.Launch(accelerator => RegisterKernel.On(accelerator)(
+                    ((int)groups, RegisterScanBackwardKernel.Threads, SharedMemoryConfig.RequestDynamic<Float4>(RegisterScanBackwardKernel.SharedQuads)),
+                    arguments));
+        }
+        return t.Result(gradB, gradC);
+    }
+
+    /// <summary>What both kernels read and the per-channel gradients both write: the inputs as contiguous fp32 and
+    /// the buffers of du, d delta, dz, dA, dD, d delta_bias (the last three per batch row, summed in <see cref="Result"/>).</summary>
+    private sealed class Buffers
+    {
+        private readonly long batch, dInner, length, dState;
+        private readonly Tensor u, delta, a, b, c, gradOutput, gradU, gradDelta, gradA, gradD, gradBias;
+        private readonly Tensor? d, z, bias, gradZ;
+
+        public Buffers(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z, Tensor? deltaBias, Tensor gradOutput)
+        {
+            (batch, dInner, length, dState) = (u.shape[0], u.shape[1], u.shape[2], A.shape[1]);
+            (this.u, this.delta, a, b, c, this.gradOutput) = (Fp32(u), Fp32(delta), Fp32(A), Fp32(B), Fp32(C), Fp32(gradOutput));
+            (d, this.z, bias) = (D is null ? null : Fp32(D), z is null ? null : Fp32(z), deltaBias is null ? null : Fp32(deltaBias));
+            ScalarType f = ScalarType.Float32;
+            Device device = u.device;
+            gradU = empty(batch, dInner, length, f, device);
+            gradDelta = empty(batch, dInner, length, f, device);
+            gradZ = z is null ? null : empty(batch, dInner, length, f, device);
+            gradA = empty(batch, dInner, dState, f, device);                                      // per batch row
+            gradD = empty(batch, dInner, f, device);
+            gradBias = empty(batch, dInner, f, device);
+        }
+
+        public ScanOptions Options(bool deltaSoftplus) =>
+            (d is null ? 0 : ScanOptions.D) | (z is null ? 0 : ScanOptions.Z) | (bias is null ? 0 : ScanOptions.DeltaBias)
+            | (deltaSoftplus ? ScanOptions.DeltaSoftplus : 0);
+
+        public Views Views(TorchInterop views) => new(
+            U: views.Float32(u, "u", batch, dInner, length),
+            Delta: views.Float32(delta, "delta", batch, dInner, length),
+            A: views.Float32(a, "A", dInner, dState),
+            B: views.Float32(b, "B", batch, dState, length),
+            C: views.Float32(c, "C", batch, dState, length),
+            D: d is null ? TorchInterop.Absent : views.Float32(d, "D", dInner),
+            Z: z is null ? TorchInterop.Absent : views.Float32(z, "z", batch, dInner, length),
+            DeltaBias: bias is null ? TorchInterop.Absent : views.Float32(bias, "deltaBias", dInner),
+            GradOutput: views.Float32(gradOutput, "gradOutput", batch, dInner, length),
+            GradU: views.Float32(gradU, "gradU", batch, dInner, length),
+            GradDelta: views.Float32(gradDelta, "gradDelta", batch, dInner, length),
+            GradZ: gradZ is null ? TorchInterop.Absent : views.Float32(gradZ, "gradZ", batch, dInner, length),
+            GradA: views.Float32(gradA, "gradA", batch, dInner, dState),
+            GradD: views.Float32(gradD, "gradD", batch, dInner),
+            GradDeltaBias: views.Float32(gradBias, "gradDeltaBias", batch, dInner));
+
+        /// <summary>The gradients, moved out of the caller's dispose scope, with <paramref name="gradB"/> and
+        /// <paramref name="gradC"/> (B, N, L) as the kernel left them.</summary>
+        public SelectiveScanGradients Result(Tensor gradB, Tensor gradC) => new(
+            U: gradU.MoveToOuterDisposeScope(),
+            Delta: gradDelta.MoveToOuterDisposeScope(),
+            A: gradA.sum(dim: 0).MoveToOuterDisposeScope(),                                            // (d_inner, N)
+            B: gradB.MoveToOuterDisposeScope(),
+            C: gradC.MoveToOuterDisposeScope(),
+            D: d is null ? null : gradD.sum(dim: 0).MoveToOuterDisposeScope(),                         // (d_inner)
+            Z: gradZ?.MoveToOuterDisposeScope(),
+            DeltaBias: bias is null ? null : gradBias.sum(dim: 0).MoveToOuterDisposeScope());
+    }
+
+    private readonly record struct Views(
+        ArrayView<float> U, ArrayView<float> Delta, ArrayView<float> A, ArrayView<float> B, ArrayView<float> C,
+        ArrayView<float> D, ArrayView<float> Z, ArrayView<float> DeltaBias, ArrayView<float> GradOutput,
+        ArrayView<float> GradU, ArrayView<float> GradDelta, ArrayView<float> GradZ, ArrayView<float> GradA,
+        ArrayView<float> GradD, ArrayView<float> GradDeltaBias);
+}

@@ -1,0 +1,209 @@
+using Bmojo.Runtime.Mixers;
+using Bmojo.Runtime.Ops.SelectiveScan;
+using Bmojo.Runtime.Tests.Gpu;
+using static TorchSharp.torch;
+using Device = TorchSharp.torch.Device;
+
+namespace Bmojo.Runtime.Tests.Ops.SelectiveScan;
+
+/// <summary>
+/// The register-state scan kernels (d_state &lt;= 16: <see cref="RegisterScanKernel"/>,
+/// <see cref="RegisterScanBackwardKernel"/>) through <see cref="FusedSelectiveScan"/> and
+/// <see cref="FusedSelectiveScanBackward"/>, against the float64 reference and its autograd, on ILGPU's CPU accelerator
+/// (always) and on CUDA (when present). Shapes probe the tiles' edges: L = 1, L odd and not a multiple of the forward's
+/// 32-step or the backward's 8-step tile, d_inner not a multiple of the 64 channels of a block, N = 1 and N &lt; 16
+/// (padded states), each optional input on and off.
+/// </summary>
+public sealed class RegisterScanTests
+{
+    // As FusedSelectiveScanTests and FusedSelectiveScanBackwardTests: fp32 against float64 over a few hundred steps.
+    private const double Atol = 2e-5, Rtol = 2e-4, GradAtol = 5e-5, GradRtol = 5e-4;
+
+    /// <summary>Which optional inputs a case passes.</summary>
+    [Flags]
+    public enum Options
+    {
+        None = 0,
+        D = 1,
+        Z = 2,
+        DeltaBias = 4,
+        Softplus = 8,
+        InitialState = 16,                   // forward only: the backward takes no initial state
+        All = D | Z | DeltaBias | Softplus | InitialState,
+    }
+
+    public static TheoryData<long, long, long, long, Options> Shapes => new()
+    {
+        // batch, d_inner, L, d_state, options
+        { 1, 1, 1, 1, Options.All },                                   // L = 1, one state
+        { 2, 3, 37, 16, Options.All },                                 // odd L, a part tile of each kernel
+        { 1, 70, 45, 5, Options.All },                                 // a second block of 6 channels; N = 5 padded
+        { 2, 65, 64, 16, Options.None },                               // two whole forward tiles; 1 channel in block 2
+        { 1, 4, 100, 1, Options.D | Options.Z },                       // N = 1
+        { 3, 2, 8, 16, Options.DeltaBias | Options.Softplus },         // one whole backward tile
+        { 1, 9, 33, 12, Options.Z | Options.InitialState },
+        { 2, 5, 17, 16, Options.D | Options.DeltaBias },               // bias without softplus
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void ForwardMatchesTheReferenceOnCpu(long batch, long dInner, long length, long dState, Options options) =>
+        CheckForward(new Case(batch, dInner, length, dState, options), CPU);
+
+    [Fact]
+    public void ForwardMatchesTheReferenceAtRandomShapesOnCpu()
+    {
+        foreach (Case c in Case.Random(seed: 5, count: 6, maxBatch: 3, maxDInner: 150, maxLength: 90)) CheckForward(c, CPU);
+    }
+
+    [CudaFact]
+    public void ForwardMatchesTheReferenceOnCuda()
+    {
+        foreach (object[] row in Shapes) CheckForward(Case.Of(row), CUDA);
+        foreach (Case c in Case.Random(seed: 5, count: 20, maxBatch: 4, maxDInner: 300, maxLength: 500)) CheckForward(c, CUDA);
+        CheckForward(new Case(2, 200, 1500, 16, Options.All), CUDA);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void BackwardMatchesReferenceAutogradOnCpu(long batch, long dInner, long length, long dState, Options options) =>
+        CheckBackward(new Case(batch, dInner, length, dState, options), CPU);
+
+    [Fact]
+    public void BackwardMatchesReferenceAutogradAtRandomShapesOnCpu()
+    {
+        // The CPU accelerator syncs its simulated warp at every shuffle (144 per 8-step tile): small shapes only.
+        foreach (Case c in Case.Random(seed: 6, count: 4, maxBatch: 2, maxDInner: 100, maxLength: 40)) CheckBackward(c, CPU);
+    }
+
+    [CudaFact]
+    public void BackwardMatchesReferenceAutogradOnCuda()
+    {
+        foreach (object[] row in Shapes) CheckBackward(Case.Of(row), CUDA);
+        foreach (Case c in Case.Random(seed: 6, count: 20, maxBatch: 4, maxDInner: 300, maxLength: 500)) CheckBackward(c, CUDA);
+        CheckBackward(new Case(2, 200, 600, 16, Options.All), CUDA);
+    }
+
+    [Fact]
+    public void BackwardWithoutCheckpointsRunsTheForwardKernelFirst()
+    {
+        var c = new Case(2, 67, 19, 7, Options.All);
+        Arguments s = Arguments.For(c, CPU);
+        Tensor gradOutput = randn(c.Batch, c.DInner, c.Length);
+        (_, Tensor checkpoints) = FusedSelectiveScan.RunForTraining(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, true);
+        SelectiveScanGradients given = FusedSelectiveScanBackward.Run(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, true, gradOutput, checkpoints);
+        SelectiveScanGradients own = FusedSelectiveScanBackward.Run(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, true, gradOutput);
+        Tensor[] expected = [given.U, given.Delta, given.A, given.B, given.C, given.D!, given.Z!, given.DeltaBias!];
+        Tensor[] actual = [own.U, own.Delta, own.A, own.B, own.C, own.D!, own.Z!, own.DeltaBias!];
+        // The same kernels on the same inputs; dB and dC sum by atomics, whose order may differ between runs.
+        for (int i = 0; i < expected.Length; i++) TensorAssert.Close(expected[i], actual[i], 1e-6, 1e-5, $"gradient {i}");
+    }
+
+    [Fact]
+    public void ZeroStatesLeaveTheSkipAndTheGate()
+    {
+        var c = new Case(2, 3, 11, 0, Options.All & ~Options.InitialState);
+        CheckForward(c, CPU);
+        CheckBackward(c, CPU);
+    }
+
+    [Fact]
+    public void StatesUpTo16RunInRegistersAndLargerOnesOneLaneAState()
+    {
+        // The checkpoints tell the kernels apart: every 8 steps in registers, every 2^ceil(log2 N) steps otherwise.
+        foreach ((long dState, long chunks) in new[] { (1L, 5L), (16L, 5L), (17L, 2L), (20L, 2L), (32L, 2L) })
+        {
+            manual_seed(dState);
+            ScanInputs s = ScanInputs.Random(1, 3, 33, dState, CPU);
+            (Tensor y, Tensor checkpoints) = FusedSelectiveScan.RunForTraining(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, true);
+            Assert.Equal(new long[] { 1, 3, chunks, dState }, checkpoints.shape);
+            TensorAssert.Close(SelectiveScanReference.Run(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, deltaSoftplus: true),
+                               y, Atol, Rtol, $"y, N = {dState}");
+        }
+    }
+
+    /// <summary>One test case: a shape and its options.</summary>
+    public sealed record Case(long Batch, long DInner, long Length, long DState, Options Options)
+    {
+        public static Case Of(object[] row) => new((long)row[0], (long)row[1], (long)row[2], (long)row[3], (Options)row[4]);
+
+        /// <summary>Shapes drawn at random up to the given sizes, with 1 to 16 states and any options.</summary>
+        public static IEnumerable<Case> Random(int seed, int count, int maxBatch, int maxDInner, int maxLength)
+        {
+            var random = new Random(seed);
+            for (int i = 0; i < count; i++)
+                yield return new Case(random.Next(1, maxBatch + 1), random.Next(1, maxDInner + 1), random.Next(1, maxLength + 1),
+                                      random.Next(1, 17), (Options)random.Next(0, (int)Options.All + 1));
+        }
+
+        public bool Has(Options option) => (Options & option) != 0;
+
+        public override string ToString() => $"(B={Batch}, d_inner={DInner}, L={Length}, N={DState}, {Options})";
+    }
+
+    /// <summary>The case's inputs on the device; absent options are null. Without softplus the steps are made
+    /// positive (softplus(delta) + 0.5), as the model's are.</summary>
+    private sealed record Arguments(Tensor U, Tensor Delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? Z, Tensor? DeltaBias, Tensor? InitialState)
+    {
+        public static Arguments For(Case c, Device device)
+        {
+            manual_seed(c.Batch * 100003 + c.DInner * 1009 + c.Length * 17 + c.DState + (long)c.Options * 7919);
+            ScanInputs s = ScanInputs.Random(c.Batch, c.DInner, c.Length, c.DState, device);
+            return new Arguments(s.U, c.Has(Options.Softplus) ? s.Delta : nn.functional.softplus(s.Delta) + 0.5, s.A, s.B, s.C,
+                                 c.Has(Options.D) ? s.D : null, c.Has(Options.Z) ? s.Z : null,
+                                 c.Has(Options.DeltaBias) ? s.DeltaBias : null, c.Has(Options.InitialState) ? s.InitialState : null);
+        }
+
+        public Arguments Float64Cpu() => new(Up(U)!, Up(Delta)!, Up(A)!, Up(B)!, Up(C)!, Up(D), Up(Z), Up(DeltaBias), Up(InitialState));
+
+        private static Tensor? Up(Tensor? t) => t?.detach().to_type(ScalarType.Float64).cpu();
+    }
+
+    /// <summary>Every input's gradient, from the forward kernel's checkpoints (as training runs), against float64
+    /// autograd through the reference.</summary>
+    private static void CheckBackward(Case c, Device device)
+    {
+        Arguments s = Arguments.For(c, device);
+        bool softplus = c.Has(Options.Softplus);
+        Tensor gradOutput = randn(c.Batch, c.DInner, c.Length, device: device);
+        (_, Tensor checkpoints) = FusedSelectiveScan.RunForTraining(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, softplus);
+        SelectiveScanGradients g = FusedSelectiveScanBackward.Run(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, softplus, gradOutput, checkpoints);
+
+        Tensor?[] inputs = [s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias];
+        Tensor?[] leaves = inputs.Select(t => t?.detach().to_type(ScalarType.Float64).cpu().requires_grad_(true)).ToArray();
+        Tensor y = SelectiveScanReference.Run(leaves[0]!, leaves[1]!, leaves[2]!, leaves[3]!, leaves[4]!, leaves[5], leaves[6], leaves[7], softplus);
+        (y * gradOutput.to_type(ScalarType.Float64).cpu()).sum().backward();
+
+        string[] names = ["u", "delta", "A", "B", "C", "D", "z", "delta_bias"];
+        Tensor?[] fused = [g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias];
+        for (int i = 0; i < names.Length; i++)
+        {
+            string what = $"d{names[i]} {c} on {device}";
+            if (leaves[i] is null)
+            {
+                Assert.True(fused[i] is null, what + " should be absent");
+                continue;
+            }
+            Assert.Equal(device.type, fused[i]!.device_type);
+            Close(leaves[i]!.grad!, fused[i]!, GradAtol, GradRtol, what);
+        }
+    }
+
+    private static void CheckForward(Case c, Device device)
+    {
+        Arguments s = Arguments.For(c, device), r = s.Float64Cpu();
+        bool softplus = c.Has(Options.Softplus);
+        (Tensor y, Tensor last) = FusedSelectiveScan.RunWithFinalState(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, softplus, s.InitialState);
+        (Tensor yRef, Tensor lastRef) = SelectiveScanReference.RunWithFinalState(r.U, r.Delta, r.A, r.B, r.C, r.D, r.Z, r.DeltaBias, softplus, r.InitialState);
+        Assert.Equal(device.type, y.device_type);
+        Close(yRef, y, Atol, Rtol, $"y {c} on {device}");
+        Close(lastRef, last, Atol, Rtol, $"final state {c} on {device}");
+    }
+
+    /// <summary><see cref="TensorAssert.Close"/>, which needs elements; an empty tensor (N = 0) must match in shape.</summary>
+    private static void Close(Tensor expected, Tensor actual, double atol, double rtol, string what)
+    {
+        if (expected.numel() == 0) Assert.Equal(expected.shape, actual.shape);
+        else TensorAssert.Close(expected, actual, atol, rtol, what);
+    }
+}

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Bmojo.Runtime.Mixers;
+namespace Bmojo.Runtime.Ops.SelectiveScan;
 
 /// <summary>
 /// The fp32 sweeps with the N states of a step in 256-bit vectors (8 lanes; d_state a multiple of 8, as Mamba's 16):

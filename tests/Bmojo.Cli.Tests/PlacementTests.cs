@@ -2,7 +2,7 @@ using Bmojo.Cli.Models;
 using Bmojo.Cli.Tasks;
 using Bmojo.Cli.Training;
 using Bmojo.Models;
-using Bmojo.Runtime.Tests.Kernels;
+using Bmojo.Runtime.Tests.Gpu;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -65,6 +65,36 @@ public sealed class SpecLoaderTests
     }
 
     [Fact]
+    public void A_spec_compiled_at_run_time_is_found_in_the_registry_of_its_assembly_and_runs_through_the_base_class()
+    {
+        string path = Path.Combine(Directory.CreateTempSubdirectory("bmojo-spec-").FullName, "two.arch");
+        File.WriteAllText(path, """
+            model Zed extends TransformerTiny {
+              layers = 1
+            }
+            model Alpha extends MambaTiny {
+              layers = 1
+            }
+            """);
+        IReadOnlyList<ModelDefinition> models = SpecLoader.Load(path, TextWriter.Null);
+        Assert.Equal(["Zed", "Alpha"], models.Select(m => m.Name));                 // the file's order
+
+        using var built = (Bmojo.Runtime.LanguageModel)models[1].Create();
+        var assembly = built.GetType().Assembly;
+        Assert.NotEqual(typeof(Bmojo.Models.BmojoModels).Assembly, assembly);
+        Assert.Equal(["Alpha", "Zed"], Bmojo.Runtime.ModelRegistry.Of(assembly).Select(m => m.Name));
+        Assert.Equal(models[1].Settings, built.Settings);
+        Tensor tokens = torch.randint(0, built.Settings.Vocab, [1, 7], dtype: ScalarType.Int64);
+        using (torch.no_grad())
+        using (Bmojo.Runtime.ModelCache cache = built.AllocateCache(1))
+        {
+            Tensor whole = built.forward(tokens);
+            Tensor pieces = torch.cat([built.Forward(tokens[.., ..4], cache), built.Forward(tokens[.., 4..], cache)], 1);
+            Assert.True((whole - pieces).abs().max().item<float>() < 1e-4);
+        }
+    }
+
+    [Fact]
     public void A_user_spec_may_extend_a_canonical_one_and_a_file_with_several_models_must_name_one()
     {
         string path = Path.Combine(Directory.CreateTempSubdirectory("bmojo-spec-").FullName, "mine.arch");

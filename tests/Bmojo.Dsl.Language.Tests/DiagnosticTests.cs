@@ -59,7 +59,7 @@ public sealed class DiagnosticTests
         { "BMJ0402", "model ⟦3Layer⟧ {\n}", "model name '3Layer' is not a valid C# identifier" },
         { "BMJ0403", "model ⟦class⟧ {\n  vocab = 64\n  d_model = 64\n  layers = 4\n  mixer = mamba\n}", "model name 'class' is a C# keyword" },
         { "BMJ0404", "model ⟦Bmojo⟧ {\n  vocab = 64\n  d_model = 64\n  layers = 4\n  mixer = mamba\n}", "model name 'Bmojo' is reserved: it would hide the root namespace 'Bmojo' in user code; try 'BMojo'" },
-        { "BMJ0408", "model ⟦Settings⟧ {\n  vocab = 64\n  d_model = 64\n  layers = 4\n  mixer = mamba\n}", "model name 'Settings' is also the name of a member of the generated class; choose another name" },
+        { "BMJ0408", "model ⟦Settings⟧ {\n  vocab = 64\n  d_model = 64\n  layers = 4\n  mixer = mamba\n}", "model name 'Settings' is also the name of a member of the generated class or of LanguageModel, or of the registry class BmojoModels; choose another name" },
         { "BMJ0405", "model A extends ⟦B⟧ {\n}\nmodel B extends A {\n}", "extends cycle: A -> B -> A" },
         { "BMJ0406", "model ⟦tiny⟧ {\n  vocab = 64\n  d_model = 64\n  layers = 4\n  mixer = mamba\n}", "model name 'tiny' is all lower-case; C# warns on such type names (CS8981), use 'Tiny'" },
         { "BMJ0407", "⟦⟧# only a comment\n", "the spec file declares no model" },

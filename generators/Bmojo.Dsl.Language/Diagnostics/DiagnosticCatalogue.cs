@@ -112,7 +112,7 @@ namespace Bmojo.Dsl.Language.Diagnostics
         public static readonly DiagnosticDescriptor EmptySpec = Warning("BMJ0407", "No model",
             "the spec file declares no model");
         public static readonly DiagnosticDescriptor MemberNameClash = Error("BMJ0408", "Model name clashes with a generated member",
-            "model name '{0}' is also the name of a member of the generated class; choose another name");
+            "model name '{0}' is also the name of a member of the generated class or of LanguageModel, or of the registry class BmojoModels; choose another name");
 
         public static readonly DiagnosticDescriptor InternalError = Error("BMJ9999", "Internal error",
             "internal error in the spec compiler: {0}; please report it with this spec file");

@@ -4,7 +4,6 @@ namespace Bmojo.Dsl.Language.Emit
     /// the component kinds (each kind names its own options and module: Kinds/).</summary>
     internal static class RuntimeNames
     {
-        public const string Tensor = "global::TorchSharp.torch.Tensor";
         public const string Device = "global::TorchSharp.torch.Device";
 
         public const string LanguageModel = "global::Bmojo.Runtime.LanguageModel";

@@ -26,8 +26,9 @@ public static class SpecLoader
     {
         if (ModelCatalog.Find(spec) is ModelDefinition compiledIn) return [compiledIn];
         SpecCompilationResult compiled = Compile(spec, warnings);
-        return RuntimeCompiler.Compile(compiled.Sources, compiled.Path)
-            .Select(model => ModelDefinition.Of(model, compiled.Path))
+        IReadOnlyList<ModelEntry> registered = RuntimeCompiler.Compile(compiled.Sources, compiled.Path);
+        return compiled.Models                                     // in the file's order (the registry's is by name)
+            .Select(plan => ModelDefinition.Of(registered.Single(model => model.Name == plan.Name), compiled.Path))
             .ToList();
     }
 

@@ -65,7 +65,7 @@ public sealed partial class CommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("--grid", "huge", "--grid must be one of: small, standard (got 'huge')")]
+    [InlineData("--grid", "huge", "--grid must be one of: small, standard, zoology (got 'huge')")]
     [InlineData("--task", "copying", "--task must be one of: mqar, lm (got 'copying')")]
     [InlineData("--threads", "0", "--threads must be positive (got 0)")]
     [InlineData("--steps", "-5", "--steps must be positive (got -5)")]

@@ -6,14 +6,6 @@ namespace Bmojo.Cli.Commands;
 
 public sealed class EvalSettings : Lm.LmEvalOptions, ITaskSettings, IPlacementSettings
 {
-    [CommandOption("--device <DEVICE>")]
-    [Description(SettingsRules.DeviceDescription)]
-    public string? Device { get; init; }
-
-    [CommandOption("--dtype <DTYPE>")]
-    [Description(SettingsRules.DtypeDescription)]
-    public string? Dtype { get; init; }
-
     [CommandArgument(0, "<SPEC>")]
     [Description("The model the checkpoint was trained as.")]
     public string Spec { get; init; } = "";

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Bmojo.Cli.Commands;
 using Bmojo.Cli.Models;
+using Bmojo.Cli.Training;
 using Spectre.Console;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -21,7 +22,7 @@ public static class LmEvalCommand
         (int seqLen, string tokenizerName, double heldOut) = RunFacts(settings, checkpoint);
         TextTokenizer tokenizer = TextTokenizer.Named(tokenizerName);
         if (tokenizer.CheckVocab(definition.Settings) is string vocab) throw new UserError(vocab);
-        using LmModel model = Load(definition, checkpoint, settings.LmDevice, settings.LmDType);
+        using LmModel model = Load(definition, checkpoint, settings.Device, settings.Dtype);
         using TokenFile tokens = LmTrainCommand.OpenTokens(output, settings.Data, tokenizer);
         var split = new TokenSplit(tokens, heldOut);
         IReadOnlyList<int> multiples = LmSettingsRules.ParseMultiples(settings.EvalLengths)!;
@@ -62,10 +63,7 @@ public static class LmEvalCommand
         try
         {
             ModelWeights.Load(checkpoint, definition, model.Module);
-            Device target = LmSettingsRules.ResolveDevice(device);
-            if (target.type != TorchSharp.DeviceType.CPU) model.Module.to(target);
-            ScalarType type = LmSettingsRules.ResolveDType(dtype);
-            if (type != ScalarType.Float32) model.Module.to(type);
+            Placement.Resolve(device, dtype).Apply(model.Module);
             return model;
         }
         catch

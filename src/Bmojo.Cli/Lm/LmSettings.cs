@@ -17,26 +17,6 @@ internal static class LmSettingsRules
     public const string DataDescription = "lm: a .txt file, a folder of .txt files or a .jsonl file with a 'text' field. Default: the built-in " +
                                           "corpus (18 Project Gutenberg books, 11.8 MB).";
 
-    /// <summary>--device: cpu, cuda, cuda:N (null: CUDA when torch sees a GPU, else the CPU).</summary>
-    public static Device ResolveDevice(string? device)
-    {
-        if (device is null) return cuda.is_available() ? CUDA : CPU;
-        string name = device.Trim().ToLowerInvariant();
-        if (name == "cpu") return CPU;
-        if (name != "cuda" && !(name.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(name.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out _)))
-            throw new UserError($"--device must be cpu, cuda or cuda:N (got '{device}')");
-        if (!cuda.is_available()) throw new UserError($"--device {device}: CUDA is not available here (torch sees no GPU); use --device cpu");
-        return new Device(name);
-    }
-
-    /// <summary>--dtype: fp32 (default) or bf16.</summary>
-    public static ScalarType ResolveDType(string? dtype) => dtype?.Trim().ToLowerInvariant() switch
-    {
-        null or "fp32" or "float32" => ScalarType.Float32,
-        "bf16" or "bfloat16" => ScalarType.BFloat16,
-        _ => throw new UserError($"--dtype must be one of: fp32, bf16 (got '{dtype}')"),
-    };
-
     public static TextCorpus Corpus(string? data) => data is null ? TextCorpus.BuiltIn() : TextCorpus.Open(data);
 
     /// <summary>"1,2,4,8" as multiples of the training length.</summary>
@@ -79,13 +59,6 @@ public class LmTrainOptions : BudgetSettings, ILmTaskSettings
     [Description("lm: stop after this much training time, save, exit 75 and say how to continue with --resume (default: none).")]
     public double? TimeLimit { get; init; }
 
-    [CommandOption("--device <DEVICE>")]
-    [Description("lm: cpu, cuda or cuda:N (default: CUDA when available).")]
-    public string? LmDevice { get; init; }
-
-    [CommandOption("--dtype <DTYPE>")]
-    [Description("lm: fp32 (default) or bf16.")]
-    public string? LmDType { get; init; }
 
     public override ValidationResult Validate()
     {
@@ -99,8 +72,16 @@ public class LmTrainOptions : BudgetSettings, ILmTaskSettings
 }
 
 /// <summary>The options <c>eval --task lm</c> adds.</summary>
-public class LmEvalOptions : CommandSettings, ILmTaskSettings
+public class LmEvalOptions : CommandSettings, ILmTaskSettings, IPlacementSettings
 {
+    [CommandOption("--device <DEVICE>")]
+    [Description(SettingsRules.DeviceDescription)]
+    public string? Device { get; init; }
+
+    [CommandOption("--dtype <DTYPE>")]
+    [Description(SettingsRules.DtypeDescription)]
+    public string? Dtype { get; init; }
+
     [CommandOption("--data <PATH>")]
     [Description(LmSettingsRules.DataDescription + " It must be the data the checkpoint trained on for its held-out split to be unseen.")]
     public string? Data { get; init; }
@@ -140,13 +121,6 @@ public class LmEvalOptions : CommandSettings, ILmTaskSettings
     [Description("lm: where eval.csv and length-curve.png go. Default: beside the checkpoint.")]
     public string? Out { get; init; }
 
-    [CommandOption("--device <DEVICE>")]
-    [Description("lm: cpu, cuda or cuda:N (default: CUDA when available).")]
-    public string? LmDevice { get; init; }
-
-    [CommandOption("--dtype <DTYPE>")]
-    [Description("lm: fp32 (default) or bf16.")]
-    public string? LmDType { get; init; }
 
     public override ValidationResult Validate()
     {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Bmojo.Cli.Commands;
 using Bmojo.Cli.Models;
+using Bmojo.Cli.Training;
 using Spectre.Console;
 using static TorchSharp.torch;
 
@@ -35,8 +36,9 @@ public static class LmTrainCommand
         string checkpoint = checkpointOption ?? resume ?? Path.Combine(outDir, "checkpoint.safetensors");
         Directory.CreateDirectory(outDir);
         using TokenFile tokens = OpenTokens(output, settings.Data, tokenizer);
-        Device device = LmSettingsRules.ResolveDevice(settings.LmDevice);
-        ScalarType dtype = LmSettingsRules.ResolveDType(settings.LmDType);
+        Placement placement = Placement.Resolve(settings.Device, settings.Dtype);
+        Device device = placement.Device;
+        ScalarType dtype = placement.DType;
         using LmTrainer trainer = resume is null
             ? LmTrainer.Start(model, options, tokens, device, dtype)
             : LmTrainer.Resume(resume, model, tokens, device, dtype);

@@ -36,6 +36,9 @@ public static class BmojoApp
             config.AddCommand<CompareCommand>("compare")
                 .WithDescription("Train several architectures on the same data and budget and compare them.")
                 .WithExample("compare", "TransformerTiny", "MambaTiny", "JambaTiny", "BMojoFTiny", "BMojoTiny", "--task", "mqar");
+            config.AddCommand<PlotCommand>("plot")
+                .WithDescription("Draw a comparison's plots again from its results.json (e.g. results made where no fonts are installed).")
+                .WithExample("plot", "compare-runs");
             config.AddCommand<Lm.GenerateCommand>("generate")
                 .WithDescription("Generate text from a language-model checkpoint (prefill, then token by token through the cache).")
                 .WithExample("generate", "TransformerSmall", "--checkpoint", "lm-runs/TransformerSmall/checkpoint.safetensors", "--prompt", "It was");

@@ -34,4 +34,31 @@ public sealed class CompareCommandTests : IDisposable
         byte[] png = File.ReadAllBytes(Path.Combine(directory, "mqar-accuracy.png"));
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
     }
+
+    [Fact]
+    public void Plot_draws_the_comparison_again_from_its_results_json()
+    {
+        Cli.Result compare = Cli.Run("compare", "TransformerTiny", "MambaTiny", "--task", "mqar", "--steps", "2", "--batch", "2",
+                                     "--eval-examples", "4", "--threads", "2", "--out", directory);
+        Assert.Equal(0, compare.ExitCode);
+        string accuracy = Path.Combine(directory, "mqar-accuracy.png"), memory = Path.Combine(directory, "mqar-accuracy-vs-memory.png");
+        byte[] drawn = File.ReadAllBytes(accuracy), drawnMemory = File.ReadAllBytes(memory);
+        File.Delete(accuracy);
+        File.Delete(memory);
+
+        Cli.Result plot = Cli.Run("plot", directory);
+
+        Assert.Equal(0, plot.ExitCode);
+        Assert.Contains("2 models, 3 settings", plot.Output);
+        Assert.Equal(drawn, File.ReadAllBytes(accuracy));
+        Assert.Equal(drawnMemory, File.ReadAllBytes(memory));
+    }
+
+    [Fact]
+    public void Plot_of_a_folder_without_results_says_so_in_one_line()
+    {
+        Cli.Result result = Cli.Run("plot", directory);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal($"{Path.Combine(directory, "results.json")}: no such file (plot takes a folder that compare --out wrote)", result.Errors.Trim());
+    }
 }

@@ -39,11 +39,17 @@ namespace Bmojo.Dsl.Language
 
         /// <summary>Binds all files together (`extends` may cross files): validation, defaults, the layer plan.
         /// A model with errors is left out of <see cref="BoundSpecs.Models"/>; its diagnostics are reported.</summary>
-        public static BoundSpecs Bind(IReadOnlyList<ParsedSpec> files, string defaultNamespace)
+        public static BoundSpecs Bind(IReadOnlyList<ParsedSpec> files, string defaultNamespace) =>
+            Bind(files, defaultNamespace, null);
+
+        /// <summary>As <see cref="Bind(IReadOnlyList{ParsedSpec}, string)"/>; the files <paramref name="isLibrary"/>
+        /// picks are a library: their models resolve <c>extends</c> (a project's own model of the same name wins) but
+        /// are neither bound nor reported on their own.</summary>
+        public static BoundSpecs Bind(IReadOnlyList<ParsedSpec> files, string defaultNamespace, Func<string, bool>? isLibrary)
         {
             try
             {
-                return Binder.Bind(files, defaultNamespace);
+                return Binder.Bind(files, defaultNamespace, isLibrary);
             }
             catch (Exception exception)
             {

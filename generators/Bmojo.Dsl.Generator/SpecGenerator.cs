@@ -29,7 +29,8 @@ namespace Bmojo.Dsl.Generator
 
             IncrementalValueProvider<CompileOptions> compileOptions = context.AnalyzerConfigOptionsProvider
                 .Select(static (options, _) => new CompileOptions(ModelNamespace(options.GlobalOptions),
-                                                                  FusedKernels(options.GlobalOptions)))
+                                                                  FusedKernels(options.GlobalOptions),
+                                                                  LibraryDirectory(options.GlobalOptions)))
                 .WithTrackingName(TrackingNames.Options);
 
             IncrementalValueProvider<BoundSpecs> bound = files.Collect()
@@ -97,6 +98,12 @@ namespace Bmojo.Dsl.Generator
         private static bool FusedKernels(AnalyzerConfigOptions options) =>
             !(options.TryGetValue("build_property.BmojoFusedKernels", out string? value) &&
               string.Equals(value?.Trim(), "false", StringComparison.OrdinalIgnoreCase));
+
+        /// <summary><c>BmojoStandardLibraryDirectory</c>: the folder of the package's canonical specs (set by its
+        /// build props when <c>BmojoStandardLibrary</c> is true), whose models only resolve <c>extends</c>.</summary>
+        private static string? LibraryDirectory(AnalyzerConfigOptions options) =>
+            options.TryGetValue("build_property.BmojoStandardLibraryDirectory", out string? value) &&
+            !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;
 
         private static void AddSource(SourceProductionContext output, EmittedModel model, GeneratedSource source)
         {

@@ -16,9 +16,23 @@ namespace Bmojo.Dsl.Language
     /// <summary>The generated source of one model, or the internal error that stopped it.</summary>
     public sealed record EmittedModel(string Name, GeneratedSource? Source, EquatableArray<Diagnostic> Diagnostics);
 
-    /// <summary>What the build says about the generated code: the namespace of the classes, and whether they may
-    /// use the fused ILGPU kernels (MSBuild <c>BmojoNamespace</c>, <c>BmojoFusedKernels</c>).</summary>
-    public sealed record CompileOptions(string Namespace, bool FusedKernels = true);
+    /// <summary>What the build says about the generated code: the namespace of the classes, whether they may
+    /// use the fused ILGPU kernels (MSBuild <c>BmojoNamespace</c>, <c>BmojoFusedKernels</c>), and the folder of the
+    /// standard library of specs (<c>BmojoStandardLibraryDirectory</c>, the package's <c>build/specs/</c>): the
+    /// models of spec files under it are only for <c>extends</c> to resolve; no class is generated for them.</summary>
+    public sealed record CompileOptions(string Namespace, bool FusedKernels = true, string? LibraryDirectory = null)
+    {
+        /// <summary>Whether <paramref name="path"/> is a spec of the standard library (under <see cref="LibraryDirectory"/>).</summary>
+        public bool IsLibrary(string path)
+        {
+            if (string.IsNullOrWhiteSpace(LibraryDirectory) || string.IsNullOrEmpty(path)) return false;
+            string directory = Normalize(LibraryDirectory!.Trim());
+            if (!directory.EndsWith("/", StringComparison.Ordinal)) directory += "/";
+            return Normalize(path).StartsWith(directory, StringComparison.OrdinalIgnoreCase);
+        }
+
+        private static string Normalize(string path) => path.Replace('\\', '/');
+    }
 
     /// <summary>Everything a set of spec files compiles to: one source per valid model plus the registry of them
     /// (<see cref="RegistryEmitter"/>, when there is a model), and every diagnostic.</summary>
@@ -89,7 +103,7 @@ namespace Bmojo.Dsl.Language
             List<ParsedSpec> specs = files.Where(file => file.Spec is not null).Select(file => file.Spec!).ToList();
             try
             {
-                BoundSpecs bound = SpecFrontEnd.Bind(specs, options.Namespace);
+                BoundSpecs bound = SpecFrontEnd.Bind(specs, options.Namespace, options.IsLibrary);
                 return options.FusedKernels ? bound : bound with
                 {
                     Models = bound.Models.Select(model => model with { FusedKernels = false }).ToEquatableArray(),

@@ -19,6 +19,10 @@ namespace Bmojo.Dsl.Language
     /// <summary>The front end: text -> syntax tree -> bound, validated plans. Pure; never throws on any input.</summary>
     public static class SpecFrontEnd
     {
+        /// <summary>The syntax diagnostics kept per file; the rest are counted in one BMJ0010 ("and N more errors in
+        /// FILE"), so a file that is no spec at all (a binary, a 5 MB log) says so in a screenful.</summary>
+        public const int MaxDiagnosticsPerFile = 100;
+
         /// <summary>Lexes and parses one file. Cheap and per file, so the generator caches it per file.</summary>
         public static ParsedSpec Parse(SpecSource source)
         {
@@ -28,7 +32,7 @@ namespace Bmojo.Dsl.Language
             try
             {
                 SpecSyntax syntax = Parser.Parse(text, file, diagnostics);
-                return new ParsedSpec(path, syntax, diagnostics.Items.ToEquatableArray());
+                return new ParsedSpec(path, syntax, Capped(diagnostics.Items, file).ToEquatableArray());
             }
             catch (Exception exception)
             {
@@ -39,11 +43,17 @@ namespace Bmojo.Dsl.Language
 
         /// <summary>Binds all files together (`extends` may cross files): validation, defaults, the layer plan.
         /// A model with errors is left out of <see cref="BoundSpecs.Models"/>; its diagnostics are reported.</summary>
-        public static BoundSpecs Bind(IReadOnlyList<ParsedSpec> files, string defaultNamespace)
+        public static BoundSpecs Bind(IReadOnlyList<ParsedSpec> files, string defaultNamespace) =>
+            Bind(files, defaultNamespace, null);
+
+        /// <summary>As <see cref="Bind(IReadOnlyList{ParsedSpec}, string)"/>; the files <paramref name="isLibrary"/>
+        /// picks are a library: their models resolve <c>extends</c> (a project's own model of the same name wins) but
+        /// are neither bound nor reported on their own.</summary>
+        public static BoundSpecs Bind(IReadOnlyList<ParsedSpec> files, string defaultNamespace, Func<string, bool>? isLibrary)
         {
             try
             {
-                return Binder.Bind(files, defaultNamespace);
+                return Binder.Bind(files, defaultNamespace, isLibrary);
             }
             catch (Exception exception)
             {
@@ -51,6 +61,16 @@ namespace Bmojo.Dsl.Language
                 var file = new SourceFile(path, LineMap.LineStarts(string.Empty));
                 return new BoundSpecs(EquatableArray<ModelPlan>.Empty, new[] { InternalError(file, exception) }.ToEquatableArray());
             }
+        }
+
+        private static IReadOnlyList<Diagnostic> Capped(IReadOnlyList<Diagnostic> items, SourceFile file)
+        {
+            if (items.Count <= MaxDiagnosticsPerFile) return items;
+            var kept = new List<Diagnostic>(MaxDiagnosticsPerFile + 1);
+            for (int i = 0; i < MaxDiagnosticsPerFile; i++) kept.Add(items[i]);
+            kept.Add(file.Create(DiagnosticCatalogue.TooManyErrors, items[MaxDiagnosticsPerFile].Span,
+                items.Count - MaxDiagnosticsPerFile, file.Path));
+            return kept;
         }
 
         private static Diagnostic InternalError(SourceFile file, Exception exception) =>

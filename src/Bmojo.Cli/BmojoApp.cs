@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Text.RegularExpressions;
 using Bmojo.Cli.Commands;
 using Spectre.Console;
@@ -20,8 +21,10 @@ public static class BmojoApp
         app.Configure(config =>
         {
             config.SetApplicationName("bmojo");
+            config.SetApplicationVersion(Version);
+            config.SetHelpProvider(new BmojoHelpProvider(config.Settings, SettingsTypes));
             config.ConfigureConsole(output);
-            config.CancellationExitCode(130);
+            config.CancellationExitCode(ExitCodes.Interrupted);
             config.UseStrictParsing();
             config.SetExceptionHandler((exception, _) => Report(exception, args, errors));
             config.AddCommand<InspectCommand>("inspect")
@@ -74,6 +77,21 @@ public static class BmojoApp
         return app.Run(args, cancellation);
     }
 
+    /// <summary>The informational version of the assembly (the package version, with the commit when built from git).</summary>
+    public static string Version { get; } =
+        typeof(BmojoApp).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(BmojoApp).Assembly.GetName().Version?.ToString() ?? "unknown";
+
+    /// <summary>Each command's settings type by its path ("train", "bench train-step"), for the help's DEFAULT column.</summary>
+    internal static IReadOnlyDictionary<string, Type> SettingsTypes { get; } = new Dictionary<string, Type>
+    {
+        ["inspect"] = typeof(InspectCommand), ["train"] = typeof(TrainCommand), ["eval"] = typeof(EvalCommand),
+        ["compare"] = typeof(CompareCommand), ["generate"] = typeof(Lm.GenerateCommand), ["export"] = typeof(Hf.ExportCommand),
+        ["import"] = typeof(Hf.ImportCommand), ["generate-code"] = typeof(GenerateCodeCommand), ["dist-check"] = typeof(DistCheckCommand),
+        ["bench kernels"] = typeof(BenchKernelsCommand), ["bench train-step"] = typeof(BenchTrainStepCommand),
+        ["bench cpu-scan"] = typeof(BenchCpuScanCommand), ["bench ptx"] = typeof(BenchPtxCommand),
+    }.ToDictionary(entry => entry.Key, entry => BmojoHelpProvider.SettingsTypeOf(entry.Value)!);
+
     private static int Report(Exception exception, string[] args, TextWriter errors)
     {
         switch (exception)
@@ -83,19 +101,19 @@ public static class BmojoApp
                 return user.ExitCode;
             case Bmojo.Distributed.DistributedError distributed:
                 errors.WriteLine(distributed.Message);
-                return 1;
+                return ExitCodes.InputError;
             case CommandAppException cli when ConversionFailure(cli, args) is string message:
                 errors.WriteLine($"error: {message}");
-                return 2;
+                return ExitCodes.Usage;
             case CommandAppException cli:
                 errors.WriteLine($"error: {cli.Message}");
-                return 2;
+                return ExitCodes.Usage;
             case OperationCanceledException:
                 errors.WriteLine("cancelled");
-                return 130;
+                return ExitCodes.Interrupted;
             default:
                 errors.WriteLine($"internal error: {exception.GetType().Name}: {exception.Message} (a bug in bmojo, please report it)");
-                return 70;
+                return ExitCodes.Internal;
         }
     }
 

@@ -10,4 +10,7 @@ Console.CancelKeyPress += (_, e) =>
     Console.Error.WriteLine("stopping after the current step (Ctrl-C again to abort)...");
     cancellation.Cancel();
 };
-return BmojoApp.Run(args, AnsiConsole.Console, new Streams(Console.Out, Console.Error), cancellation.Token);
+IAnsiConsole console = AnsiConsole.Console;
+if (ConsoleWidth.Resolve(Environment.GetEnvironmentVariable("COLUMNS"), Console.IsOutputRedirected) is int width)
+    console.Profile.Width = width;
+return BmojoApp.Run(args, console, new Streams(Console.Out, Console.Error), cancellation.Token);

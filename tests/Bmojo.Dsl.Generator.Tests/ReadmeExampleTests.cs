@@ -22,7 +22,11 @@ public sealed class ReadmeExampleTests
         string spec = Block("```\n# ");
         string program = Block("```csharp\n");
 
-        GeneratorRunResult result = GeneratorHarness.Run(new[] { new SpecFile("/repo/specs/tiny-hybrid.arch", spec) }, out Compilation generated);
+        // The README's project is YourApp: the generated classes are in its root namespace.
+        GeneratorDriver driver = GeneratorHarness.CreateDriver(new[] { new SpecFile("/repo/specs/tiny-hybrid.arch", spec).ToAdditionalText() },
+                new Dictionary<string, string> { ["build_property.RootNamespace"] = "YourApp" })
+            .RunGeneratorsAndUpdateCompilation(GeneratorHarness.EmptyCompilation(), out Compilation generated, out _);
+        GeneratorRunResult result = driver.GetRunResult().Results.Single();
         Assert.Empty(result.Diagnostics);
         Compilation withProgram = generated
             .AddSyntaxTrees(

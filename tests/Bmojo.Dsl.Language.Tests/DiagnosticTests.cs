@@ -20,6 +20,7 @@ public sealed class DiagnosticTests
         { "BMJ0007", Head + "  mixer = ⟦,⟧\n}", "expected a value after '=', got ','" },
         { "BMJ0008", Head + "  mixer = bmojo { heads = 4, retrieval = retrieval { store = \"a⟦\\q⟧b\" } }\n}", "invalid escape '\\q' in string: only \\\" and \\\\ are allowed" },
         { "BMJ0009", Head + "  mixer = " + string.Concat(Enumerable.Repeat("a { k = ", 16)) + "b ⟦{⟧ }" + string.Concat(Enumerable.Repeat(" }", 16)) + "\n}", "components and lists nest deeper than 16 levels" },
+        { "BMJ0010", Head + "  mixer = mamba\n" + string.Concat(Enumerable.Repeat("$ ", 100)) + "⟦$⟧ $ $\n}", "and 3 more errors in test.arch" },
         // Keys and types
         { "BMJ0100", Head + "  ⟦vocabs⟧ = 64\n  mixer = mamba\n}", "unknown key 'vocabs' in model; did you mean 'vocab'?" },
         { "BMJ0101", Head + "  mixer = bmojo { heads = 4, ⟦windw⟧ = 8 }\n}", "unknown key 'windw' in bmojo; did you mean 'window'?" },

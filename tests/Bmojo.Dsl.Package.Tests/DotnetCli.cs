@@ -12,9 +12,16 @@ internal static class DotnetCli
         public override string ToString() => $"exit {ExitCode}\n{Output}";
     }
 
-    public static Result Run(string workingDirectory, params string[] arguments)
+    public static Result Run(string workingDirectory, params string[] arguments) =>
+        RunProgram("dotnet", workingDirectory, arguments);
+
+    /// <summary>A shell script (bash -e: the first failing command ends it), as a user pastes it into a terminal.</summary>
+    public static Result Bash(string workingDirectory, string script) =>
+        RunProgram("bash", workingDirectory, "-e", "-c", script);
+
+    private static Result RunProgram(string program, string workingDirectory, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -41,7 +48,7 @@ internal static class DotnetCli
         if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet {string.Join(' ', arguments)} did not finish in 10 minutes:\n{output}");
+            throw new TimeoutException($"{program} {string.Join(' ', arguments)} did not finish in 10 minutes:\n{output}");
         }
         process.WaitForExit();
         return new Result(process.ExitCode, output.ToString());

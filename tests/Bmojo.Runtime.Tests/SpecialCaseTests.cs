@@ -5,7 +5,7 @@ using static Bmojo.Runtime.Tests.BmojoFixtures;
 
 namespace Bmojo.Runtime.Tests;
 
-/// <summary>The special cases of ../shared/docs/bmojo-layer.md: same weights, same outputs.</summary>
+/// <summary>The special cases of docs/bmojo-layer.md: same weights, same outputs.</summary>
 public sealed class SpecialCaseTests
 {
     private const int Length = 11;

@@ -9,13 +9,20 @@ namespace Bmojo.Dsl.Language.Binding
     /// <summary>All files together: model names, <c>extends</c> chains (across files), then each model.</summary>
     internal static class Binder
     {
-        public static BoundSpecs Bind(IReadOnlyList<ParsedSpec> files, string ns)
+        public static BoundSpecs Bind(IReadOnlyList<ParsedSpec> files, string ns, System.Func<string, bool>? isLibrary = null)
         {
             var diagnostics = new DiagnosticBag();
             var declarations = new List<ModelDeclaration>();
+            // The standard library's models (isLibrary): there for `extends`, after the project's own, which win.
+            var library = new List<ModelDeclaration>();
             foreach (ParsedSpec file in files)
             {
                 var source = new SourceFile(file.Path, file.Syntax.LineStarts);
+                if (isLibrary != null && isLibrary(file.Path))
+                {
+                    library.AddRange(file.Syntax.Models.Where(m => m.Name.Text.Length > 0).Select(m => new ModelDeclaration(m, source)));
+                    continue;
+                }
                 if (file.Syntax.Models.Count == 0 && file.Diagnostics.Count == 0)
                     diagnostics.Add(source.Create(DiagnosticCatalogue.EmptySpec, new TextSpan(0, 0)));
                 declarations.AddRange(file.Syntax.Models.Where(m => m.Name.Text.Length > 0).Select(m => new ModelDeclaration(m, source)));
@@ -35,10 +42,17 @@ namespace Bmojo.Dsl.Language.Binding
                 }
                 byName.Add(declaration.Name, declaration);
             }
+            var own = byName.Values.ToList();
+            foreach (ModelDeclaration declaration in library)
+            {
+                if (byName.ContainsKey(declaration.Name)) continue;
+                byName.Add(declaration.Name, declaration);
+                declarations.Add(declaration);
+            }
 
             var models = new List<ModelPlan>();
             var found = new List<(BindingDiagnostic Diagnostic, string Model)>();
-            foreach (ModelDeclaration declaration in byName.Values)
+            foreach (ModelDeclaration declaration in own)
             {
                 List<ModelDeclaration>? chain = Chain(declaration, byName, declarations, diagnostics);
                 if (chain == null) continue;

@@ -27,6 +27,8 @@ namespace Bmojo.Dsl.Language.Diagnostics
 
         public static readonly DiagnosticDescriptor NestingTooDeep = Error("BMJ0009", "Nesting too deep",
             "components and lists nest deeper than {0} levels");
+        public static readonly DiagnosticDescriptor TooManyErrors = Error("BMJ0010", "Too many errors",
+            "and {0} more errors in {1}");
 
         // Keys and types
         public static readonly DiagnosticDescriptor UnknownModelKey = Error("BMJ0100", "Unknown model key",
@@ -121,7 +123,7 @@ namespace Bmojo.Dsl.Language.Diagnostics
         public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
         {
             UnexpectedCharacter, UnterminatedString, InvalidNumber, ExpectedToken, ExpectedModel, UnclosedBrace,
-            ExpectedValue, InvalidEscape, NestingTooDeep,
+            ExpectedValue, InvalidEscape, NestingTooDeep, TooManyErrors,
             UnknownModelKey, UnknownComponentKey, UnknownComponent, DuplicateKey, WrongType, MissingKey,
             WrongComponentKind, DuplicateLet, SelectorOnPlainKey, KeyNotApplicable, LetCycle, LetTooDeep,
             OutOfRange, HeadsDivideModel, KvHeadsDivideHeads, RotaryDim, TopKExceedsExperts, DtRange, EmptyAttention,

@@ -9,7 +9,7 @@ using static Bmojo.Dsl.Language.Emit.Literals;
 
 namespace Bmojo.Dsl.Language.Plan
 {
-    /// <summary>The B'MOJO mixer (../shared/docs/bmojo-layer.md).</summary>
+    /// <summary>The B'MOJO mixer (docs/bmojo-layer.md).</summary>
     /// <param name="Attention">Heads, key/value heads, RoPE of the one softmax; its Window is null.</param>
     /// <param name="Fading">The fading-memory SSM; null when the layer has no SSM path.</param>
     /// <param name="Window">Eidetic window w (0 .. ): the last w tokens, attended exactly.</param>

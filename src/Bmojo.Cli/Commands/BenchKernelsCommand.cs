@@ -17,6 +17,7 @@ public sealed class BenchKernelsSettings : CommandSettings
     public bool Cpu { get; init; }
 
     [CommandOption("--only <KERNEL>")]
+    [ShownDefault("all")]
     [Description("Time one kernel only: scan, bmojo (the fp32 B'MOJO attention), tc (the bf16 tensor-core B'MOJO attention, forward and backward) or innovation.")]
     public string? Only { get; init; }
 

@@ -17,22 +17,27 @@ public sealed class BenchTrainStepSettings : CommandSettings
     public bool Cpu { get; init; }
 
     [CommandOption("--models <NAMES>")]
+    [ShownDefault("BMojo,Transformer,Mamba")]
     [Description("Compiled-in models, comma-separated (default BMojo,Transformer,Mamba; with --quick their tiny specs).")]
     public string? Models { get; init; }
 
     [CommandOption("--batch <N>")]
+    [ShownDefault("4")]
     [Description("Sequences per step (default 4, which leaves BMojo room on an H200; --quick 4).")]
     public int? Batch { get; init; }
 
     [CommandOption("--length <L>")]
+    [ShownDefault("2048 (--quick 64)")]
     [Description("Tokens per sequence (default 2048; --quick 64).")]
     public int? Length { get; init; }
 
     [CommandOption("--steps <N>")]
+    [ShownDefault("10 (--quick 3)")]
     [Description("Timed steps per model after 3 warm-up steps (default 10; --quick 3).")]
     public int? Steps { get; init; }
 
     [CommandOption("--dtype <DTYPE>")]
+    [ShownDefault("bf16")]
     [Description("Parameters and activations: bf16 (default) or fp32; in bf16 the B'MOJO attention runs on the tensor cores (fp32 accumulation), the scan computes in fp32 either way.")]
     public string? Dtype { get; init; }
 
@@ -41,6 +46,7 @@ public sealed class BenchTrainStepSettings : CommandSettings
     public bool NoBreakdown { get; init; }
 
     [CommandOption("--time-limit <SECONDS>")]
+    [ShownDefault("540")]
     [Description("Wall-clock budget of the whole run, shared out among the models (default 540); a model whose steps would not fit times fewer.")]
     public double? TimeLimit { get; init; }
 

@@ -14,14 +14,20 @@ namespace Bmojo.Cli.Commands;
 /// results.json, results.csv and the two plots; prints a table.</summary>
 public sealed class CompareCommand(IAnsiConsole output, Streams streams) : Command<CompareSettings>
 {
+    /// <summary>The exit code of a usage error (what Spectre gives a bad option), for one model given to compare.</summary>
+    public const int UsageExitCode = ExitCodes.Usage;
+
     public override int Execute(CommandContext context, CompareSettings settings, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
         SettingsRules.ApplyThreads(settings);
         Placement placement = SettingsRules.ResolvePlacement(settings, output);
         List<ModelDefinition> models = settings.Specs.SelectMany(spec => SpecLoader.Load(spec, streams.Error)).ToList();
-        if (models.Count == 0) throw new UserError("compare needs at least one SPEC");
         models = Distinct(models);
+        if (models.Count < 2)
+            throw new UserError($"compare needs two or more models, got {models.Count}" +
+                                (models.Count == 1 ? $" ({models[0].Name}); train one with 'bmojo train {settings.Specs[0]}'" : ""),
+                                UsageExitCode);
         TrainingOptions options = CompareSettings.Defaults(settings);
         (IReadOnlyList<SweepRun> planned, var plan) = SweepPlanner.Plan(settings, models);
         IReadOnlyList<MqarConfig> grid = planned[0].Options.AllSettings();
@@ -51,13 +57,16 @@ public sealed class CompareCommand(IAnsiConsole output, Streams streams) : Comma
         AtomicFile.WriteAllText(json, JsonSerializer.Serialize(report, ComparisonReport.Json));
         AtomicFile.WriteAllText(csv, ComparisonReport.Csv(models, state.Runs));
         string plot = Path.Combine(settings.Out, ComparisonPlot.AccuracyFile), memoryPlot = Path.Combine(settings.Out, ComparisonPlot.MemoryFile);
-        ComparisonPlot.Save(plot, comparison, grid);
-        ComparisonPlot.SaveMemory(memoryPlot, comparison);
+        int[] vocabs = models.Select(m => m.Settings.Vocab).Distinct().ToArray();
+        string budget = ComparisonPlot.Budget(first.Options, first.Cell is not null,
+                                              first.Cell is null ? null : settings.Epochs ?? CompareSettings.ZoologyEpochs);
+        ComparisonPlot.Save(plot, comparison, grid, vocabs, budget);
+        ComparisonPlot.SaveMemory(memoryPlot, comparison, vocabs, budget);
         output.MarkupLine(Markup.Escape($"wrote {json}, {csv}, {plot} and {memoryPlot} ({state.Runs.Count} of {planned.Count} runs; {clock.Elapsed.TotalSeconds:F0} s)"));
         if (exit == CompareSettings.TimeLimitExitCode)
             streams.Error.WriteLine($"time limit of {settings.TimeLimit} s reached: {state.Runs.Count} of {planned.Count} runs done; " +
                                     $"continue with the same command and --resume (state in {Path.Combine(settings.Out, SweepState.FileName)})");
-        else if (exit == 130)
+        else if (exit == ExitCodes.Interrupted)
             streams.Error.WriteLine($"stopped: {state.Runs.Count} of {planned.Count} runs done; continue with --resume");
         return exit;
     }
@@ -150,7 +159,7 @@ public sealed class CompareCommand(IAnsiConsole output, Streams streams) : Comma
             {
                 if (stop.Now)
                 {
-                    exit = stop.Cancelled ? 130 : CompareSettings.TimeLimitExitCode;
+                    exit = stop.Cancelled ? ExitCodes.Interrupted : CompareSettings.TimeLimitExitCode;
                     return;
                 }
                 ProgressTask? task = context?.AddTask(Markup.Escape(run.Describe()), maxValue: run.Options.Steps);
@@ -159,7 +168,7 @@ public sealed class CompareCommand(IAnsiConsole output, Streams streams) : Comma
                 task?.StopTask();
                 if (record is null)
                 {
-                    exit = stop.Cancelled ? 130 : CompareSettings.TimeLimitExitCode;
+                    exit = stop.Cancelled ? ExitCodes.Interrupted : CompareSettings.TimeLimitExitCode;
                     return;
                 }
                 state.Runs.Add(record);

@@ -47,21 +47,25 @@ public sealed class CompareSettings : BudgetSettings
     public int Seeds { get; init; } = 1;
 
     [CommandOption("--lr-sweep <LRS>")]
+    [ShownDefault("--lr alone")]
     [Description("Learning rates to try, the best per model and setting reported: 'zoology' (logspace(-4, -2, 4), as " +
                  "Zoology), 'LO:HI:N' (N log-spaced) or a comma list. Default: --lr alone.")]
     public string? LrSweep { get; init; }
 
     [CommandOption("--epochs <E>")]
+    [ShownDefault("64")]
     [Description("Per-setting grids (zoology): epochs over --train-examples (default 64, as Zoology); the steps are " +
                  "E x train-examples / batch unless --steps is given.")]
     public int? Epochs { get; init; }
 
     [CommandOption("--early-stop <ACC>")]
+    [ShownDefault("0.99 on zoology, else off")]
     [Description("Stop a run once its held-out accuracy reaches ACC, checked every epoch (zoology) or --eval-every " +
                  "steps (default 0.99 on zoology, off otherwise; 0: off).")]
     public double? EarlyStop { get; init; }
 
     [CommandOption("--eval-every <N>")]
+    [ShownDefault("an epoch (zoology)")]
     [Description("Steps between early-stop checks (default: an epoch on zoology).")]
     public int? EvalEvery { get; init; }
 
@@ -71,10 +75,11 @@ public sealed class CompareSettings : BudgetSettings
     public bool Resume { get; init; }
 
     [CommandOption("--time-limit <S>")]
+    [ShownDefault("none")]
     [Description("Stop cleanly after S seconds (the run in progress saved for --resume); exit code 75.")]
     public double? TimeLimit { get; init; }
 
-    public const int TimeLimitExitCode = 75;
+    public const int TimeLimitExitCode = ExitCodes.TimeLimit;
 
     /// <summary>The learning rates of the sweep: --lr-sweep, else the one of the options.</summary>
     public IReadOnlyList<double> LearningRates(double single)

@@ -29,6 +29,7 @@ public sealed class DistCheckSettings : CommandSettings
     public int Shards { get; init; } = 2;
 
     [CommandOption("--gpus <N>")]
+    [ShownDefault("1 (this process)")]
     [Description("Launch N ranks, one per GPU (default: this process alone, world size 1).")]
     public int? Gpus { get; init; }
 

@@ -100,13 +100,13 @@ internal static class DistributedTraining
                 if (checkpoint is not null) trainer.Save(checkpoint);
             }
         }
-        if (!main) return cancelled ? 130 : 0;
+        if (!main) return cancelled ? ExitCodes.Interrupted : ExitCodes.Ok;
         if (checkpoint is not null) trainer.Save(checkpoint);
         if (cancelled)
         {
             streams.Error.WriteLine($"stopped at step {trainer.Step} of {options.Steps}" +
                                     (checkpoint is null ? "; no --checkpoint, nothing saved" : $"; saved to {checkpoint}; continue with --resume {checkpoint}"));
-            return 130;
+            return ExitCodes.Interrupted;
         }
         output.MarkupLine(Markup.Escape($"{tokens} tokens in {clock.Elapsed.TotalSeconds:0.0} s: {Format.Count((long)(tokens / clock.Elapsed.TotalSeconds))} tok/s on {parallel.WorldSize} GPU(s)"));
         Results.WriteAccuracy(output, $"{model.Name} after {trainer.Step} steps", trainer.Evaluate());

@@ -20,14 +20,17 @@ public sealed class EvalSettings : Lm.LmEvalOptions, ITaskSettings, IPlacementSe
     public string Task { get; init; } = "mqar";
 
     [CommandOption("--grid <GRID>")]
+    [ShownDefault("the checkpoint's")]
     [Description(SettingsRules.GridDescription + " Default: the grid the checkpoint was trained on.")]
     public string? Grid { get; init; }
 
     [CommandOption("--eval-examples <N>")]
+    [ShownDefault("the checkpoint's")]
     [Description("Held-out examples per grid setting. Default: the checkpoint's.")]
     public int? EvalExamples { get; init; }
 
     [CommandOption("--threads <N>")]
+    [ShownDefault("torch's choice")]
     [Description("CPU threads torch uses.")]
     public int? Threads { get; init; }
 

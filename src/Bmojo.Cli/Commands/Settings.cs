@@ -146,22 +146,27 @@ public sealed class GenerateCodeSettings : SpecSettings;
 public class BudgetSettings : CommandSettings, IBudgetSettings, IPlacementSettings
 {
     [CommandOption("--device <DEVICE>")]
+    [ShownDefault("cuda if torch sees a GPU, else cpu")]
     [Description(SettingsRules.DeviceDescription)]
     public string? Device { get; init; }
 
     [CommandOption("--dtype <DTYPE>")]
+    [ShownDefault("fp32")]
     [Description(SettingsRules.DtypeDescription)]
     public string? Dtype { get; init; }
 
     [CommandOption("--mqar <SETTINGS>")]
+    [ShownDefault("the grid's")]
     [Description("MQAR settings as LxKV,LxKV (e.g. 32x2,32x4,32x8) instead of the grid's; with --grid zoology, the cells.")]
     public string? Mqar { get; init; }
 
     [CommandOption("--filler <KIND>")]
+    [ShownDefault("random (zoology: zero)")]
     [Description("What fills the positions that are neither pairs nor queries: random tokens (default; zoology: zero) or zero (token 0, Zoology's figure 2).")]
     public string? Filler { get; init; }
 
     [CommandOption("--train-examples <N>")]
+    [ShownDefault("0 (compare --grid zoology: 100000)")]
     [Description("0: a fresh example every step (default for small/standard); N: a fixed set of N examples per setting, " +
                  "reshuffled each epoch, as Zoology (compare --grid zoology: 100000).")]
     public int? TrainExamples { get; init; }
@@ -172,38 +177,47 @@ public class BudgetSettings : CommandSettings, IBudgetSettings, IPlacementSettin
     public string Task { get; init; } = "mqar";
 
     [CommandOption("--grid <GRID>")]
+    [ShownDefault("small")]
     [Description(SettingsRules.GridDescription + " Default: small.")]
     public string? Grid { get; init; }
 
     [CommandOption("--steps <N>")]
+    [ShownDefault("train 600, compare 200")]
     [Description("Optimizer steps (train: 600, compare: 200).")]
     public int? Steps { get; init; }
 
     [CommandOption("--batch <B>")]
+    [ShownDefault("train 32, compare 16")]
     [Description("Sequences per step (train: 32, compare: 16).")]
     public int? Batch { get; init; }
 
     [CommandOption("--lr <LR>")]
+    [ShownDefault("3e-3")]
     [Description("Peak learning rate (default 3e-3).")]
     public double? LearningRate { get; init; }
 
     [CommandOption("--warmup <N>")]
+    [ShownDefault("steps/10, at most 60")]
     [Description("Linear warm-up steps (default: a tenth of the steps, at most 60).")]
     public int? Warmup { get; init; }
 
     [CommandOption("--weight-decay <WD>")]
+    [ShownDefault("0.1")]
     [Description("AdamW weight decay on matrices (default 0.1).")]
     public double? WeightDecay { get; init; }
 
     [CommandOption("--seed <SEED>")]
+    [ShownDefault("0")]
     [Description("Seeds initialisation and data (default 0).")]
     public long? Seed { get; init; }
 
     [CommandOption("--eval-examples <N>")]
+    [ShownDefault("train 256, compare 128")]
     [Description("Held-out examples per grid setting (train: 256, compare: 128).")]
     public int? EvalExamples { get; init; }
 
     [CommandOption("--threads <N>")]
+    [ShownDefault("torch's choice")]
     [Description("CPU threads torch uses (default: torch's choice).")]
     public int? Threads { get; init; }
 

@@ -40,7 +40,7 @@ public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command
         {
             streams.Error.WriteLine($"stopped at step {trainer.Step} of {options.Steps}" +
                                     (checkpoint is null ? "; no --checkpoint, nothing saved" : $"; saved to {checkpoint}; continue with --resume {checkpoint}"));
-            return 130;
+            return ExitCodes.Interrupted;
         }
         Results.WriteAccuracy(output, $"{model.Name} after {trainer.Step} steps", trainer.Evaluate());
         if (checkpoint is not null) output.MarkupLineInterpolated($"checkpoint: {checkpoint}");

@@ -11,6 +11,7 @@ public sealed class TrainSettings : Lm.LmTrainOptions
     public string Spec { get; init; } = "";
 
     [CommandOption("--checkpoint <FILE>")]
+    [ShownDefault("the --resume file")]
     [Description("Where to save the run (safetensors), at each evaluation, at the end and on Ctrl-C. Default: the --resume file.")]
     public string? Checkpoint { get; init; }
 
@@ -24,6 +25,7 @@ public sealed class TrainSettings : Lm.LmTrainOptions
     public int EvalEvery { get; init; }
 
     [CommandOption("--gpus <N>")]
+    [ShownDefault("1 (this process)")]
     [Description("Train data-parallel on N GPUs of this machine: N processes, one per GPU, gradients averaged through NCCL; " +
                  "--batch is the global batch. Needs a CUDA libtorch and libnccl.so.2.")]
     public int? Gpus { get; init; }

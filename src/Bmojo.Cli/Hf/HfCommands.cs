@@ -99,6 +99,7 @@ public sealed class ExportSettings : SpecSettings
     public string Out { get; init; } = "";
 
     [CommandOption("--tokenizer <NAME>")]
+    [ShownDefault("the checkpoint's, else gpt2")]
     [Description("Whose end-of-text id goes into the config (default: the checkpoint's, else gpt2).")]
     public string? Tokenizer { get; init; }
 

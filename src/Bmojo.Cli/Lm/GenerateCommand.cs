@@ -43,14 +43,17 @@ public sealed class GenerateSettings : SpecSettings
     public int MaxTokens { get; init; } = 100;
 
     [CommandOption("--tokenizer <NAME>")]
+    [ShownDefault("the checkpoint's, else gpt2")]
     [Description("gpt2 or bytes (default: the checkpoint's, else gpt2).")]
     public string? Tokenizer { get; init; }
 
     [CommandOption("--device <DEVICE>")]
+    [ShownDefault("cuda if torch sees a GPU, else cpu")]
     [Description("cpu, cuda or cuda:N (default: CUDA when available).")]
     public string? Device { get; init; }
 
     [CommandOption("--threads <N>")]
+    [ShownDefault("torch's choice")]
     [Description("CPU threads torch uses.")]
     public int? Threads { get; init; }
 

@@ -36,26 +36,32 @@ internal static class LmSettingsRules
 public class LmTrainOptions : BudgetSettings, ILmTaskSettings
 {
     [CommandOption("--data <PATH>")]
+    [ShownDefault("the built-in corpus")]
     [Description(LmSettingsRules.DataDescription)]
     public string? Data { get; init; }
 
     [CommandOption("--seq-len <L>")]
+    [ShownDefault("64")]
     [Description("lm: training sequence length (default 64).")]
     public int? SeqLen { get; init; }
 
     [CommandOption("--tokenizer <NAME>")]
+    [ShownDefault("gpt2")]
     [Description("lm: gpt2 (50,257 ids; the default) or bytes (257 ids, for tiny models).")]
     public string? Tokenizer { get; init; }
 
     [CommandOption("--held-out <FRACTION>")]
+    [ShownDefault("0.02")]
     [Description("lm: the fraction of each document held out for validation (default 0.02).")]
     public double? HeldOut { get; init; }
 
     [CommandOption("--out <DIR>")]
+    [ShownDefault("lm-runs/MODEL")]
     [Description("lm: where the validation log (training.csv), its plot (perplexity.png) and, by default, the checkpoint go. Default: lm-runs/MODEL.")]
     public string? Out { get; init; }
 
     [CommandOption("--time-limit <SECONDS>")]
+    [ShownDefault("none")]
     [Description("lm: stop after this much training time, save, exit 75 and say how to continue with --resume (default: none).")]
     public double? TimeLimit { get; init; }
 
@@ -75,14 +81,17 @@ public class LmTrainOptions : BudgetSettings, ILmTaskSettings
 public class LmEvalOptions : CommandSettings, ILmTaskSettings, IPlacementSettings
 {
     [CommandOption("--device <DEVICE>")]
+    [ShownDefault("cuda if torch sees a GPU, else cpu")]
     [Description(SettingsRules.DeviceDescription)]
     public string? Device { get; init; }
 
     [CommandOption("--dtype <DTYPE>")]
+    [ShownDefault("fp32")]
     [Description(SettingsRules.DtypeDescription)]
     public string? Dtype { get; init; }
 
     [CommandOption("--data <PATH>")]
+    [ShownDefault("the built-in corpus")]
     [Description(LmSettingsRules.DataDescription + " It must be the data the checkpoint trained on for its held-out split to be unseen.")]
     public string? Data { get; init; }
 
@@ -97,14 +106,17 @@ public class LmEvalOptions : CommandSettings, ILmTaskSettings, IPlacementSetting
     public long EvalTokens { get; init; } = 32768;
 
     [CommandOption("--seq-len <L>")]
+    [ShownDefault("the checkpoint's")]
     [Description("lm: the training length, for a checkpoint that does not record it (weights from import).")]
     public int? SeqLen { get; init; }
 
     [CommandOption("--tokenizer <NAME>")]
+    [ShownDefault("the checkpoint's, else gpt2")]
     [Description("lm: for a checkpoint that does not record it (default gpt2).")]
     public string? Tokenizer { get; init; }
 
     [CommandOption("--held-out <FRACTION>")]
+    [ShownDefault("the checkpoint's, else 0.02")]
     [Description("lm: for a checkpoint that does not record it (default 0.02).")]
     public double? HeldOut { get; init; }
 
@@ -118,6 +130,7 @@ public class LmEvalOptions : CommandSettings, ILmTaskSettings, IPlacementSetting
     public bool NoRecurrent { get; init; }
 
     [CommandOption("--out <DIR>")]
+    [ShownDefault("beside the checkpoint")]
     [Description("lm: where eval.csv and length-curve.png go. Default: beside the checkpoint.")]
     public string? Out { get; init; }
 

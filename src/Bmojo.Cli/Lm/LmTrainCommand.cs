@@ -19,7 +19,7 @@ public static class LmTrainCommand
 {
     /// <summary>The exit code of a run stopped by <c>--time-limit</c> (saved, to be resumed): EX_TEMPFAIL, so a
     /// script's <c>train ... &amp;&amp; eval ...</c> evaluates only a finished run.</summary>
-    public const int TimeLimitExitCode = 75;
+    public const int TimeLimitExitCode = ExitCodes.TimeLimit;
 
     public const string CsvHeader = "step,tokens,learning_rate,train_loss,train_perplexity,val_loss,val_perplexity,tokens_per_second,elapsed_seconds";
 
@@ -115,7 +115,7 @@ public static class LmTrainCommand
         {
             streams.Error.WriteLine($"{(cancelled ? "stopped" : "time limit reached")} at step {trainer.Step} of {options.Steps}; saved to {checkpoint}; " +
                                     $"continue with --resume {checkpoint}");
-            return cancelled ? 130 : TimeLimitExitCode;
+            return cancelled ? ExitCodes.Interrupted : TimeLimitExitCode;
         }
         if (first is LmValidation a && last is LmValidation b && a.Step != b.Step)
             output.MarkupLine(Markup.Escape($"validation perplexity {Format.Number(a.Perplexity, "F1")} at step {a.Step} -> {Format.Number(b.Perplexity, "F2")} at step {b.Step}"));

@@ -80,13 +80,33 @@ public static class SpecLoader
         List<SpecDiagnostic> diagnostics = parsed.SelectMany(f => f.Diagnostics).Concat(bound.Diagnostics)
             .Concat(emitted.SelectMany(e => e.Diagnostics)).ToList();
         List<SpecDiagnostic> errors = diagnostics.Where(d => d.Severity == SpecSeverity.Error).ToList();
-        if (errors.Count > 0) throw new UserError(string.Join(Environment.NewLine, diagnostics));
+        if (errors.Count > 0) throw new UserError(string.Join(Environment.NewLine, Capped(diagnostics)));
         foreach (SpecDiagnostic warning in diagnostics) warnings.WriteLine(warning);
         if (models.Count == 0)
             throw new UserError(modelName is null ? $"'{path}' declares no model" : $"'{path}' declares no model named '{modelName}'");
         List<GeneratedSource> generated = emitted.Select(e => e.Source!).ToList();
         generated.Add(SpecCompiler.EmitRegistry(Namespace, models.Select(m => m.Name).ToList())!);   // models.Count > 0
         return new SpecCompilationResult(selectedPath, models, generated);
+    }
+
+    /// <summary>The diagnostics as printed: per file at most <see cref="SpecFrontEnd.MaxDiagnosticsPerFile"/> lines,
+    /// then one line <c>and N more errors in FILE</c> (the front end's own BMJ0010 count included), as compilers do.</summary>
+    public static IEnumerable<string> Capped(IReadOnlyList<SpecDiagnostic> diagnostics)
+    {
+        const string TooMany = "BMJ0010";
+        int limit = SpecFrontEnd.MaxDiagnosticsPerFile;
+        foreach (IGrouping<string, SpecDiagnostic> file in diagnostics.GroupBy(d => d.Path))
+        {
+            List<SpecDiagnostic> shown = file.Where(d => d.Id != TooMany).ToList();
+            long hidden = Math.Max(0, shown.Count - limit);
+            foreach (SpecDiagnostic counted in file.Where(d => d.Id == TooMany))
+            {
+                System.Text.RegularExpressions.Match n = System.Text.RegularExpressions.Regex.Match(counted.Message, @"^and (\d+) more");
+                hidden += n.Success ? long.Parse(n.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 1;
+            }
+            foreach (SpecDiagnostic diagnostic in shown.Take(limit)) yield return diagnostic.ToString();
+            if (hidden > 0) yield return $"and {hidden} more errors in {file.Key}";
+        }
     }
 
     private static (string Path, string? Model) Split(string spec)
@@ -97,6 +117,7 @@ public static class SpecLoader
 
     private static SpecSource ReadFile(string spec, string path)
     {
+        if (Directory.Exists(path)) throw new UserError($"'{path}' is a directory; give a .arch file");
         if (!File.Exists(path))
         {
             bool looksLikeFile = path.Contains('/') || path.Contains('\\') || path.EndsWith(".arch", StringComparison.OrdinalIgnoreCase);

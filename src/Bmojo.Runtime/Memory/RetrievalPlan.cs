@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Bmojo.Runtime.Memory;
 
 /// <summary>
-/// Retrieval over a whole sequence, computed in parallel (ours, ../shared/docs/bmojo-layer.md): the selected tokens
+/// Retrieval over a whole sequence, computed in parallel (ours, docs/bmojo-layer.md): the selected tokens
 /// leave the eidetic memory in FIFO order (rank r leaves at <c>t = P[r + m_e] + w</c>, P the selected positions) and
 /// form chunks of c consecutive evicted tokens; a chunk completed during query chunk n is written at boundary n + 1
 /// and visible from boundary n + 2. At boundary Q (position Q c) each head scores the visible chunks' mean keys with

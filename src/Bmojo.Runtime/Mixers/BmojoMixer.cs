@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Bmojo.Runtime.Mixers;
 
 /// <summary>
-/// The B'MOJO mixer (../shared/docs/bmojo-layer.md): a fading SSM path <c>y = ssm(u)</c>, queries/keys/values from u,
+/// The B'MOJO mixer (docs/bmojo-layer.md): a fading SSM path <c>y = ssm(u)</c>, queries/keys/values from u,
 /// fading keys/values from y, and one softmax over (a) the window <c>t-w &lt; j &lt;= t</c>, (b) the fading tokens
 /// <c>t-w-m_f &lt; j &lt;= t-w</c>, (c) the eidetic memory (the most recent m_e innovation-selected tokens that left
 /// the window) and (d) retrieved chunks; output through <c>out_proj</c>. Parameters: <c>ssm</c> (a whole

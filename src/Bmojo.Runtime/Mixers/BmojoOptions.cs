@@ -40,7 +40,7 @@ public enum BmojoPath
 /// and sequence (<see cref="Bmojo.Runtime.Memory.FileChunkStore"/>).</param>
 public sealed record RetrievalOptions(int TopK, int ChunkSize, string? StorePath = null);
 
-/// <summary>The B'MOJO mixer (../shared/docs/bmojo-layer.md): one softmax over window, fading tokens,
+/// <summary>The B'MOJO mixer (docs/bmojo-layer.md): one softmax over window, fading tokens,
 /// eidetic memory and retrieved chunks.</summary>
 /// <param name="Attention">Heads, key/value heads and RoPE of the attention; its Window is ignored.</param>
 /// <param name="Fading">The fading-memory SSM; null: no SSM path (the Transformer special cases).</param>

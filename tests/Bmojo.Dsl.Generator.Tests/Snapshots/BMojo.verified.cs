@@ -4,7 +4,7 @@
 namespace Bmojo.Models
 {
     /// <summary>
-    /// B'MOJO (Zancato et al. 2024, arXiv 2407.06324; ../shared/docs/bmojo-layer.md): every layer is a B'MOJO mixer
+    /// B'MOJO (Zancato et al. 2024, arXiv 2407.06324; docs/bmojo-layer.md): every layer is a B'MOJO mixer
     /// (fading memory: a Mamba SSM with d_state 16, expand 2; eidetic memory: window w 512, m_f 512 fading tokens,
     /// m_e 256 selected tokens at threshold 1.0) followed by the Transformer's MLP (4096, GELU, not gated).
     /// Sized to the Transformer (353,576,960): a B'MOJO layer holds attention 4,194,304 + SSM 6,666,240 + fading

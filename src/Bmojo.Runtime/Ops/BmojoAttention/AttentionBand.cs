@@ -5,7 +5,7 @@ using ILGPU.Algorithms;
 namespace Bmojo.Runtime.Ops.BmojoAttention;
 
 /// <summary>
-/// Which keys of one source a query sees (../shared/docs/bmojo-layer.md rules (a)-(c)): source 0 the window
+/// Which keys of one source a query sees (docs/bmojo-layer.md rules (a)-(c)): source 0 the window
 /// <c>t - w &lt; j &lt;= t</c>, source 1 the fading band <c>t - w - m_f &lt; j &lt;= t - w</c> (both by position j),
 /// source 2 the eidetic memory by rank r among the selected tokens, <c>S[t - w] - m_e &lt;= r &lt; S[t - w]</c>
 /// (<c>edge = S[t - w]</c>, non-decreasing in t). Also the ranges the tiled kernels walk: the keys a block of

@@ -27,7 +27,7 @@ internal struct BmojoAttentionArguments
 }
 
 /// <summary>
-/// The B'MOJO softmax forward (../shared/docs/bmojo-layer.md, rules (a)-(c)) with an online softmax. A block of Q
+/// The B'MOJO softmax forward (docs/bmojo-layer.md, rules (a)-(c)) with an online softmax. A block of Q
 /// warps (<see cref="BmojoAttentionArguments.Queries"/>) serves consecutive queries <c>t0 .. t1 = t0 + Q - 1</c> of
 /// one (batch, head), one warp per query. The block walks three key sources in tiles of <see cref="TileKeys"/> keys,
 /// each tile staged once in shared memory for all its queries: (a) the window <c>k, v</c> at <c>(t0 - w, t1]</c>;

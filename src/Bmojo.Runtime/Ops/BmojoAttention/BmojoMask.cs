@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Bmojo.Runtime.Ops.BmojoAttention;
 
 /// <summary>
-/// The exact boolean mask of the B'MOJO softmax (../shared/docs/bmojo-layer.md, rules (a)-(d)). Key columns are
+/// The exact boolean mask of the B'MOJO softmax (docs/bmojo-layer.md, rules (a)-(d)). Key columns are
 /// <c>[k_j for the band tokens | kf_j for the band tokens | k_j for eidetic-memory entries]</c>; for a whole
 /// sequence the band is every token and the memory is empty, so the mask is <c>(B, 1, L, 2L)</c>. Query t sees
 /// (a) <c>k_j</c> for <c>t-w &lt; j &lt;= t</c>; (b) <c>kf_j</c> for <c>t-w-m_f &lt; j &lt;= t-w</c>; (c) <c>k_j</c> of

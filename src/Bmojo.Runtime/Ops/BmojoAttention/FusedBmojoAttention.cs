@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Bmojo.Runtime.Ops.BmojoAttention;
 
 /// <summary>
-/// The B'MOJO softmax (rules (a)-(c) of ../shared/docs/bmojo-layer.md: window, fading band, eidetic memory) as one
+/// The B'MOJO softmax (rules (a)-(c) of docs/bmojo-layer.md: window, fading band, eidetic memory) as one
 /// fused ILGPU kernel, on CUDA tensors or (through ILGPU's CPU accelerator) CPU tensors. Same function as
 /// <see cref="BmojoMask"/> + <see cref="MaskedAttention"/> over <c>[k | kf]</c>, without the
 /// (L x 2L) mask: O(L) extra memory (two int32 (B, L) tables), O(L (w + m_f + m_e)) work, fp32 accumulation.

@@ -25,7 +25,7 @@ internal struct InnovationArguments
 }
 
 /// <summary>
-/// The innovation test and the eidetic memory's bookkeeping (../shared/docs/bmojo-layer.md, step 4 and rule (c)) in
+/// The innovation test and the eidetic memory's bookkeeping (docs/bmojo-layer.md, step 4 and rule (c)) in
 /// one pass: <c>e_t = ||norm(u_t) - norm(P y_{t-1})||^2 / D</c>, <c>s_t = e_t &gt; tau</c>, the inclusive prefix
 /// sum <c>S</c> of s along each row, and from it the tables the fused attention reads: <c>edge[t] = S[t - w]</c>,
 /// <c>positions[r]</c> (the position of the rank-r selected token) and the count <c>S[L - 1]</c>.

@@ -8,6 +8,9 @@ namespace Bmojo.Cli;
 /// <summary>The <c>bmojo</c> command line, runnable in-process (tests pass their own console and error writer).</summary>
 public static class BmojoApp
 {
+    /// <summary>A run stopped by Ctrl-C or SIGTERM (saved after a whole step, to be continued with --resume): 128 + SIGINT.</summary>
+    public const int CancelledExitCode = 130;
+
     /// <param name="output">Tables, progress and results.</param>
     /// <param name="streams">Plain text: generated code, and diagnostics and errors (one per line, no markup).</param>
     public static int Run(string[] args, IAnsiConsole output, Streams streams, CancellationToken cancellation = default)
@@ -21,7 +24,7 @@ public static class BmojoApp
         {
             config.SetApplicationName("bmojo");
             config.ConfigureConsole(output);
-            config.CancellationExitCode(130);
+            config.CancellationExitCode(CancelledExitCode);
             config.UseStrictParsing();
             config.SetExceptionHandler((exception, _) => Report(exception, args, errors));
             config.AddCommand<InspectCommand>("inspect")

@@ -45,6 +45,22 @@ public sealed record TrainingMemory(long State, long Activations, long Data, int
         return perToken * seqLen;
     }
 
+    /// <summary>Refuses, before step 1, a step that would not fit in the machine's available memory (CPU runs: MemAvailable;
+    /// on CUDA the estimate is printed, not checked).</summary>
+    /// <exception cref="UserError">It does not fit.</exception>
+    public static void Check(Spectre.Console.IAnsiConsole output, ModelSettings settings, long parameters, int batch, int accumulation, int seqLen,
+                             Placement placement, bool canAccumulate)
+    {
+        TrainingMemory need = Of(settings, parameters, batch, accumulation, seqLen, placement.Precision);
+        if (placement.Device.type != TorchSharp.DeviceType.CPU)
+        {
+            Spectre.Console.AnsiConsoleExtensions.MarkupLine(output, Spectre.Console.Markup.Escape($"memory: about {Bytes(need.Total)} per step (not checked against the GPU's memory)"));
+            return;
+        }
+        if (Available() is long available && need.Problem(available, batch, accumulation, canAccumulate) is string problem)
+            throw new UserError(problem);
+    }
+
     /// <summary>The machine's available memory (Linux <c>MemAvailable</c>), or null where it cannot be read.</summary>
     public static long? Available()
     {
@@ -63,7 +79,8 @@ public sealed record TrainingMemory(long State, long Activations, long Data, int
 
     /// <summary>Why this step does not fit in <paramref name="available"/> bytes (one line, with the estimate, the free
     /// memory and a --grad-accum that would fit), or null when it fits.</summary>
-    public string? Problem(long available, int batch, int accumulation)
+    /// <param name="canAccumulate">Whether the command has --grad-accum to suggest (else: a smaller --batch).</param>
+    public string? Problem(long available, int batch, int accumulation, bool canAccumulate = true)
     {
         if (Total <= available) return null;
         string need = $"--batch {batch}{(accumulation > 1 ? $" --grad-accum {accumulation}" : "")} needs about {Bytes(Total)} to train " +
@@ -71,7 +88,7 @@ public sealed record TrainingMemory(long State, long Activations, long Data, int
                       $"but {Bytes(available)} is available (MemAvailable)";
         long room = available - State - Data;
         long perSequence = Activations / Math.Max(1, MicroBatch);
-        if (room <= perSequence) return need + "; use a smaller --batch";
+        if (room <= perSequence || !canAccumulate) return need + "; use a smaller --batch";
         int fits = (int)Math.Max(1, room / perSequence);
         int parts = (batch + fits - 1) / fits;
         return parts <= batch

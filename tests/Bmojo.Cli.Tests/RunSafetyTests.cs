@@ -111,7 +111,7 @@ public sealed class RunSafetyTests : IDisposable
             File.WriteAllText(folder, "");
             UserError error = Assert.Throws<UserError>(files.Save);
             Match match = Regex.Match(error.Message,
-                $@"^cannot save the checkpoint '{Regex.Escape(checkpoint)}' at step 2 \(.+\); saved the run to (?<path>\S+) instead: " +
+                $@"^cannot save the checkpoint '{Regex.Escape(checkpoint)}' at step 2 \('{Regex.Escape(folder)}' is a file, not a folder\); saved the run to (?<path>\S+) instead: " +
                 $@"continue with --resume \k<path> --checkpoint {Regex.Escape(checkpoint)}$");
             Assert.True(match.Success, error.Message);
             Assert.Equal(1, error.ExitCode);
@@ -122,6 +122,54 @@ public sealed class RunSafetyTests : IDisposable
         {
             using Trainer resumed = Trainer.Resume(rescued, model);
             Assert.Equal(2, resumed.Step);
+        }
+        finally
+        {
+            File.Delete(rescued);
+        }
+    }
+
+    [Fact]
+    public void A_process_whose_checkpoint_folder_is_replaced_mid_run_rescues_the_run_and_exits_1_in_one_line()
+    {
+        string folder = Path.Combine(directory, "run");
+        string checkpoint = Path.Combine(folder, "r.safetensors"), log = Path.Combine(folder, "r.log.jsonl");
+        using BmojoProcess bmojo = BmojoProcess.Start(["train", "TransformerTiny", .. Small, "--steps", "2000", "--save-every", "1", "--keep", "0",
+                                                       "--checkpoint", checkpoint]);
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while (LogSteps(log).Count < 2)
+        {
+            Assert.False(bmojo.HasExited, $"bmojo ended early: {bmojo.Output} {bmojo.Errors}");
+            Assert.True(DateTime.UtcNow < deadline, "bmojo logged no steps");
+            Thread.Sleep(20);
+        }
+        // The folder goes (a save may be writing in it: retry) and a file takes its name, so no save can make it again.
+        while (true)
+        {
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+                File.WriteAllText(folder, "");
+                break;
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(5);
+            }
+        }
+        int exit = bmojo.WaitForExit(TimeSpan.FromMinutes(2));
+        string line = bmojo.Errors.Trim();
+        Assert.Equal(1, exit);
+        Assert.DoesNotContain('\n', line);
+        Match match = Regex.Match(line, $@"^cannot save the checkpoint '{Regex.Escape(checkpoint)}' at step (?<step>\d+) \(.+\); saved the run to (?<path>\S+) instead: " +
+                                        $@"continue with --resume \k<path> --checkpoint {Regex.Escape(checkpoint)}$");
+        Assert.True(match.Success, line);
+        string rescued = match.Groups["path"].Value;
+        try
+        {
+            using Trainer resumed = Trainer.Resume(rescued, ModelCatalog.Find("TransformerTiny")!);
+            Assert.Equal(int.Parse(match.Groups["step"].Value), resumed.Step);
+            Assert.InRange(resumed.Step, 2, 1999);
         }
         finally
         {

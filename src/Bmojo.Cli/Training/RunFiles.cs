@@ -92,8 +92,7 @@ public sealed class RunFiles : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            string reason = FileOnPath(directory) is string file ? $"'{file}' is a file, not a folder" : Reason(e);
-            throw new UserError($"cannot write the checkpoint '{checkpoint}': {reason}");
+            throw new UserError($"cannot write the checkpoint '{checkpoint}': {Reason(e, full)}");
         }
     }
 
@@ -159,9 +158,9 @@ public sealed class RunFiles : IDisposable
             catch (Exception again) when (again is IOException or UnauthorizedAccessException)
             {
                 TryDelete(rescue + ".tmp");
-                throw new UserError($"cannot save the checkpoint '{Checkpoint}' ({Reason(e)}) nor a copy at {rescue} ({Reason(again)}); step {now} is lost");
+                throw new UserError($"cannot save the checkpoint '{Checkpoint}' ({Reason(e, Checkpoint)}) nor a copy at {rescue} ({Reason(again, rescue)}); step {now} is lost");
             }
-            throw new UserError($"cannot save the checkpoint '{Checkpoint}' at step {now} ({Reason(e)}); saved the run to {rescue} instead: " +
+            throw new UserError($"cannot save the checkpoint '{Checkpoint}' at step {now} ({Reason(e, Checkpoint)}); saved the run to {rescue} instead: " +
                                 $"continue with --resume {rescue} --checkpoint {Checkpoint}");
         }
     }
@@ -248,10 +247,18 @@ public sealed class RunFiles : IDisposable
         }
     }
 
+    /// <summary>Why <paramref name="path"/> could not be written: a part of its folder that is a file, else <see cref="Reason(Exception)"/>.</summary>
+    private static string Reason(Exception e, string path)
+    {
+        string directory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? "";
+        return FileOnPath(directory) is string file ? $"'{file}' is a file, not a folder" : Reason(e);
+    }
+
     /// <summary>An exception's message without the path it repeats (the caller names the path).</summary>
     private static string Reason(Exception e) => e switch
     {
         DirectoryNotFoundException => "its folder does not exist (or was removed)",
+        FileNotFoundException => "its folder was removed during the save",
         UnauthorizedAccessException => "permission denied",
         IOException io when io.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase) => "no space left on the device",
         _ => e.Message,

@@ -20,7 +20,8 @@ public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command
         }
         SettingsRules.ApplyThreads(settings);
         if (SettingsRules.IsLm(settings))
-            return Lm.LmTrainCommand.Run(output, streams, settings, settings.Spec, settings.Checkpoint, settings.Resume, settings.EvalEvery, cancellation, settings.Saves);
+            return Lm.LmTrainCommand.Run(output, streams, settings, settings.Spec, settings.Checkpoint, settings.Resume, settings.EvalEvery, cancellation, settings.Saves,
+                                         settings.GradAccum ?? 1);
         ModelDefinition model = SpecLoader.LoadOne(settings.Spec, streams.Error);
         if (rank is not null)
         {

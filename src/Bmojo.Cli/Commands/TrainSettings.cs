@@ -41,7 +41,7 @@ public sealed class TrainSettings : Lm.LmTrainOptions
     public int Keep { get; init; } = 3;
 
     [CommandOption("--grad-accum <N>")]
-    [Description("mqar: run each step as N micro-batches of --batch/N sequences and sum their gradients: the same update in " +
+    [Description("Run each step as N micro-batches of --batch/N sequences and sum their gradients: the same update in " +
                  "less memory (default 1). Not kept in the checkpoint: a resumed run may use another N.")]
     public int? GradAccum { get; init; }
 
@@ -60,7 +60,6 @@ public sealed class TrainSettings : Lm.LmTrainOptions
         if (!(SaveMinutes >= 0) || double.IsInfinity(SaveMinutes)) return ValidationResult.Error($"--save-minutes must be >= 0 (got {SaveMinutes})");
         if (Keep < 0) return ValidationResult.Error($"--keep must be >= 0 (got {Keep})");
         if (GradAccum is <= 0) return ValidationResult.Error($"--grad-accum must be positive (got {GradAccum})");
-        if (GradAccum is not null && SettingsRules.IsLm(this)) return ValidationResult.Error("--grad-accum belongs to --task mqar (not lm yet)");
         if (GradAccum is not null && Gpus is not null) return ValidationResult.Error("--grad-accum is not supported with --gpus yet");
         return base.Validate();
     }

@@ -24,7 +24,7 @@ public static class LmTrainCommand
     public const string CsvHeader = "step,tokens,learning_rate,train_loss,train_perplexity,val_loss,val_perplexity,tokens_per_second,elapsed_seconds";
 
     public static int Run(IAnsiConsole output, Streams streams, LmTrainOptions settings, string spec, string? checkpointOption, string? resume,
-                          int evalEvery, CancellationToken cancellation, SaveSchedule? saves = null)
+                          int evalEvery, CancellationToken cancellation, SaveSchedule? saves = null, int accumulation = 1)
     {
         ModelDefinition model = SpecLoader.LoadOne(spec, streams.Error);
         LmOptions options = resume is null ? Options(settings) : LmTrainer.ReadOptions(resume);
@@ -50,12 +50,14 @@ public static class LmTrainCommand
         using LmTrainer trainer = resume is null
             ? LmTrainer.Start(model, options, tokens, device, dtype)
             : LmTrainer.Resume(resume, model, tokens, device, dtype);
+        trainer.Accumulation = accumulation;
         output.MarkupLine(Markup.Escape(
             $"{model.Name}: {Format.Count(model.ParameterCount)} parameters; {tokenizer.Name} tokens: {Format.Count(trainer.Split.Train.Length)} training, " +
-            $"{Format.Count(trainer.Split.HeldOut.Length)} held out; {options.Steps} steps of {options.Batch} x {options.SeqLen}, lr {options.LearningRate}, " +
+            $"{Format.Count(trainer.Split.HeldOut.Length)} held out; {options.Steps} steps of {options.Batch} x {options.SeqLen}" +
+            (accumulation > 1 ? $" ({accumulation} micro-batches)" : "") + $", lr {options.LearningRate}, " +
             $"seed {options.Seed}, {device.type.ToString().ToLowerInvariant()} {dtype}" + (trainer.Step > 0 ? $", resumed at step {trainer.Step}" : "")));
 
-        TrainingMemory.Check(output, model.Settings, model.ParameterCount, options.Batch, 1, options.SeqLen, placement, canAccumulate: false);
+        TrainingMemory.Check(output, model.Settings, model.ParameterCount, options.Batch, accumulation, options.SeqLen, placement, canAccumulate: true);
         using var files = new RunFiles(checkpoint, trainer.Save, () => trainer.Step, saves ?? SaveSchedule.Default, streams.Error);
         int every = evalEvery > 0 ? evalEvery : Math.Max(1, options.Steps / 6);
         string csv = Path.Combine(outDir, "training.csv");

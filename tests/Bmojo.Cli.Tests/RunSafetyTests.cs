@@ -200,6 +200,33 @@ public sealed class RunSafetyTests : IDisposable
     }
 
     [Fact]
+    public void Saves_by_time_keep_copies_too()
+    {
+        string checkpoint = Path.Combine(directory, "m.safetensors");
+        // 0.0001 minutes (6 ms): a save after (nearly) every step; --keep 50 keeps them all.
+        Cli.Result result = Cli.Run(["train", "TransformerTiny", .. Small, "--steps", "6", "--save-minutes", "0.0001", "--keep", "50", "--checkpoint", checkpoint]);
+        Assert.True(result.ExitCode == 0, result.Errors);
+        string[] copies = Directory.GetFiles(directory, "m.step-*.safetensors");
+        Assert.InRange(copies.Length, 1, 5);   // never at the last step: the checkpoint itself holds it
+        foreach (string copy in copies)
+        {
+            using Trainer saved = Trainer.Resume(copy, ModelCatalog.Find("TransformerTiny")!);
+            Assert.Equal(RunFiles.StepPath(checkpoint, saved.Step), copy);
+        }
+    }
+
+    [Theory]
+    [InlineData("--save-every", "-1", "--save-every must be >= 0 (got -1)")]
+    [InlineData("--save-minutes", "-2", "--save-minutes must be >= 0 (got -2)")]
+    [InlineData("--keep", "-3", "--keep must be >= 0 (got -3)")]
+    [InlineData("--grad-accum", "0", "--grad-accum must be positive (got 0)")]
+    public void The_new_options_refuse_bad_values(string option, string value, string message)
+    {
+        Cli.Result result = Cli.Run(["train", "TransformerTiny", .. Small, "--steps", "2", option, value]);
+        Assert.Equal((2, $"error: {message}"), (result.ExitCode, result.Errors.Trim()));
+    }
+
+    [Fact]
     public void Lm_training_checks_its_checkpoint_saves_periodically_and_logs_each_step()
     {
         string corpus = LmTestModels.SmallCorpus(), outDir = Path.Combine(directory, "lm");

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Bmojo.Cli;
 using Spectre.Console;
 
@@ -10,6 +11,15 @@ Console.CancelKeyPress += (_, e) =>
     Console.Error.WriteLine("stopping after the current step (Ctrl-C again to abort)...");
     cancellation.Cancel();
 };
+// SIGTERM (what SLURM, Kubernetes and `timeout` send) is a first Ctrl-C: the run stops after the current step, saves
+// and exits 130 (ExitCodes.Interrupted). A second SIGTERM ends the process at once, as the runtime's default does.
+using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    if (cancellation.IsCancellationRequested) return;
+    context.Cancel = true;
+    Console.Error.WriteLine("SIGTERM: stopping after the current step and saving (SIGTERM again to abort)...");
+    cancellation.Cancel();
+});
 IAnsiConsole console = AnsiConsole.Console;
 if (ConsoleWidth.Resolve(Environment.GetEnvironmentVariable("COLUMNS"), Console.IsOutputRedirected) is int width)
     console.Profile.Width = width;

@@ -100,7 +100,7 @@ public class CliTests
         string path = Path.Combine(Path.GetTempPath(), $"bmojo-ranks-{Guid.NewGuid():N}.safetensors");
         try
         {
-            var settings = new TrainSettings { Spec = "TinyLm", Steps = 4, Batch = 4, EvalExamples = 8, Checkpoint = path };
+            var settings = new TrainSettings { Spec = "TinyLm", Steps = 4, Batch = 4, EvalExamples = 8, Checkpoint = path, SaveEvery = 2 };
             var (exits, outputs, errors) = TrainRanks(2, settings, _ => CancellationToken.None);
             Assert.Equal([0, 0], exits);
             Assert.Contains("data-parallel on 2 GPU(s)", outputs[0]);
@@ -112,11 +112,23 @@ public class CliTests
             using Trainer resumed = Trainer.Resume(path, TinyLm.Definition());
             Assert.Equal(4, resumed.Step);
             Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!, Path.GetFileName(path) + ".tmp"));
+            // Rank 0's periodic save at step 2 and its step log, one line per step.
+            using (Trainer periodic = Trainer.Resume(RunFiles.StepPath(path, 2), TinyLm.Definition()))
+                Assert.Equal(2, periodic.Step);
+            Assert.Equal(new[] { 1, 2, 3, 4 }, File.ReadLines(RunFiles.LogPath(path))
+                .Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement.GetProperty("step").GetInt32()));
         }
         finally
         {
-            File.Delete(path);
+            DeleteRun(path);
         }
+    }
+
+    private static void DeleteRun(string path)
+    {
+        File.Delete(path);
+        File.Delete(RunFiles.LogPath(path));
+        foreach (string copy in Directory.GetFiles(Path.GetDirectoryName(path)!, Path.GetFileNameWithoutExtension(path) + ".step-*")) File.Delete(copy);
     }
 
     [Fact]
@@ -135,7 +147,7 @@ public class CliTests
         }
         finally
         {
-            File.Delete(path);
+            DeleteRun(path);
         }
     }
 }

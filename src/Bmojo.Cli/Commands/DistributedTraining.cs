@@ -71,6 +71,8 @@ internal static class DistributedTraining
                 $"MQAR {options.Grid} grid, {options.Steps} steps of {options.Batch} ({smallest.Count}-{Math.Max(smallest.Count, options.Batch - smallest.Count * (parallel.WorldSize - 1))} per GPU), " +
                 $"lr {options.LearningRate}, seed {options.Seed}" + (trainer.Step > 0 ? $", resumed at step {trainer.Step}" : "")));
         }
+        // Rank 0 alone saves (periodically too, a failed save rescued to the temporary folder) and writes the step log.
+        using RunFiles? files = main && checkpoint is not null ? new RunFiles(checkpoint, trainer.Save, () => trainer.Step, settings.Saves, streams.Error) : null;
         int every = Math.Max(1, options.Steps / 20);
         var window = new Queue<StepResult>();
         var clock = Stopwatch.StartNew();
@@ -88,6 +90,7 @@ internal static class DistributedTraining
             window.Enqueue(step);
             if (window.Count > 20) window.Dequeue();
             if (!main) continue;
+            files?.Logged(step.Step, step.Loss, step.LearningRate, step.Tokens, step.Elapsed);
             if (step.Step % every == 0 || trainer.Finished)
             {
                 double tokensPerSecond = window.Sum(s => s.Tokens) / window.Sum(s => s.Elapsed.TotalSeconds);
@@ -97,11 +100,12 @@ internal static class DistributedTraining
             if (settings.EvalEvery > 0 && step.Step % settings.EvalEvery == 0 && !trainer.Finished)
             {
                 output.MarkupLineInterpolated($"step {step.Step}: {Results.Summary(trainer.Evaluate())}");
-                if (checkpoint is not null) trainer.Save(checkpoint);
+                files?.Save();
             }
+            files?.AfterStep(trainer.Finished);
         }
         if (!main) return cancelled ? ExitCodes.Interrupted : ExitCodes.Ok;
-        if (checkpoint is not null) trainer.Save(checkpoint);
+        files?.Save();
         if (cancelled)
         {
             streams.Error.WriteLine($"stopped at step {trainer.Step} of {options.Steps}" +
@@ -110,7 +114,7 @@ internal static class DistributedTraining
         }
         output.MarkupLine(Markup.Escape($"{tokens} tokens in {clock.Elapsed.TotalSeconds:0.0} s: {Format.Count((long)(tokens / clock.Elapsed.TotalSeconds))} tok/s on {parallel.WorldSize} GPU(s)"));
         Results.WriteAccuracy(output, $"{model.Name} after {trainer.Step} steps", trainer.Evaluate());
-        if (checkpoint is not null) output.MarkupLineInterpolated($"checkpoint: {checkpoint}");
+        if (files is not null) output.MarkupLineInterpolated($"checkpoint: {files.Checkpoint}; log: {files.Log}");
         return 0;
     }
 }

@@ -13,10 +13,15 @@ public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command
     public override int Execute(CommandContext context, TrainSettings settings, CancellationToken cancellation)
     {
         RankEnvironment? rank = settings.Gpus is int gpus ? DistributedTraining.RankOf(gpus) : null;
-        if (settings.Gpus is int launch && rank is null) return DistributedTraining.Launch(context.Arguments, launch, streams.Error);
+        if (settings.Gpus is int launch && rank is null)
+        {
+            if ((settings.Checkpoint ?? settings.Resume) is string path) RunFiles.CheckWritable(path);   // before any rank starts
+            return DistributedTraining.Launch(context.Arguments, launch, streams.Error);
+        }
         SettingsRules.ApplyThreads(settings);
         if (SettingsRules.IsLm(settings))
-            return Lm.LmTrainCommand.Run(output, streams, settings, settings.Spec, settings.Checkpoint, settings.Resume, settings.EvalEvery, cancellation);
+            return Lm.LmTrainCommand.Run(output, streams, settings, settings.Spec, settings.Checkpoint, settings.Resume, settings.EvalEvery, cancellation, settings.Saves,
+                                         settings.GradAccum ?? 1);
         ModelDefinition model = SpecLoader.LoadOne(settings.Spec, streams.Error);
         if (rank is not null)
         {
@@ -26,16 +31,22 @@ public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command
                 cancellation);
         }
         string? checkpoint = settings.Checkpoint ?? settings.Resume;
+        if (checkpoint is not null) RunFiles.CheckWritable(checkpoint);
         Placement placement = SettingsRules.ResolvePlacement(settings, output);
         using Trainer trainer = settings.Resume is string resume
             ? ResumeRun(resume, model, settings, placement)
             : Trainer.Start(model, SettingsRules.Options(settings), placement);
+        if (settings.GradAccum is int accumulation) trainer.Accumulation = accumulation;
         TrainingOptions options = trainer.Options;
+        TrainingMemory.Check(output, model.Settings, model.ParameterCount, options.Batch, trainer.Accumulation, trainer.Grid.Max(c => c.SeqLen),
+                             trainer.Placement, canAccumulate: true);
         output.MarkupLine(Markup.Escape($"{model.Name}: {Format.Count(model.ParameterCount)} parameters; MQAR {options.Grid} grid, " +
-                                      $"{options.Steps} steps of {options.Batch}, lr {options.LearningRate}, seed {options.Seed}" +
+                                      $"{options.Steps} steps of {options.Batch}" + (trainer.Accumulation > 1 ? $" ({trainer.Accumulation} micro-batches)" : "") +
+                                      $", lr {options.LearningRate}, seed {options.Seed}" +
                                       (trainer.Step > 0 ? $", resumed at step {trainer.Step}" : "")));
 
-        TrainingProgress.Outcome outcome = TrainingProgress.Run(output, [trainer], settings.EvalEvery, checkpoint, cancellation);
+        using RunFiles? files = checkpoint is null ? null : new RunFiles(checkpoint, trainer.Save, () => trainer.Step, settings.Saves, streams.Error);
+        TrainingProgress.Outcome outcome = TrainingProgress.Run(output, [trainer], settings.EvalEvery, files, cancellation);
         if (outcome.Cancelled)
         {
             streams.Error.WriteLine($"stopped at step {trainer.Step} of {options.Steps}" +
@@ -43,7 +54,7 @@ public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command
             return ExitCodes.Interrupted;
         }
         Results.WriteAccuracy(output, $"{model.Name} after {trainer.Step} steps", trainer.Evaluate());
-        if (checkpoint is not null) output.MarkupLineInterpolated($"checkpoint: {checkpoint}");
+        if (files is not null) output.MarkupLineInterpolated($"checkpoint: {files.Checkpoint}; log: {files.Log}");
         return 0;
     }
 

@@ -13,8 +13,8 @@ internal static class TrainingProgress
     public sealed record Outcome(bool Cancelled, IReadOnlyList<TimeSpan> WallTimes, IReadOnlyList<long> Tokens);
 
     /// <param name="evalEvery">Evaluate, print and save every N steps; 0: never during the run.</param>
-    /// <param name="checkpoint">Where to save (single run only), or null.</param>
-    public static Outcome Run(IAnsiConsole output, IReadOnlyList<Trainer> trainers, int evalEvery, string? checkpoint, CancellationToken cancellation)
+    /// <param name="files">The checkpoint, its periodic saves and the step log (single run only), or null: nothing saved.</param>
+    public static Outcome Run(IAnsiConsole output, IReadOnlyList<Trainer> trainers, int evalEvery, RunFiles? files, CancellationToken cancellation)
     {
         var wallTimes = new List<TimeSpan>();
         var tokens = new List<long>();
@@ -45,14 +45,16 @@ internal static class TrainingProgress
                         if (window.Count > 20) window.Dequeue();
                         task.Value = step.Step;
                         task.Description = Describe(trainer, window);
+                        files?.Logged(step.Step, step.Loss, step.LearningRate, step.Tokens, step.Elapsed);
                         if (evalEvery > 0 && step.Step % evalEvery == 0 && !trainer.Finished)
                         {
                             IReadOnlyList<EvalResult> results = trainer.Evaluate();
                             output.MarkupLineInterpolated($"step {step.Step}: {Results.Summary(results)}");
-                            if (checkpoint is not null) trainer.Save(checkpoint);
+                            files?.Save();
                         }
+                        files?.AfterStep(trainer.Finished);
                     }
-                    if (checkpoint is not null) trainer.Save(checkpoint);
+                    files?.Save();
                     if (cancelled) return;
                     wallTimes.Add(clock.Elapsed);
                     tokens.Add(seen);

@@ -24,7 +24,7 @@ public static class LmTrainCommand
     public const string CsvHeader = "step,tokens,learning_rate,train_loss,train_perplexity,val_loss,val_perplexity,tokens_per_second,elapsed_seconds";
 
     public static int Run(IAnsiConsole output, Streams streams, LmTrainOptions settings, string spec, string? checkpointOption, string? resume,
-                          int evalEvery, CancellationToken cancellation)
+                          int evalEvery, CancellationToken cancellation, SaveSchedule? saves = null, int accumulation = 1)
     {
         ModelDefinition model = SpecLoader.LoadOne(spec, streams.Error);
         LmOptions options = resume is null ? Options(settings) : LmTrainer.ReadOptions(resume);
@@ -34,7 +34,15 @@ public static class LmTrainCommand
 
         string outDir = settings.Out ?? Path.Combine("lm-runs", model.Name);
         string checkpoint = checkpointOption ?? resume ?? Path.Combine(outDir, "checkpoint.safetensors");
-        Directory.CreateDirectory(outDir);
+        RunFiles.CheckWritable(checkpoint);
+        try
+        {
+            Directory.CreateDirectory(outDir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserError($"cannot create --out '{outDir}': {e.Message}");
+        }
         using TokenFile tokens = OpenTokens(output, settings.Data, tokenizer);
         Placement placement = Placement.Resolve(settings.Device, settings.Dtype);
         Device device = placement.Device;
@@ -42,11 +50,15 @@ public static class LmTrainCommand
         using LmTrainer trainer = resume is null
             ? LmTrainer.Start(model, options, tokens, device, dtype)
             : LmTrainer.Resume(resume, model, tokens, device, dtype);
+        trainer.Accumulation = accumulation;
         output.MarkupLine(Markup.Escape(
             $"{model.Name}: {Format.Count(model.ParameterCount)} parameters; {tokenizer.Name} tokens: {Format.Count(trainer.Split.Train.Length)} training, " +
-            $"{Format.Count(trainer.Split.HeldOut.Length)} held out; {options.Steps} steps of {options.Batch} x {options.SeqLen}, lr {options.LearningRate}, " +
+            $"{Format.Count(trainer.Split.HeldOut.Length)} held out; {options.Steps} steps of {options.Batch} x {options.SeqLen}" +
+            (accumulation > 1 ? $" ({accumulation} micro-batches)" : "") + $", lr {options.LearningRate}, " +
             $"seed {options.Seed}, {device.type.ToString().ToLowerInvariant()} {dtype}" + (trainer.Step > 0 ? $", resumed at step {trainer.Step}" : "")));
 
+        TrainingMemory.Check(output, model.Settings, model.ParameterCount, options.Batch, accumulation, options.SeqLen, placement, canAccumulate: true);
+        using var files = new RunFiles(checkpoint, trainer.Save, () => trainer.Step, saves ?? SaveSchedule.Default, streams.Error);
         int every = evalEvery > 0 ? evalEvery : Math.Max(1, options.Steps / 6);
         string csv = Path.Combine(outDir, "training.csv");
         if (trainer.Step == 0 || !File.Exists(csv)) File.WriteAllText(csv, CsvHeader + Environment.NewLine);
@@ -103,14 +115,16 @@ public static class LmTrainCommand
                     double loss = window.Average(s => s.Loss), rate = window.Sum(s => s.Tokens) / window.Sum(s => s.Elapsed.TotalSeconds);
                     task.Description = Markup.Escape($"{model.Name,-16} loss {Format.Number(loss)}  ppl {Format.Number(Math.Exp(loss), "F1"),9}  " +
                                                      $"{Format.Count((long)rate),7} tok/s");
+                    files.Logged(step.Step, step.Loss, step.LearningRate, step.Tokens, step.Elapsed);
                     if (step.Step % every == 0 || trainer.Finished)
                     {
                         Validate();
-                        trainer.Save(checkpoint);
+                        files.Save();
                     }
+                    files.AfterStep(trainer.Finished);
                 }
             });
-        trainer.Save(checkpoint);
+        files.Save();
         if (cancelled || timedOut)
         {
             streams.Error.WriteLine($"{(cancelled ? "stopped" : "time limit reached")} at step {trainer.Step} of {options.Steps}; saved to {checkpoint}; " +
@@ -119,7 +133,7 @@ public static class LmTrainCommand
         }
         if (first is LmValidation a && last is LmValidation b && a.Step != b.Step)
             output.MarkupLine(Markup.Escape($"validation perplexity {Format.Number(a.Perplexity, "F1")} at step {a.Step} -> {Format.Number(b.Perplexity, "F2")} at step {b.Step}"));
-        output.MarkupLine(Markup.Escape($"checkpoint: {checkpoint}; log: {csv}; plot: {Path.Combine(outDir, "perplexity.png")}"));
+        output.MarkupLine(Markup.Escape($"checkpoint: {checkpoint}; log: {csv}, {files.Log}; plot: {Path.Combine(outDir, "perplexity.png")}"));
         return 0;
     }
 

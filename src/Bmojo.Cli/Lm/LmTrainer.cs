@@ -153,6 +153,22 @@ public sealed class LmTrainer : IDisposable
         ModelWeights.WriteAtomically(path, tensors, metadata);
     }
 
+    /// <summary>Gradient accumulation (<c>--grad-accum N</c>): each step's batch runs as N micro-batches of about B/N
+    /// sequences, each mean loss weighted by its share of the rows (every row has L tokens; the auxiliary loss by 1/N),
+    /// so the summed gradient, its clipping and the update are the whole batch's. Not part of a checkpoint. Default 1.</summary>
+    public int Accumulation
+    {
+        get => accumulation;
+        set
+        {
+            if (value <= 0) throw new UserError($"--grad-accum must be positive (got {value})");
+            if (value > Options.Batch) throw new UserError($"--grad-accum ({value}) must be at most --batch ({Options.Batch})");
+            accumulation = value;
+        }
+    }
+
+    private int accumulation = 1;
+
     public LmStep TrainStep()
     {
         if (Finished) throw new InvalidOperationException($"the run already took its {Options.Steps} steps");
@@ -164,14 +180,39 @@ public sealed class LmTrainer : IDisposable
         using var scope = NewDisposeScope();
         Model.Module.train();
         optimizer.zero_grad();
-        (Tensor inputs, Tensor targets) = batch.ToTensors(Model.Device);
-        Tensor logits = Model.Forward(inputs);
-        Tensor loss = Perplexity.TokenNll(logits, targets).mean();
-        Tensor total = Model.AuxLoss is Tensor aux ? loss + aux.to_type(loss.dtype) : loss;
-        total.backward();
+        double value;
+        int parts = Math.Min(accumulation, batch.Batch);
+        if (parts == 1)
+        {
+            (Tensor inputs, Tensor targets) = batch.ToTensors(Model.Device);
+            Tensor logits = Model.Forward(inputs);
+            Tensor loss = Perplexity.TokenNll(logits, targets).mean();
+            Tensor total = Model.AuxLoss is Tensor aux ? loss + aux.to_type(loss.dtype) : loss;
+            total.backward();
+            value = loss.item<float>();
+        }
+        else
+        {
+            value = 0;
+            int length = batch.Length;
+            for (int i = 0; i < parts; i++)
+            {
+                using var microScope = NewDisposeScope();
+                Bmojo.Distributed.BatchShard part = Bmojo.Distributed.BatchShard.Of(batch.Batch, i, parts);
+                var micro = new LmBatch(batch.Inputs[(part.Start * length)..(part.End * length)], batch.Targets[(part.Start * length)..(part.End * length)],
+                                        part.Count, length);
+                double share = (double)part.Count / batch.Batch;
+                (Tensor inputs, Tensor targets) = micro.ToTensors(Model.Device);
+                Tensor logits = Model.Forward(inputs);
+                Tensor loss = Perplexity.TokenNll(logits, targets).mean();
+                Tensor total = loss * share;
+                if (Model.AuxLoss is Tensor aux) total = total + aux.to_type(loss.dtype) / parts;
+                total.backward();
+                value += loss.item<float>() * share;
+            }
+        }
         if (Options.GradClip > 0) nn.utils.clip_grad_norm_(Model.Module.parameters(), Options.GradClip);
         optimizer.step();
-        double value = loss.item<float>();
         Step++;
         return new LmStep(Step, value, lr, Options.TokensPerStep, clock.Elapsed);
     }

@@ -116,6 +116,23 @@ public sealed class Trainer : IDisposable
     /// <summary>Writes the whole run state atomically (temporary file, flush, rename).</summary>
     public void Save(string path) => Checkpoint.Write(path, Definition, Options, Step, data, model, optimizer, optimizerNames, Placement.Precision);
 
+    /// <summary>Gradient accumulation (<c>--grad-accum N</c>): each step's batch (this rank's shard of it) runs as N
+    /// micro-batches of about B/N sequences, each loss weighted by its share of the batch's answers (the auxiliary loss by
+    /// 1/N), so the summed gradients and the update are the whole batch's, in less activation memory. Not part of a
+    /// checkpoint (like the device, it changes only the rounding): a run can resume with another N. Default 1.</summary>
+    public int Accumulation
+    {
+        get => accumulation;
+        set
+        {
+            if (value <= 0) throw new UserError($"--grad-accum must be positive (got {value})");
+            if (value > Options.Batch) throw new UserError($"--grad-accum ({value}) must be at most --batch ({Options.Batch})");
+            accumulation = value;
+        }
+    }
+
+    private int accumulation = 1;
+
     /// <summary>One optimizer step on a batch drawn from the data stream.</summary>
     public StepResult TrainStep()
     {
@@ -133,27 +150,68 @@ public sealed class Trainer : IDisposable
         double lr = LearningRateSchedule.At(Step, Options);
         foreach (optim.ILearningRateController group in optimizer.ParamGroups) group.LearningRate = lr;
 
-        using var scope = NewDisposeScope();
+        using var stepScope = NewDisposeScope();
         model.train();
         optimizer.zero_grad();
-        (Tensor inputs, Tensor labels) = OnDevice(local);
-        Tensor logits = model.forward(inputs);
-        Tensor answerLoss = AnswerLoss(logits, labels);
-        Tensor? aux = ModelDefinition.AuxLoss(model);
-        Tensor loss = aux is null ? answerLoss : answerLoss + aux.to_type(ScalarType.Float32);
-        // Data-parallel: the answer loss scaled so that the ranks' average gradient is the global batch's mean-loss
-        // gradient; the auxiliary loss is averaged over the ranks, as DDP does.
-        Tensor objective = loss;
-        if (Parallel is not null)
+        float lossValue;
+        double accuracy;
+        int parts = Math.Min(accumulation, local.Batch);
+        if (parts == 1)
         {
-            objective = answerLoss * Parallel.LossScale(local.AnswerCount, batch.AnswerCount);
-            if (aux is not null) objective = objective + aux;
+            using var scope = NewDisposeScope();
+            (Tensor inputs, Tensor labels) = OnDevice(local);
+            Tensor logits = model.forward(inputs);
+            Tensor answerLoss = AnswerLoss(logits, labels);
+            Tensor? aux = ModelDefinition.AuxLoss(model);
+            Tensor loss = aux is null ? answerLoss : answerLoss + aux.to_type(ScalarType.Float32);
+            // Data-parallel: the answer loss scaled so that the ranks' average gradient is the global batch's mean-loss
+            // gradient; the auxiliary loss is averaged over the ranks, as DDP does.
+            Tensor objective = loss;
+            if (Parallel is not null)
+            {
+                objective = answerLoss * Parallel.LossScale(local.AnswerCount, batch.AnswerCount);
+                if (aux is not null) objective = objective + aux;
+            }
+            objective.backward();
+            lossValue = loss.item<float>();
+            accuracy = AnswerAccuracy(logits, labels);
         }
-        objective.backward();
+        else
+        {
+            // Micro-batches: the mean answer loss of the whole (local) batch is the answer-weighted sum of theirs.
+            int answers = local.AnswerCount;
+            double rankScale = Parallel is null ? 1 : Parallel.LossScale(answers, batch.AnswerCount);
+            double lossSum = 0, correct = 0;
+            for (int i = 0; i < parts; i++)
+            {
+                using var scope = NewDisposeScope();
+                BatchShard part = BatchShard.Of(local.Batch, i, parts);
+                MqarBatch micro = local.Rows(part.Start, part.Count);
+                int microAnswers = micro.AnswerCount;
+                double share = (double)microAnswers / Math.Max(1, answers);
+                (Tensor inputs, Tensor labels) = OnDevice(micro);
+                Tensor logits = model.forward(inputs);
+                Tensor? aux = ModelDefinition.AuxLoss(model);
+                Tensor? objective = null;
+                if (microAnswers > 0)
+                {
+                    Tensor answerLoss = AnswerLoss(logits, labels);
+                    objective = answerLoss * (share * rankScale);
+                    lossSum += answerLoss.item<float>() * share;
+                    correct += AnswerAccuracy(logits, labels) * share;
+                }
+                if (aux is not null)
+                {
+                    Tensor auxPart = aux.to_type(ScalarType.Float32) / parts;
+                    objective = objective is null ? auxPart : objective + auxPart;
+                    lossSum += auxPart.item<float>();
+                }
+                objective?.backward();
+            }
+            (lossValue, accuracy) = ((float)lossSum, correct);
+        }
         Parallel?.SynchronizeGradients();
         optimizer.step();
-        float lossValue = loss.item<float>();
-        double accuracy = AnswerAccuracy(logits, labels);
         if (Parallel is not null)
         {
             int answers = local.AnswerCount;

@@ -40,8 +40,8 @@ public static class BmojoApp
                 .WithDescription("Train several architectures on the same data and budget and compare them.")
                 .WithExample("compare", "TransformerTiny", "MambaTiny", "JambaTiny", "BMojoFTiny", "BMojoTiny", "--task", "mqar");
             config.AddCommand<PlotCommand>("plot")
-                .WithDescription("Draw a comparison's plots again from its results.json (e.g. results made where no fonts are installed).")
-                .WithExample("plot", "compare-runs");
+                .WithDescription("Draw the plots of finished runs again from their files (compare: results.json; train/eval --task lm: training.csv, eval.csv), or several LM runs side by side.")
+                .WithExample("plot", "compare-results");
             config.AddCommand<Lm.GenerateCommand>("generate")
                 .WithDescription("Generate text from a language-model checkpoint (prefill, then token by token through the cache).")
                 .WithExample("generate", "TransformerSmall", "--checkpoint", "lm-runs/TransformerSmall/checkpoint.safetensors", "--prompt", "It was");
@@ -85,7 +85,7 @@ public static class BmojoApp
     /// <summary>Each command's settings type by its path ("train", "bench train-step"), for the help's DEFAULT column.</summary>
     internal static IReadOnlyDictionary<string, Type> SettingsTypes { get; } = new Dictionary<string, Type>
     {
-        ["inspect"] = typeof(InspectCommand), ["train"] = typeof(TrainCommand), ["eval"] = typeof(EvalCommand),
+        ["inspect"] = typeof(InspectCommand), ["plot"] = typeof(PlotCommand), ["train"] = typeof(TrainCommand), ["eval"] = typeof(EvalCommand),
         ["compare"] = typeof(CompareCommand), ["generate"] = typeof(Lm.GenerateCommand), ["export"] = typeof(Hf.ExportCommand),
         ["import"] = typeof(Hf.ImportCommand), ["generate-code"] = typeof(GenerateCodeCommand), ["dist-check"] = typeof(DistCheckCommand),
         ["bench kernels"] = typeof(BenchKernelsCommand), ["bench train-step"] = typeof(BenchTrainStepCommand),

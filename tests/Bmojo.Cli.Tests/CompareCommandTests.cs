@@ -59,6 +59,39 @@ public sealed class CompareCommandTests : IDisposable
     {
         Cli.Result result = Cli.Run("plot", directory);
         Assert.Equal(1, result.ExitCode);
-        Assert.Equal($"{Path.Combine(directory, "results.json")}: no such file (plot takes a folder that compare --out wrote)", result.Errors.Trim());
+        Assert.Equal($"{directory}: nothing to plot (no results.json of compare, no training.csv or eval.csv of train/eval --task lm)",
+                     result.Errors.Trim());
+    }
+
+    [Fact]
+    public void Plot_redraws_lm_runs_and_draws_them_side_by_side()
+    {
+        string[] models = ["TransformerSmall", "MambaSmall"];
+        foreach (string model in models)
+        {
+            string run = Directory.CreateDirectory(Path.Combine(directory, model)).FullName;
+            File.WriteAllText(Path.Combine(run, "training.csv"),
+                "step,tokens,learning_rate,train_loss,train_perplexity,val_loss,val_perplexity,tokens_per_second,elapsed_seconds\n" +
+                "0,0,5E-05,10.9,54232.1,10.9,54232.1,0.0,0.4\n100,819200,0.0006,5.7,306.1,5.6,283.0,350488.0,3.9\n");
+            File.WriteAllText(Path.Combine(run, "eval.csv"),
+                "model,length,multiple,path,sequences,tokens,perplexity,bucket_first,bucket_last,bucket_tokens,bucket_perplexity\n" +
+                $"{model},64,1,full,2,128,180.7,0,31,64,180.3\n{model},64,1,full,2,128,180.7,32,63,64,181.2\n" +
+                $"{model},128,2,full,1,128,190.5,0,31,32,180.0\n{model},128,2,full,1,128,190.5,32,63,32,181.0\n" +
+                $"{model},128,2,full,1,128,190.5,64,95,32,199.0\n{model},128,2,full,1,128,190.5,96,127,32,202.0\n");
+        }
+        string together = Path.Combine(directory, "together");
+
+        Cli.Result result = Cli.Run("plot", Path.Combine(directory, models[0]), Path.Combine(directory, models[1]), "--out", together);
+
+        Assert.Equal(0, result.ExitCode);
+        foreach (string png in models.SelectMany(m => new[] { Path.Combine(directory, m, "perplexity.png"), Path.Combine(directory, m, "length-curve.png") })
+                                     .Append(Path.Combine(together, "lm-validation.png")).Append(Path.Combine(together, "lm-length.png")))
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(png)[..4]);
+        Assert.Contains("lm-length.png", result.Output);
+
+        File.WriteAllText(Path.Combine(directory, models[0], "training.csv"), "step,tokens\n1,lots,of,words,here,and,more\n");
+        Cli.Result broken = Cli.Run("plot", Path.Combine(directory, models[0]));
+        Assert.Equal(1, broken.ExitCode);
+        Assert.StartsWith($"{Path.Combine(directory, models[0], "training.csv")}: not a file bmojo wrote", broken.Errors.Trim());
     }
 }

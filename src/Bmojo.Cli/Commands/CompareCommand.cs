@@ -51,15 +51,15 @@ public sealed class CompareCommand(IAnsiConsole output, Streams streams) : Comma
 
         IReadOnlyList<ComparisonEntry> comparison = ComparisonReport.Summarize(models, state.Runs, grid, memorySeqLen);
         WriteTable(comparison, grid, memorySeqLen, state.Runs.Count, planned.Count);
+        int[] vocabs = models.Select(m => m.Settings.Vocab).Distinct().ToArray();
+        string budget = ComparisonPlot.Budget(first.Options, first.Cell is not null,
+                                              first.Cell is null ? null : settings.Epochs ?? CompareSettings.ZoologyEpochs);
         var report = new ComparisonReport(settings.Task.ToLowerInvariant(), first.Options, plan, placement.Describe(), memorySeqLen,
-                                          state.Runs.Count, planned.Count, comparison, state.Runs);
+                                          state.Runs.Count, planned.Count, comparison, state.Runs, vocabs, budget);
         string json = Path.Combine(settings.Out, "results.json"), csv = Path.Combine(settings.Out, "results.csv");
         AtomicFile.WriteAllText(json, JsonSerializer.Serialize(report, ComparisonReport.Json));
         AtomicFile.WriteAllText(csv, ComparisonReport.Csv(models, state.Runs));
         string plot = Path.Combine(settings.Out, ComparisonPlot.AccuracyFile), memoryPlot = Path.Combine(settings.Out, ComparisonPlot.MemoryFile);
-        int[] vocabs = models.Select(m => m.Settings.Vocab).Distinct().ToArray();
-        string budget = ComparisonPlot.Budget(first.Options, first.Cell is not null,
-                                              first.Cell is null ? null : settings.Epochs ?? CompareSettings.ZoologyEpochs);
         ComparisonPlot.Save(plot, comparison, grid, vocabs, budget);
         ComparisonPlot.SaveMemory(memoryPlot, comparison, vocabs, budget);
         output.MarkupLine(Markup.Escape($"wrote {json}, {csv}, {plot} and {memoryPlot} ({state.Runs.Count} of {planned.Count} runs; {clock.Elapsed.TotalSeconds:F0} s)"));

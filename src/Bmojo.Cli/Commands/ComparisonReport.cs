@@ -43,7 +43,9 @@ public sealed record ComparisonEntry(
     double TokensPerSecond,
     IReadOnlyList<CellSummary> Accuracy);
 
-/// <summary>What <c>compare</c> writes to results.json: the plan, the summary per model and every run.</summary>
+/// <summary>What <c>compare</c> writes to results.json: the plan, the summary per model and every run, and what the
+/// plots state beside the data (the models' vocabularies, for the chance line, and the budget line), so that
+/// <c>bmojo plot</c> draws them again from this file alone.</summary>
 public sealed record ComparisonReport(
     string Task,
     TrainingOptions Options,
@@ -53,7 +55,9 @@ public sealed record ComparisonReport(
     int RunsFinished,
     int RunsPlanned,
     IReadOnlyList<ComparisonEntry> Models,
-    IReadOnlyList<RunRecord> Runs)
+    IReadOnlyList<RunRecord> Runs,
+    IReadOnlyList<int> Vocabs,
+    string Budget)
 {
     public static readonly JsonSerializerOptions Json = new()
     {

@@ -49,8 +49,7 @@ public static class LmEvalCommand
                 csv.AppendLine(string.Join(",", definition.Name, r.Length, r.Multiple, r.Path, r.Sequences, r.Tokens,
                     r.Perplexity.ToString("F4", CultureInfo.InvariantCulture), first, last, count, ppl.ToString("F4", CultureInfo.InvariantCulture)));
         File.WriteAllText(Path.Combine(outDir, "eval.csv"), csv.ToString());
-        LmPlots.SaveLengthCurve(Path.Combine(outDir, "length-curve.png"), $"{definition.Name}: perplexity by position (trained at L {seqLen})", seqLen,
-                                results.Select(r => ($"{r.Multiple}x L, {r.Path}", r)).ToList());
+        LmPlots.SaveEvaluation(Path.Combine(outDir, "length-curve.png"), definition.Name, seqLen, results);
         output.MarkupLine(Markup.Escape($"wrote {Path.Combine(outDir, "eval.csv")} and {Path.Combine(outDir, "length-curve.png")}"));
         return 0;
     }

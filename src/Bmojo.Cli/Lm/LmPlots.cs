@@ -1,3 +1,4 @@
+using System.Globalization;
 using ScottPlot;
 
 namespace Bmojo.Cli.Lm;
@@ -25,6 +26,60 @@ public static class LmPlots
         plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(path, 900, 560);
     }
+
+    /// <summary>Validation perplexity against tokens trained on, a line per run (log scale): several models'
+    /// training.csv side by side.</summary>
+    public static void SaveValidationComparison(string path, string title,
+                                                IReadOnlyList<(string Label, IReadOnlyList<(long Tokens, double TrainPerplexity, double ValidationPerplexity)> Points)> runs)
+    {
+        var plot = new Plot();
+        foreach ((string label, var points) in runs)
+        {
+            var line = plot.Add.Scatter(points.Select(p => (double)p.Tokens).ToArray(), points.Select(p => Math.Log10(p.ValidationPerplexity)).ToArray());
+            line.LegendText = label;
+            line.LineWidth = 2;
+            line.MarkerSize = 6;
+        }
+        LogTicks(plot, runs.SelectMany(r => r.Points.Select(p => p.ValidationPerplexity)));
+        plot.Axes.Bottom.Label.Text = "tokens trained on";
+        plot.Axes.Left.Label.Text = "validation perplexity";
+        plot.Axes.Title.Label.Text = title;
+        plot.ShowLegend(Alignment.UpperRight);
+        plot.SavePng(path, 900, 560);
+    }
+
+    /// <summary>The rows of a training.csv that <c>train --task lm</c> wrote: tokens, training and validation perplexity.</summary>
+    public static IReadOnlyList<(long Tokens, double TrainPerplexity, double ValidationPerplexity)> ReadTraining(string csv) =>
+        File.ReadLines(csv).Skip(1).Select(line => line.Split(','))
+            .Where(f => f.Length >= 7)
+            .Select(f => (Tokens: long.Parse(f[1], CultureInfo.InvariantCulture), Train: double.Parse(f[4], CultureInfo.InvariantCulture),
+                          Validation: double.Parse(f[6], CultureInfo.InvariantCulture)))
+            .ToList();
+
+    /// <summary>The results of an eval.csv that <c>eval --task lm</c> wrote (one row per position bucket): the model
+    /// and, per length and path, its perplexity and buckets.</summary>
+    public static (string Model, IReadOnlyList<LengthPerplexity> Results) ReadEvaluation(string csv)
+    {
+        string model = "";
+        var results = new List<LengthPerplexity>();
+        foreach (var group in File.ReadLines(csv).Skip(1).Select(line => line.Split(',')).Where(f => f.Length >= 11)
+                     .GroupBy(f => (Length: int.Parse(f[1], CultureInfo.InvariantCulture), Path: f[3])))
+        {
+            string[] first = group.First();
+            model = first[0];
+            results.Add(new LengthPerplexity(group.Key.Length, int.Parse(first[2], CultureInfo.InvariantCulture), group.Key.Path,
+                int.Parse(first[4], CultureInfo.InvariantCulture), long.Parse(first[5], CultureInfo.InvariantCulture),
+                double.Parse(first[6], CultureInfo.InvariantCulture),
+                group.Select(f => (long.Parse(f[7], CultureInfo.InvariantCulture), long.Parse(f[8], CultureInfo.InvariantCulture),
+                                   long.Parse(f[9], CultureInfo.InvariantCulture), double.Parse(f[10], CultureInfo.InvariantCulture))).ToList()));
+        }
+        return (model, results);
+    }
+
+    /// <summary>One model's length curve (eval's length-curve.png): a line per evaluation length and path.</summary>
+    public static void SaveEvaluation(string path, string model, int trainLength, IReadOnlyList<LengthPerplexity> results) =>
+        SaveLengthCurve(path, $"{model}: perplexity by position (trained at L {trainLength})", trainLength,
+                        results.Select(r => ($"{r.Multiple}x L, {r.Path}", r)).ToList());
 
     /// <summary>Perplexity per position bucket, one line per evaluation length and path (log scale).</summary>
     public static void SaveLengthCurve(string path, string title, int trainLength, IReadOnlyList<(string Label, LengthPerplexity Result)> curves)

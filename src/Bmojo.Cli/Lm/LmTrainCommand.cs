@@ -195,11 +195,7 @@ public static class LmTrainCommand
 
     private static void PlotFromCsv(string csv, string png, string model)
     {
-        var points = File.ReadLines(csv).Skip(1).Select(line => line.Split(','))
-            .Where(f => f.Length >= 7)
-            .Select(f => (Tokens: long.Parse(f[1], CultureInfo.InvariantCulture), Train: double.Parse(f[4], CultureInfo.InvariantCulture),
-                          Validation: double.Parse(f[6], CultureInfo.InvariantCulture)))
-            .ToList();
+        var points = LmPlots.ReadTraining(csv);
         if (points.Count > 0) LmPlots.SaveTraining(png, model, points);
     }
 }

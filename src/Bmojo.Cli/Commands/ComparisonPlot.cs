@@ -44,6 +44,13 @@ internal static class ComparisonPlot
                $"{((long)options.Steps * options.Batch).ToString("N0", CultureInfo.InvariantCulture)} sequences per model";
     }
 
+    /// <summary>Chance in percent as a label: one decimal (3.1), or two significant digits below 1% (0.024).</summary>
+    public static string ChanceText(int vocab)
+    {
+        double chance = ChancePercent(vocab);
+        return chance >= 1 ? chance.ToString("0.#", CultureInfo.InvariantCulture) : chance.ToString("G2", CultureInfo.InvariantCulture);
+    }
+
     private static void Chance(Plot plot, IReadOnlyList<int> vocabs)
     {
         foreach (int vocab in vocabs.Distinct().Order())
@@ -52,7 +59,7 @@ internal static class ComparisonPlot
             line.LinePattern = LinePattern.Dashed;
             line.LineWidth = 1;
             line.Color = Colors.Gray;
-            line.LegendText = $"chance ({ChancePercent(vocab):0.#}%: 1 of {vocab - vocab / 2} values{(vocabs.Distinct().Count() > 1 ? $", vocab {vocab}" : "")})";
+            line.LegendText = $"chance ({ChanceText(vocab)}%: 1 of {vocab - vocab / 2} values{(vocabs.Distinct().Count() > 1 ? $", vocab {vocab}" : "")})";
         }
     }
 
@@ -85,8 +92,8 @@ internal static class ComparisonPlot
         plot.Axes.Title.Label.Text = Title(grid, budget);
         plot.Axes.SetLimitsY(0, TopOfAxis(comparison.SelectMany(e => e.Accuracy).Select(r => 100 * r.Accuracy),
                                           vocabs.Count == 0 ? 0 : vocabs.Max(ChancePercent)));
-        plot.ShowLegend(Alignment.LowerLeft);
-        plot.SavePng(path, 1000, 620);
+        plot.ShowLegend(Edge.Right);
+        plot.SavePng(path, 1200, 620);
     }
 
     public static void SaveMemory(string path, IReadOnlyList<ComparisonEntry> comparison) => SaveMemory(path, comparison, [], "");
@@ -114,7 +121,7 @@ internal static class ComparisonPlot
         plot.Axes.Title.Label.Text = budget.Length == 0 ? title : $"{title}\n{budget}";
         plot.Axes.SetLimitsY(0, TopOfAxis(comparison.SelectMany(e => e.Accuracy).Select(r => 100 * r.Accuracy),
                                           vocabs.Count == 0 ? 0 : vocabs.Max(ChancePercent)));
-        plot.ShowLegend(Alignment.LowerRight);
-        plot.SavePng(path, 1000, 620);
+        plot.ShowLegend(Edge.Right);
+        plot.SavePng(path, 1200, 620);
     }
 }

@@ -109,11 +109,19 @@ public static class LmPlots
     {
         double[] finite = values.Where(v => v > 0 && double.IsFinite(v)).ToArray();
         if (finite.Length == 0) return;
-        int low = (int)Math.Floor(Math.Log10(finite.Min())), high = (int)Math.Ceiling(Math.Log10(finite.Max()));
+        double min = Math.Log10(finite.Min()), max = Math.Log10(finite.Max());
+        int low = (int)Math.Floor(min), high = (int)Math.Ceiling(max);
+        // Within a decade or two, finer steps so that the axis has labels to read off.
+        int[] steps = high - low <= 1 ? [10, 12, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90] : high - low <= 2 ? [10, 20, 30, 50, 70] : [10, 20, 50];
         var ticks = new List<Tick>();
         for (int e = low; e <= high; e++)
-            foreach (int m in new[] { 1, 2, 5 })
-                ticks.Add(new Tick(e + Math.Log10(m), (m * Math.Pow(10, e)).ToString("G4", System.Globalization.CultureInfo.InvariantCulture)));
+            foreach (int m in steps)
+            {
+                double value = m / 10.0 * Math.Pow(10, e);
+                ticks.Add(new Tick(e + Math.Log10(m / 10.0), value.ToString(value >= 10_000 ? "N0" : "G4", System.Globalization.CultureInfo.InvariantCulture)));
+            }
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
+        double margin = Math.Max(0.02, (max - min) * 0.05);
+        plot.Axes.SetLimitsY(min - margin, max + margin);
     }
 }

@@ -8,8 +8,8 @@ using Device = TorchSharp.torch.Device;
 namespace Bmojo.Bench;
 
 /// <summary>
-/// Where a model's step goes, estimated: one layer of each kind the model has (its mixers, with the B'MOJO mixer's
-/// SSM alone beside it, and its feed-forward), built alone with fresh weights and timed forward + backward on a random
+/// Where a model's step goes, estimated: one layer of each kind the model has (its mixers: attention, Mamba, Mamba-2
+/// SSD, B'MOJO with its SSM alone beside it; and its feed-forward), built alone with fresh weights and timed forward + backward on a random
 /// input (B, L, d_model) that needs a gradient, as inside the model; the embedding, final norm, head and loss likewise.
 /// Each is a median after warm-up. Times the layer count, they add up to an estimate of the step without its norms,
 /// residual adds and optimizer (which <see cref="TrainingStepBenchmark"/> times alone).
@@ -58,6 +58,10 @@ public sealed class LayerBreakdown
                     break;
                 case MambaOptions mamba:
                     rows.Add(Part($"Mamba mixer (d_state {mamba.DState}, expand {mamba.Expand})", BreakdownKind.Mixer, d, count, true, () => new MambaMixer(d, 0, mamba, settings.Kernels)));
+                    break;
+                case SsdOptions ssd:
+                    rows.Add(Part($"Mamba-2 SSD mixer (d_state {ssd.DState}, {(long)ssd.Expand * d / ssd.HeadDim} heads of {ssd.HeadDim}, chunk {ssd.ChunkSize})",
+                                  BreakdownKind.Mixer, d, count, true, () => new SsdMixer(d, 0, ssd, settings.Kernels)));
                     break;
                 default:
                     rows.Add(new BreakdownRow(kind.Key.GetType().Name, BreakdownKind.Mixer, null, count, true, "not timed: an unknown mixer"));

@@ -7,7 +7,10 @@ namespace Bmojo.Distributed;
 /// context; ILGPU (the fused kernels) runs in a context of its own and leaves it current on the calling thread. NCCL
 /// binds a communicator to the context current when it is made and enqueues on the stream given in that context, so
 /// every NCCL call here first makes the primary context current: the collective then runs in torch's context, on
-/// torch's stream.
+/// torch's stream. Leaving another context (ILGPU's), it first waits for that context's queued work: once ILGPU's
+/// context is current on a thread, torch's CUDA runtime calls there run in it too (the runtime takes the current
+/// context), on its own legacy stream, which is not ordered with the primary context's stream that NCCL uses.
+/// ILGPU's launches make its context current again themselves (<c>KernelHost.Launch</c>).
 /// </summary>
 public sealed unsafe class CudaPrimaryContext : IDisposable
 {
@@ -40,13 +43,17 @@ public sealed unsafe class CudaPrimaryContext : IDisposable
         return new CudaPrimaryContext(ordinal, device, context);
     }
 
-    /// <summary>Makes the primary context current on the calling thread (a no-op when it already is).</summary>
+    /// <summary>Makes the primary context current on the calling thread (a no-op when it already is). When another
+    /// context was current, first waits for the work queued in it (<c>cuCtxSynchronize</c>), so that a collective
+    /// enqueued next sees what the caller wrote from there.</summary>
     public void MakeCurrent()
     {
         ObjectDisposedException.ThrowIf(context == IntPtr.Zero, this);
         IntPtr current;
         Check(((delegate* unmanaged<IntPtr*, int>)Fn("cuCtxGetCurrent"))(&current), "cuCtxGetCurrent");
-        if (current != context) Check(((delegate* unmanaged<IntPtr, int>)Fn("cuCtxSetCurrent"))(context), "cuCtxSetCurrent");
+        if (current == context) return;
+        if (current != IntPtr.Zero) Check(((delegate* unmanaged<int>)Fn("cuCtxSynchronize"))(), "cuCtxSynchronize (of the context being left)");
+        Check(((delegate* unmanaged<IntPtr, int>)Fn("cuCtxSetCurrent"))(context), "cuCtxSetCurrent");
     }
 
     public void Dispose()

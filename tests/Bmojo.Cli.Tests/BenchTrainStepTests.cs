@@ -55,6 +55,19 @@ public sealed partial class BenchTrainStepTests
             Assert.Contains(part, result.Text);
     }
 
+    [Fact]
+    public void The_breakdown_times_the_mamba2_ssd_mixer_by_its_kind()
+    {
+        var options = TrainingStepOptions.Quick with { Batch = 2, Length = 16 };
+        var output = new StringWriter();
+        IReadOnlyList<BreakdownRow> rows = new LayerBreakdown(options, CPU, new DeviceTimer(CPU), output).Measure(Mamba2Tiny.SpecSettings);
+        BreakdownRow mixer = Assert.Single(rows, r => r.Kind == BreakdownKind.Mixer);
+        Assert.Equal("Mamba-2 SSD mixer (d_state 16, 8 heads of 16, chunk 16)", mixer.Part);   // as `bmojo inspect` describes it
+        Assert.True(mixer.Note is null && mixer.Seconds > 0, mixer.Note);
+        Assert.Equal(4, mixer.Count);
+        Assert.DoesNotContain("unknown mixer", output.ToString());
+    }
+
     [Theory]
     [InlineData("--models", "BMojo,Mamab", "--models: unknown model 'Mamab' (known: ")]
     [InlineData("--batch", "0", "--batch must be positive (got 0)")]

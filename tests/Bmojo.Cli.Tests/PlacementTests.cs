@@ -87,15 +87,17 @@ public sealed class PlacementTests : IDisposable
         Assert.Contains("--dtype must be one of: fp32, bf16 (got 'fp8')", bad.Errors);
     }
 
-    [Fact]
-    public void Bf16_keeps_a_log_d_and_the_dt_bias_in_fp32()
+    [Theory]
+    [InlineData("MambaTiny")]
+    [InlineData("Mamba2Tiny")]
+    public void Bf16_keeps_a_log_d_and_the_dt_bias_in_fp32(string spec)
     {
-        using var model = new MambaTiny();
+        using var model = ModelCatalog.Find(spec)!.Create();
         new Placement(CPU, Precision.Bf16, "asked for").Apply(model);
         foreach ((string name, Tensor parameter) in model.named_parameters())
         {
             bool kept = name.EndsWith("A_log", StringComparison.Ordinal) || name.EndsWith(".D", StringComparison.Ordinal) ||
-                        name.EndsWith("dt_proj.bias", StringComparison.Ordinal);
+                        name.EndsWith("dt_proj.bias", StringComparison.Ordinal) || name.EndsWith("mixer.dt_bias", StringComparison.Ordinal);
             Assert.True((kept ? ScalarType.Float32 : ScalarType.BFloat16) == parameter.dtype, $"{name} is {parameter.dtype}");
         }
     }

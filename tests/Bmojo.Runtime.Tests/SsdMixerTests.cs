@@ -142,6 +142,38 @@ public sealed class SsdMixerTests
     }
 
     [Fact]
+    public void A_log_D_and_dt_bias_stay_fp32_when_cast_to_bf16_and_the_forward_still_runs()
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(6);
+        using var mixer = new SsdMixer(8, 0, Small);
+        var before = mixer.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone());
+        Tensor x = randn(2, 6, 8);
+        Tensor expected = mixer.forward(x);
+
+        mixer.to(ScalarType.BFloat16);
+        var after = mixer.state_dict();
+        foreach (string name in new[] { "A_log", "D", "dt_bias" })
+        {
+            Assert.Equal(ScalarType.Float32, after[name].dtype);
+            TensorAssert.Close(before[name], after[name], 0.0, what: name + " after the cast");
+        }
+        foreach (string name in new[] { "in_proj.weight", "conv1d.weight", "norm.weight", "out_proj.weight" })
+            Assert.Equal(ScalarType.BFloat16, after[name].dtype);
+        // The kept tensors are the registered parameters: the ones the optimizer sees and weight decay leaves out.
+        Assert.Equal(new[] { "A_log", "D", "dt_bias" }, ParameterGroups.NoWeightDecay(mixer).Select(p => Name(mixer, p)).Order());
+        Assert.All(ParameterGroups.NoWeightDecay(mixer), p => Assert.Equal(ScalarType.Float32, p.dtype));
+
+        Tensor actual = mixer.forward(x.to_type(ScalarType.BFloat16));
+        Assert.Equal(ScalarType.BFloat16, actual.dtype);
+        // bf16 weights and activations (8-bit mantissa) against the fp32 module.
+        TensorAssert.Close(expected, actual, atol: 0.03, rtol: 0.05, what: "bf16 forward");
+        using var cache = (SsdCache)mixer.AllocateCache(2);
+        Assert.Equal(ScalarType.Float32, cache.SsmState.dtype);
+        Assert.Equal(ScalarType.BFloat16, mixer.Forward(x[.., ..1].to_type(ScalarType.BFloat16), cache).dtype);
+    }
+
+    [Fact]
     public void Bad_options_inputs_and_caches_are_one_line_errors()
     {
         var error = Assert.Throws<ArgumentException>(() => new SsdMixer(8, 3, Small with { HeadDim = 5 }));

@@ -10,8 +10,8 @@ public enum Precision
     /// <summary>Every parameter and activation in fp32.</summary>
     Fp32,
 
-    /// <summary>bf16 weights and activations; <c>A_log</c>, <c>D</c> and the dt bias stay fp32 (the Mamba and B'MOJO
-    /// layers keep them through <c>.to(bfloat16)</c>, docs/layers.md); the loss is computed in fp32.</summary>
+    /// <summary>bf16 weights and activations; <c>A_log</c>, <c>D</c> and the dt bias stay fp32 (the Mamba, Mamba-2 SSD and
+    /// B'MOJO layers keep them through <c>.to(bfloat16)</c>, docs/layers.md); the loss is computed in fp32.</summary>
     Bf16,
 }
 

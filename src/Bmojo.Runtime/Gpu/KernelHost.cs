@@ -18,6 +18,13 @@ namespace Bmojo.Runtime.Gpu;
 /// Binding the accelerator leaves ILGPU's CUDA context current on the calling thread; torch's CUDA calls on that
 /// thread work on regardless (the device pointers are the same in both contexts, as the CUDA tests check), but the
 /// two runtimes never overlap: each fused call costs its kernel plus ~12-21 µs of waiting (docs/benchmarks.md).
+/// <para>
+/// Each launch makes ILGPU's context current itself, whatever ILGPU believes is bound: <c>Accelerator.Bind()</c> is a
+/// no-op when ILGPU's thread-static current accelerator already is this one, although something else may have made
+/// another context current on the thread since (Bmojo.Distributed makes torch's primary context current before every
+/// NCCL call). A kernel launched on ILGPU's stream, with its module's function, from another context fails with
+/// <c>CudaException: invalid resource handle</c>.
+/// </para>
 /// </summary>
 public sealed class KernelHost
 {
@@ -72,9 +79,19 @@ public sealed class KernelHost
     public void Launch(Action<Accelerator> launch)
     {
         if (IsCuda) cuda.synchronize(new Device(DeviceType.CUDA, deviceIndex));
-        Accelerator.Bind();
+        Bind();
         launch(Accelerator);
         Accelerator.Synchronize();
+    }
+
+    /// <summary>Binds the accelerator to the calling thread and, on CUDA, makes its context current even when ILGPU
+    /// takes it for bound already (see the class remarks): kernels load into, launch in and synchronise the current
+    /// context.</summary>
+    private void Bind()
+    {
+        Accelerator.Bind();
+        if (Accelerator is CudaAccelerator)
+            CudaException.ThrowIfFailed(CudaAPI.CurrentAPI.SetCurrentContext(Accelerator.NativePtr));
     }
 
     /// <summary>A CPU host (not the shared one) whose accelerator simulates <paramref name="multiprocessors"/>

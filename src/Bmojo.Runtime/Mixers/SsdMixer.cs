@@ -13,13 +13,14 @@ namespace Bmojo.Runtime.Mixers;
 /// <c>x, B, C = xBC</c>; <c>dt = softplus(dt + dt_bias)</c>, <c>A = -exp(A_log)</c> (one scalar per head);
 /// <c>y = SSD(x, dt, A, B, C) + D x</c> (<see cref="ChunkedSsd"/> over the sequence, <see cref="SsdReference.Step"/>
 /// for one cached token); output <c>out_proj(norm(y, z))</c> with the gated RMSNorm. The scan runs in fp32 (fp64
-/// for an fp64 module). A_log, D and dt_bias are out of weight decay and carry their own init (<see cref="IParameterGroups"/>).
+/// for an fp64 module). A_log, D and dt_bias stay fp32 when the module is cast to bf16/half (as
+/// <see cref="MambaMixer"/>'s); they are out of weight decay and carry their own init (<see cref="IParameterGroups"/>).
 /// </remarks>
 public sealed class SsdMixer : Mixer, IParameterGroups
 {
     private readonly Linear in_proj;
     private readonly Conv1d conv1d;
-    // Not readonly: TorchSharp's to() replaces parameter fields by reflection.
+    // Not readonly: TorchSharp's to() replaces parameter fields by reflection, and so does the fp32 restore in _to.
     private Parameter dt_bias;
     private Parameter A_log;
     private Parameter D;
@@ -116,6 +117,43 @@ public sealed class SsdMixer : Mixer, IParameterGroups
         if (cache is not null) cache.Position += length;
         Tensor gated = norm.forward(y.reshape(batch, length, dInner).to_type(u.dtype), z);        // (B, L, d_inner)
         return out_proj.forward(gated).MoveToOuterDisposeScope();                               // (B, L, D)
+    }
+
+    protected override nn.Module _to(ScalarType dtype, bool non_blocking)
+    {
+        Tensor[]? kept = KeptFp32(dtype, device: null);
+        base._to(dtype, non_blocking);
+        Restore(kept);
+        return this;
+    }
+
+    protected override nn.Module _to(Device device, ScalarType dtype, bool non_blocking)
+    {
+        Tensor[]? kept = KeptFp32(dtype, device);
+        base._to(device, dtype, non_blocking);
+        Restore(kept);
+        return this;
+    }
+
+    /// <summary>Before a cast below fp32 (bf16, half): fp32 copies of A_log, D and dt_bias, which a bf16 run keeps in
+    /// fp32 as Mamba's (the scan runs in fp32 anyway). Null for casts that lose nothing.</summary>
+    private Tensor[]? KeptFp32(ScalarType dtype, Device? device)
+    {
+        if (dtype is not (ScalarType.BFloat16 or ScalarType.Float16)) return null;
+        return new[] { A_log, D, dt_bias }
+            .Select(p => p.detach().to(ScalarType.Float32, device ?? p.device).clone().DetachFromDisposeScope())
+            .ToArray();
+    }
+
+    private void Restore(Tensor[]? kept)
+    {
+        if (kept is null) return;
+        A_log = new Parameter(kept[0], A_log.requires_grad);
+        ConditionallyRegisterParameter(nameof(A_log), A_log);
+        D = new Parameter(kept[1], D.requires_grad);
+        ConditionallyRegisterParameter(nameof(D), D);
+        dt_bias = new Parameter(kept[2], dt_bias.requires_grad);
+        ConditionallyRegisterParameter(nameof(dt_bias), dt_bias);
     }
 
     private void Check(int dModel, SsdOptions o)

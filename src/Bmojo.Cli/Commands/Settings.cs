@@ -143,7 +143,8 @@ public sealed class InspectSettings : SpecSettings
 
 public sealed class GenerateCodeSettings : SpecSettings;
 
-public class BudgetSettings : CommandSettings, IBudgetSettings, IPlacementSettings
+/// <summary><c>--device</c> and <c>--dtype</c>, for every command that runs a model (train, eval, compare).</summary>
+public class PlacementSettings : CommandSettings, IPlacementSettings
 {
     [CommandOption("--device <DEVICE>")]
     [ShownDefault("cuda if torch sees a GPU, else cpu")]
@@ -154,7 +155,10 @@ public class BudgetSettings : CommandSettings, IBudgetSettings, IPlacementSettin
     [ShownDefault("fp32")]
     [Description(SettingsRules.DtypeDescription)]
     public string? Dtype { get; init; }
+}
 
+public class BudgetSettings : PlacementSettings, IBudgetSettings
+{
     [CommandOption("--mqar <SETTINGS>")]
     [ShownDefault("the grid's")]
     [Description("MQAR settings as LxKV,LxKV (e.g. 32x2,32x4,32x8) instead of the grid's; with --grid zoology, the cells.")]

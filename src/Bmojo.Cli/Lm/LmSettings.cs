@@ -78,18 +78,8 @@ public class LmTrainOptions : BudgetSettings, ILmTaskSettings
 }
 
 /// <summary>The options <c>eval --task lm</c> adds.</summary>
-public class LmEvalOptions : CommandSettings, ILmTaskSettings, IPlacementSettings
+public class LmEvalOptions : PlacementSettings, ILmTaskSettings
 {
-    [CommandOption("--device <DEVICE>")]
-    [ShownDefault("cuda if torch sees a GPU, else cpu")]
-    [Description(SettingsRules.DeviceDescription)]
-    public string? Device { get; init; }
-
-    [CommandOption("--dtype <DTYPE>")]
-    [ShownDefault("fp32")]
-    [Description(SettingsRules.DtypeDescription)]
-    public string? Dtype { get; init; }
-
     [CommandOption("--data <PATH>")]
     [ShownDefault("the built-in corpus")]
     [Description(LmSettingsRules.DataDescription + " It must be the data the checkpoint trained on for its held-out split to be unseen.")]

@@ -161,9 +161,7 @@ public sealed class LmTrainer : IDisposable
         get => accumulation;
         set
         {
-            if (value <= 0) throw new UserError($"--grad-accum must be positive (got {value})");
-            if (value > Options.Batch) throw new UserError($"--grad-accum ({value}) must be at most --batch ({Options.Batch})");
-            accumulation = value;
+            accumulation = TrainingOptions.CheckAccumulation(value, Options.Batch);
         }
     }
 

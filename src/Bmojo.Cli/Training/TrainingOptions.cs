@@ -57,4 +57,13 @@ public sealed record TrainingOptions(
         if (TrainExamples > 0 && TrainExamples < Batch) return $"--train-examples ({TrainExamples}) must be at least --batch ({Batch})";
         return null;
     }
+
+    /// <summary><c>--grad-accum N</c> for a batch of <paramref name="batch"/> (mqar or lm): N itself, or a
+    /// <see cref="UserError"/> when it is not between 1 and the batch.</summary>
+    public static int CheckAccumulation(int value, int batch)
+    {
+        if (value <= 0) throw new UserError($"--grad-accum must be positive (got {value})");
+        if (value > batch) throw new UserError($"--grad-accum ({value}) must be at most --batch ({batch})");
+        return value;
+    }
 }

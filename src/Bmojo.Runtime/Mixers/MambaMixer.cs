@@ -104,35 +104,10 @@ public sealed class MambaMixer : Mixer, IParameterGroups
 
     private ScalarType ComputeType => A_log.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
 
-    protected override nn.Module _to(ScalarType dtype, bool non_blocking)
-    {
-        Tensor[]? kept = KeptFp32(dtype, device: null);
-        base._to(dtype, non_blocking);
-        Restore(kept);
-        return this;
-    }
+    protected override IReadOnlyList<Tensor> Fp32Parameters => [A_log, D, dt_proj.bias!];
 
-    protected override nn.Module _to(Device device, ScalarType dtype, bool non_blocking)
+    protected override void RestoreFp32(IReadOnlyList<Tensor> kept)
     {
-        Tensor[]? kept = KeptFp32(dtype, device);
-        base._to(device, dtype, non_blocking);
-        Restore(kept);
-        return this;
-    }
-
-    /// <summary>Before a cast below fp32 (bf16, half): fp32 copies of A_log, D and the dt bias, which the reference
-    /// keeps in fp32 (the scan runs in fp32 anyway). Null for casts that lose nothing.</summary>
-    private Tensor[]? KeptFp32(ScalarType dtype, Device? device)
-    {
-        if (dtype is not (ScalarType.BFloat16 or ScalarType.Float16)) return null;
-        return new[] { A_log, D, dt_proj.bias! }
-            .Select(p => p.detach().to(ScalarType.Float32, device ?? p.device).clone().DetachFromDisposeScope())
-            .ToArray();
-    }
-
-    private void Restore(Tensor[]? kept)
-    {
-        if (kept is null) return;
         A_log = new Parameter(kept[0], A_log.requires_grad);
         ConditionallyRegisterParameter(nameof(A_log), A_log);
         D = new Parameter(kept[1], D.requires_grad);

@@ -119,35 +119,11 @@ public sealed class SsdMixer : Mixer, IParameterGroups
         return out_proj.forward(gated).MoveToOuterDisposeScope();                               // (B, L, D)
     }
 
-    protected override nn.Module _to(ScalarType dtype, bool non_blocking)
-    {
-        Tensor[]? kept = KeptFp32(dtype, device: null);
-        base._to(dtype, non_blocking);
-        Restore(kept);
-        return this;
-    }
+    /// <summary>A bf16 run keeps A_log, D and dt_bias in fp32, as Mamba's.</summary>
+    protected override IReadOnlyList<Tensor> Fp32Parameters => [A_log, D, dt_bias];
 
-    protected override nn.Module _to(Device device, ScalarType dtype, bool non_blocking)
+    protected override void RestoreFp32(IReadOnlyList<Tensor> kept)
     {
-        Tensor[]? kept = KeptFp32(dtype, device);
-        base._to(device, dtype, non_blocking);
-        Restore(kept);
-        return this;
-    }
-
-    /// <summary>Before a cast below fp32 (bf16, half): fp32 copies of A_log, D and dt_bias, which a bf16 run keeps in
-    /// fp32 as Mamba's (the scan runs in fp32 anyway). Null for casts that lose nothing.</summary>
-    private Tensor[]? KeptFp32(ScalarType dtype, Device? device)
-    {
-        if (dtype is not (ScalarType.BFloat16 or ScalarType.Float16)) return null;
-        return new[] { A_log, D, dt_bias }
-            .Select(p => p.detach().to(ScalarType.Float32, device ?? p.device).clone().DetachFromDisposeScope())
-            .ToArray();
-    }
-
-    private void Restore(Tensor[]? kept)
-    {
-        if (kept is null) return;
         A_log = new Parameter(kept[0], A_log.requires_grad);
         ConditionallyRegisterParameter(nameof(A_log), A_log);
         D = new Parameter(kept[1], D.requires_grad);

@@ -109,7 +109,7 @@ public sealed class SweepTests : IDisposable
         (IReadOnlyList<SweepRun> main, _) = SweepPlanner.Plan(new CompareSettings(), [model]);
         TrainingOptions job = Assert.Single(main).Options;
         Assert.Equal([new MqarConfig(32, 2), new MqarConfig(32, 4)], job.Settings());
-        Assert.Equal((200, 64, 3e-3, 20, 128), (job.Steps, job.Batch, job.LearningRate, job.WarmupSteps, job.EvalExamples));
+        Assert.Equal((200, 32, 3e-3, 20, 128), (job.Steps, job.Batch, job.LearningRate, job.WarmupSteps, job.EvalExamples));
         Assert.False(job.RandomNonQueries);                                       // zero filler
 
         (IReadOnlyList<SweepRun> small, _) = SweepPlanner.Plan(new CompareSettings { Grid = "small" }, [model]);

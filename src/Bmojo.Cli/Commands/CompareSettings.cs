@@ -37,7 +37,7 @@ public sealed class CompareSettings : BudgetSettings
     /// <summary>The main job's MQAR settings (no --grid): L 32 with 2 and 4 key-value pairs.</summary>
     public const string MainJobMqar = "32x2,32x4";
     public const int MainJobSteps = GridSteps;
-    public const int MainJobBatch = 64;
+    public const int MainJobBatch = 32;
     public const double MainJobLearningRate = 3e-3;
 
     /// <summary>The budget on --grid small or standard: 200 steps of 16 (the main job before issue 10 part 4).</summary>

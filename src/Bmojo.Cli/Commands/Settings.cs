@@ -181,7 +181,7 @@ public class BudgetSettings : CommandSettings, IBudgetSettings, IPlacementSettin
     [CommandOption("--grid <GRID>")]
     [ShownDefault("small")]
     [Description(SettingsRules.GridDescription + " Default: small (compare without --grid: the main job, --mqar 32x2,32x4, " +
-                 "zero filler, batch 64).")]
+                 "zero filler, batch 32).")]
     public string? Grid { get; init; }
 
     [CommandOption("--steps <N>")]
@@ -190,8 +190,8 @@ public class BudgetSettings : CommandSettings, IBudgetSettings, IPlacementSettin
     public int? Steps { get; init; }
 
     [CommandOption("--batch <B>")]
-    [ShownDefault("train 32, compare 64 (--grid small/standard: 16)")]
-    [Description("Sequences per step (train: 32, compare: 64; compare --grid small or standard: 16).")]
+    [ShownDefault("train 32, compare 32 (--grid small/standard: 16)")]
+    [Description("Sequences per step (train: 32, compare: 32; compare --grid small or standard: 16).")]
     public int? Batch { get; init; }
 
     [CommandOption("--lr <LR>")]

@@ -17,7 +17,7 @@ public sealed class CompareCommandTests : IDisposable
                                     "--steps", "3", "--batch", "2", "--eval-examples", "4", "--threads", "2", "--out", directory);
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("MQAR accuracy at the answer positions", result.Output);
-        Assert.Contains("L 64 kv 16", result.Output);
+        Assert.Contains("L 32 kv 4", result.Output);   // no --grid: the main job's settings, 32x2,32x4
 
         using JsonDocument json = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "results.json")));
         JsonElement models = json.RootElement.GetProperty("models");
@@ -26,9 +26,9 @@ public sealed class CompareCommandTests : IDisposable
         Assert.Equal(3, json.RootElement.GetProperty("options").GetProperty("steps").GetInt32());
         double[] Accuracies(JsonElement model) =>
             model.GetProperty("accuracy").EnumerateArray().Select(r => r.GetProperty("accuracy").GetDouble()).ToArray();
-        Assert.Equal(3, Accuracies(models[0]).Length);
+        Assert.Equal(2, Accuracies(models[0]).Length);
         Assert.Equal(Accuracies(models[0]), Accuracies(models[1]));
-        Assert.Equal(16_384, models[0].GetProperty("memory_floats_per_sequence").GetInt64());
+        Assert.Equal(8_192, models[0].GetProperty("memory_floats_per_sequence").GetInt64());   // 256 floats a token at L 32
         Assert.Equal(103_040, models[1].GetProperty("parameters").GetInt64());
 
         byte[] png = File.ReadAllBytes(Path.Combine(directory, "mqar-accuracy.png"));
@@ -49,7 +49,7 @@ public sealed class CompareCommandTests : IDisposable
         Cli.Result plot = Cli.Run("plot", directory);
 
         Assert.Equal(0, plot.ExitCode);
-        Assert.Contains("2 models, 3 settings", plot.Output);
+        Assert.Contains("2 models, 2 settings", plot.Output);   // no --grid: the main job, 32x2,32x4
         Assert.Equal(drawn, File.ReadAllBytes(accuracy));
         Assert.Equal(drawnMemory, File.ReadAllBytes(memory));
     }

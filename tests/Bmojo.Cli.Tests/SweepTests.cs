@@ -47,7 +47,7 @@ public sealed class SweepTests : IDisposable
         }
         string[] csv = File.ReadAllLines(Path.Combine(outDirectory, "results.csv"));
         Assert.StartsWith("model,parameters,seq_len,kv_pairs,", csv[0]);
-        Assert.Equal(1 + 8 * 3, csv.Length);   // a line per run and evaluated setting
+        Assert.Equal(1 + 8 * 2, csv.Length);   // a line per run and evaluated setting (no --grid: the main job, 32x2,32x4)
         foreach (string png in new[] { ComparisonPlot.AccuracyFile, ComparisonPlot.MemoryFile })
             Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(Path.Combine(outDirectory, png))[..4]);
     }
@@ -100,6 +100,29 @@ public sealed class SweepTests : IDisposable
                 .OrderBy(r => r.Item1).ToList();
         }
         Assert.Equal(Runs(straight), Runs(split));
+    }
+
+    [Fact]
+    public void Compare_without_a_grid_plans_the_main_job_and_grid_small_keeps_its_settings_and_budget()
+    {
+        ModelDefinition model = ModelCatalog.Find("TransformerTiny")!;
+        (IReadOnlyList<SweepRun> main, _) = SweepPlanner.Plan(new CompareSettings(), [model]);
+        TrainingOptions job = Assert.Single(main).Options;
+        Assert.Equal([new MqarConfig(32, 2), new MqarConfig(32, 4)], job.Settings());
+        Assert.Equal((200, 32, 3e-3, 20, 128), (job.Steps, job.Batch, job.LearningRate, job.WarmupSteps, job.EvalExamples));
+        Assert.False(job.RandomNonQueries);                                       // zero filler
+
+        (IReadOnlyList<SweepRun> small, _) = SweepPlanner.Plan(new CompareSettings { Grid = "small" }, [model]);
+        TrainingOptions grid = Assert.Single(small).Options;
+        Assert.Equal([new MqarConfig(64, 4), new MqarConfig(64, 8), new MqarConfig(64, 16)], grid.Settings());
+        Assert.Equal((200, 16, 3e-3, 20, 128), (grid.Steps, grid.Batch, grid.LearningRate, grid.WarmupSteps, grid.EvalExamples));
+        Assert.True(grid.RandomNonQueries);
+
+        var given = new CompareSettings { Mqar = "16x2", Filler = "random", Batch = 8, Steps = 50 };
+        TrainingOptions mine = Assert.Single(SweepPlanner.Plan(given, [model]).Runs).Options;
+        Assert.Equal([new MqarConfig(16, 2)], mine.Settings());
+        Assert.Equal((50, 8, 5), (mine.Steps, mine.Batch, mine.WarmupSteps));
+        Assert.True(mine.RandomNonQueries);
     }
 
     [Fact]

@@ -13,9 +13,12 @@ public sealed class CompareSettings : BudgetSettings
     [Description("Two or more models: compiled-in names, .arch files (all their models) or FILE.arch#Model.")]
     public string[] Specs { get; init; } = [];
 
-    /// <summary>compare's own defaults on the small grid (the README's main job): a budget that keeps five tiny models
-    /// within about 3 minutes on two CPU cores and separates them from chance (docs/benchmarks.md, "main job").
-    /// On a per-setting grid (zoology) the steps come from --epochs and --train-examples instead.</summary>
+    /// <summary>compare's own defaults. Without --grid, the README's main job: <see cref="MainJobMqar"/> (L 32, kv 2 and 4),
+    /// zero filler, <see cref="MainJobSteps"/> steps of <see cref="MainJobBatch"/>, a budget that keeps five tiny models
+    /// within about 3 minutes on two CPU cores and lifts them well clear of chance (docs/benchmarks.md, "The main job at
+    /// a budget that learns"). With --grid small or standard: that grid, random filler, <see cref="GridSteps"/> steps of
+    /// <see cref="GridBatch"/> (the main job before issue 10 part 4). On a per-setting grid (zoology) the steps come from
+    /// --epochs and --train-examples instead.</summary>
     public static TrainingOptions Defaults(IBudgetSettings settings)
     {
         MqarGridKind grid = settings.Grid is string g ? SettingsRules.ParseGrid(g)!.Value : MqarGridKind.Small;
@@ -24,12 +27,22 @@ public sealed class CompareSettings : BudgetSettings
             {
                 LearningRate = 1e-3, EvalExamples = ZoologyEvalExamples, TrainExamples = ZoologyTrainExamples, RandomNonQueries = false,
             };
-        return TrainingOptions.Default(grid) with { Steps = MainJobSteps, Batch = MainJobBatch, LearningRate = MainJobLearningRate, WarmupSteps = 20, EvalExamples = 128 };
+        TrainingOptions options = TrainingOptions.Default(grid) with { Steps = GridSteps, Batch = GridBatch, LearningRate = MainJobLearningRate, WarmupSteps = 20, EvalExamples = 128 };
+        return IsMainJob(settings) ? options with { Batch = MainJobBatch, Mqar = MainJobMqar, RandomNonQueries = false } : options;
     }
 
-    public const int MainJobSteps = 200;
-    public const int MainJobBatch = 16;
+    /// <summary>True where compare runs the main job's defaults: no --grid given.</summary>
+    public static bool IsMainJob(IBudgetSettings settings) => settings.Grid is null;
+
+    /// <summary>The main job's MQAR settings (no --grid): L 32 with 2 and 4 key-value pairs.</summary>
+    public const string MainJobMqar = "32x2,32x4";
+    public const int MainJobSteps = GridSteps;
+    public const int MainJobBatch = 32;
     public const double MainJobLearningRate = 3e-3;
+
+    /// <summary>The budget on --grid small or standard: 200 steps of 16 (the main job before issue 10 part 4).</summary>
+    public const int GridSteps = 200;
+    public const int GridBatch = 16;
 
     /// <summary>Zoology's figure 2: 100,000 training and 3,000 test examples per setting, 64 epochs, lr logspace(-4, -2, 4).</summary>
     public const int ZoologyTrainExamples = 100_000;

@@ -160,13 +160,15 @@ public class PlacementSettings : CommandSettings, IPlacementSettings
 public class BudgetSettings : PlacementSettings, IBudgetSettings
 {
     [CommandOption("--mqar <SETTINGS>")]
-    [ShownDefault("the grid's")]
-    [Description("MQAR settings as LxKV,LxKV (e.g. 32x2,32x4,32x8) instead of the grid's; with --grid zoology, the cells.")]
+    [ShownDefault("the grid's (compare without --grid: 32x2,32x4)")]
+    [Description("MQAR settings as LxKV,LxKV (e.g. 32x2,32x4,32x8) instead of the grid's; with --grid zoology, the cells " +
+                 "(compare without --grid: 32x2,32x4, the main job).")]
     public string? Mqar { get; init; }
 
     [CommandOption("--filler <KIND>")]
-    [ShownDefault("random (zoology: zero)")]
-    [Description("What fills the positions that are neither pairs nor queries: random tokens (default; zoology: zero) or zero (token 0, Zoology's figure 2).")]
+    [ShownDefault("random (zoology, compare without --grid: zero)")]
+    [Description("What fills the positions that are neither pairs nor queries: random tokens (default; zoology and compare " +
+                 "without --grid: zero) or zero (token 0, Zoology's figure 2).")]
     public string? Filler { get; init; }
 
     [CommandOption("--train-examples <N>")]
@@ -182,7 +184,8 @@ public class BudgetSettings : PlacementSettings, IBudgetSettings
 
     [CommandOption("--grid <GRID>")]
     [ShownDefault("small")]
-    [Description(SettingsRules.GridDescription + " Default: small.")]
+    [Description(SettingsRules.GridDescription + " Default: small (compare without --grid: the main job, --mqar 32x2,32x4, " +
+                 "zero filler, batch 32).")]
     public string? Grid { get; init; }
 
     [CommandOption("--steps <N>")]
@@ -191,8 +194,8 @@ public class BudgetSettings : PlacementSettings, IBudgetSettings
     public int? Steps { get; init; }
 
     [CommandOption("--batch <B>")]
-    [ShownDefault("train 32, compare 16")]
-    [Description("Sequences per step (train: 32, compare: 16).")]
+    [ShownDefault("train 32, compare 32 (--grid small/standard: 16)")]
+    [Description("Sequences per step (train: 32, compare: 32; compare --grid small or standard: 16).")]
     public int? Batch { get; init; }
 
     [CommandOption("--lr <LR>")]

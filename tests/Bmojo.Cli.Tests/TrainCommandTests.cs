@@ -13,6 +13,15 @@ public sealed class TrainCommandTests : IDisposable
     public void Dispose() => Directory.Delete(directory, recursive: true);
 
     [Fact]
+    public void Train_names_the_mqar_settings_it_was_given_instead_of_the_grid()
+    {
+        Cli.Result train = Cli.Run(["train", "TransformerTiny", "--task", "mqar", "--steps", "2", "--mqar", "32x2,32x4", .. Small]);
+        Assert.Equal(0, train.ExitCode);
+        Assert.Contains("TransformerTiny: 103,040 parameters; MQAR settings 32x2,32x4, 2 steps of 4", train.Output);
+        Assert.DoesNotContain("Small grid", train.Output);
+    }
+
+    [Fact]
     public void Train_evaluates_and_saves_then_eval_reads_the_checkpoint()
     {
         string checkpoint = Path.Combine(directory, "t.safetensors");

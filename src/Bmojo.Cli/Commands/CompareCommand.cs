@@ -40,7 +40,7 @@ public sealed class CompareCommand(IAnsiConsole output, Streams streams) : Comma
         state.Runs.RemoveAll(r => !planned.Any(p => p.Key == r.Key));   // a model left out of this call is not reported
         SweepRun first = planned[0];
         output.MarkupLine(Markup.Escape(
-            $"MQAR {(first.Cell is null && first.Options.Mqar is string mqar ? $"settings {mqar}" : $"{options.Grid} grid")}{(first.Cell is null ? "" : ", a run per setting")}: {models.Count} models x " +
+            $"MQAR {(first.Cell is null ? first.Options.Data : $"{options.Grid} grid")}{(first.Cell is null ? "" : ", a run per setting")}: {models.Count} models x " +
             $"{planned.Count / models.Count} runs each ({planned.Count} in all, {todo.Count} to go); " +
             (first.Cell is null ? $"{first.Options.Steps} steps of {first.Options.Batch}" : $"{first.Options.TrainExamples} examples, batch and steps per L") +
             $", lr {string.Join("/", planned.Select(r => r.Options.LearningRate).Distinct().Select(lr => Format.Number(lr, "G3")))}, " +

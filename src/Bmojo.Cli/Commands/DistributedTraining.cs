@@ -68,7 +68,7 @@ internal static class DistributedTraining
             BatchShard smallest = BatchShard.Of(options.Batch, parallel.WorldSize - 1, parallel.WorldSize);
             output.MarkupLine(Markup.Escape(
                 $"{model.Name}: {Format.Count(model.ParameterCount)} parameters; data-parallel on {parallel.WorldSize} GPU(s) ({parallel.Backend}); " +
-                $"MQAR {options.Grid} grid, {options.Steps} steps of {options.Batch} ({smallest.Count}-{Math.Max(smallest.Count, options.Batch - smallest.Count * (parallel.WorldSize - 1))} per GPU), " +
+                $"MQAR {options.Data}, {options.Steps} steps of {options.Batch} ({smallest.Count}-{Math.Max(smallest.Count, options.Batch - smallest.Count * (parallel.WorldSize - 1))} per GPU), " +
                 $"lr {options.LearningRate}, seed {options.Seed}" + (trainer.Step > 0 ? $", resumed at step {trainer.Step}" : "")));
         }
         // Rank 0 alone saves (periodically too, a failed save rescued to the temporary folder) and writes the step log.

@@ -40,7 +40,7 @@ public sealed class TrainCommand(IAnsiConsole output, Streams streams) : Command
         TrainingOptions options = trainer.Options;
         TrainingMemory.Check(output, model.Settings, model.ParameterCount, options.Batch, trainer.Accumulation, trainer.Grid.Max(c => c.SeqLen),
                              trainer.Placement, canAccumulate: true);
-        output.MarkupLine(Markup.Escape($"{model.Name}: {Format.Count(model.ParameterCount)} parameters; MQAR {options.Grid} grid, " +
+        output.MarkupLine(Markup.Escape($"{model.Name}: {Format.Count(model.ParameterCount)} parameters; MQAR {options.Data}, " +
                                       $"{options.Steps} steps of {options.Batch}" + (trainer.Accumulation > 1 ? $" ({trainer.Accumulation} micro-batches)" : "") +
                                       $", lr {options.LearningRate}, seed {options.Seed}" +
                                       (trainer.Step > 0 ? $", resumed at step {trainer.Step}" : "")));

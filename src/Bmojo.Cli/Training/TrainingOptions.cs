@@ -66,4 +66,8 @@ public sealed record TrainingOptions(
         if (value > batch) throw new UserError($"--grad-accum ({value}) must be at most --batch ({batch})");
         return value;
     }
+
+    /// <summary>What the run trains on, for its first line: <c>settings 32x2,32x4</c> (given by <c>--mqar</c>) or
+    /// <c>Small grid</c>.</summary>
+    public string Data => Mqar is string settings ? $"settings {settings}" : $"{Grid} grid";
 }

@@ -68,8 +68,8 @@ namespace Bmojo.Dsl.Language
             if (items.Count <= MaxDiagnosticsPerFile) return items;
             var kept = new List<Diagnostic>(MaxDiagnosticsPerFile + 1);
             for (int i = 0; i < MaxDiagnosticsPerFile; i++) kept.Add(items[i]);
-            kept.Add(file.Create(DiagnosticCatalogue.TooManyErrors, items[MaxDiagnosticsPerFile].Span,
-                items.Count - MaxDiagnosticsPerFile, file.Path));
+            int hidden = items.Count - MaxDiagnosticsPerFile;
+            kept.Add(file.Create(DiagnosticCatalogue.TooManyErrors, items[MaxDiagnosticsPerFile].Span, hidden, file.Path) with { Hidden = hidden });
             return kept;
         }
 

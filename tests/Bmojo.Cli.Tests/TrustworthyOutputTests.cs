@@ -54,7 +54,7 @@ public sealed class TrustworthyOutputTests : IDisposable
             .Select(i => new Dsl.Language.Diagnostics.Diagnostic("BMJ0001", Dsl.Language.Diagnostics.Severity.Error, "x", "a.arch",
                 new(i, 1), new(0, i), new(0, i + 1)))
             .Append(new Dsl.Language.Diagnostics.Diagnostic("BMJ0010", Dsl.Language.Diagnostics.Severity.Error,
-                "and 41 more errors in a.arch", "a.arch", new(100, 1), new(0, 100), new(0, 101)))
+                "and 41 more errors in a.arch", "a.arch", new(100, 1), new(0, 100), new(0, 101)) { Hidden = 41 })
             .Append(new Dsl.Language.Diagnostics.Diagnostic("BMJ0400", Dsl.Language.Diagnostics.Severity.Error, "y", "a.arch",
                 new(200, 1), new(1, 0), new(1, 1)))
             .Append(new Dsl.Language.Diagnostics.Diagnostic("BMJ0400", Dsl.Language.Diagnostics.Severity.Error, "z", "b.arch",

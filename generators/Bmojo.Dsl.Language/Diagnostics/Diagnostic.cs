@@ -25,6 +25,9 @@ namespace Bmojo.Dsl.Language.Diagnostics
         LinePosition Start,
         LinePosition End)
     {
+        /// <summary>For a BMJ0010 ("and N more errors in FILE"): N, the file's diagnostics it stands for; 0 otherwise.</summary>
+        public int Hidden { get; init; }
+
         /// <summary>MSBuild's format: <c>path(line,col): error BMJ0001: message</c> (one-based line and column).</summary>
         public override string ToString() =>
             $"{Path}({Start.Line + 1},{Start.Character + 1}): {Severity.ToString().ToLowerInvariant()} {Id}: {Message}";

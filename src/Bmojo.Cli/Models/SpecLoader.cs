@@ -93,17 +93,12 @@ public static class SpecLoader
     /// then one line <c>and N more errors in FILE</c> (the front end's own BMJ0010 count included), as compilers do.</summary>
     public static IEnumerable<string> Capped(IReadOnlyList<SpecDiagnostic> diagnostics)
     {
-        const string TooMany = "BMJ0010";
+        string tooMany = Bmojo.Dsl.Language.Diagnostics.DiagnosticCatalogue.TooManyErrors.Id;
         int limit = SpecFrontEnd.MaxDiagnosticsPerFile;
         foreach (IGrouping<string, SpecDiagnostic> file in diagnostics.GroupBy(d => d.Path))
         {
-            List<SpecDiagnostic> shown = file.Where(d => d.Id != TooMany).ToList();
-            long hidden = Math.Max(0, shown.Count - limit);
-            foreach (SpecDiagnostic counted in file.Where(d => d.Id == TooMany))
-            {
-                System.Text.RegularExpressions.Match n = System.Text.RegularExpressions.Regex.Match(counted.Message, @"^and (\d+) more");
-                hidden += n.Success ? long.Parse(n.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 1;
-            }
+            List<SpecDiagnostic> shown = file.Where(d => d.Id != tooMany).ToList();
+            long hidden = Math.Max(0, shown.Count - limit) + file.Where(d => d.Id == tooMany).Sum(d => (long)d.Hidden);
             foreach (SpecDiagnostic diagnostic in shown.Take(limit)) yield return diagnostic.ToString();
             if (hidden > 0) yield return $"and {hidden} more errors in {file.Key}";
         }

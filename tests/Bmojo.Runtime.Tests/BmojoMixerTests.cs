@@ -19,6 +19,15 @@ public sealed class BmojoMixerTests
         { 1, 2, 1, 2.0, true, 19, 1, 2 },                       // retrieval with innovation-selected tokens
     };
 
+    /// <summary>The cases without retrieval (the banded path has none).</summary>
+    public static TheoryData<int, int, int, double, bool, int, int, int> CasesWithoutRetrieval()
+    {
+        var cases = new TheoryData<int, int, int, double, bool, int, int, int>();
+        foreach (object[] row in Cases.Where(row => (int)row[6] == 0))
+            cases.Add((int)row[0], (int)row[1], (int)row[2], (double)row[3], (bool)row[4], (int)row[5], (int)row[6], (int)row[7]);
+        return cases;
+    }
+
     private static BmojoOptions Case(int w, int mf, int me, double tau, bool ssm, int topK, int chunk) =>
         Options(w, mf, me, tau, ssm, topK == 0 ? null : new RetrievalOptions(topK, chunk));
 
@@ -41,6 +50,33 @@ public sealed class BmojoMixerTests
         // the blockwise path, which never gathers such keys, and a zero one on the reference path.
         foreach (var (name, p) in reference.named_parameters())
             TensorAssert.Close(p.grad ?? zeros_like(p), Parameter(blockwise, name).grad ?? zeros_like(p), atol: 1e-5, what: $"d/d {name}");
+    }
+
+    [Theory]
+    [MemberData(nameof(CasesWithoutRetrieval))]
+    public void Banded_equals_reference_values_and_gradients(int w, int mf, int me, double tau, bool ssm, int length, int topK, int chunk)
+    {
+        manual_seed(37);
+        using var reference = Mixer(Case(w, mf, me, tau, ssm, topK, chunk), BmojoPath.Reference);
+        using var banded = Copy(reference, Case(w, mf, me, tau, ssm, topK, chunk) with { BlockSize = 4 }, BmojoPath.Banded);
+        Tensor x = randn(2, length, D);
+        Tensor xr = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
+        Tensor weight = randn(2, length, D);
+        Tensor yr = reference.forward(xr), yb = banded.forward(xb);
+        Assert.Equal(BmojoPath.Banded, banded.LastPath!.BmojoAttention);
+        TensorAssert.Close(yr, yb, atol: 1e-5, what: "banded vs reference");
+        (yr * weight).sum().backward();
+        (yb * weight).sum().backward();
+        TensorAssert.Close(xr.grad!, xb.grad!, atol: 1e-5, what: "d/dx");
+        foreach (var (name, p) in reference.named_parameters())
+            TensorAssert.Close(p.grad ?? zeros_like(p), Parameter(banded, name).grad ?? zeros_like(p), atol: 1e-5, what: $"d/d {name}");
+    }
+
+    [Fact]
+    public void Banded_refuses_retrieval()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Mixer(Options(2, 2, 2, 1.0, retrieval: new RetrievalOptions(1, 4)), BmojoPath.Banded));
+        Assert.Contains("the banded path has no retrieval", error.Message);
     }
 
     [Theory]

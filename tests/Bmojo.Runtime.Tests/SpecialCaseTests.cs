@@ -26,6 +26,7 @@ public sealed class SpecialCaseTests
     [Theory]
     [InlineData(BmojoPath.Reference)]
     [InlineData(BmojoPath.Blockwise)]
+    [InlineData(BmojoPath.Banded)]
     public void No_ssm_a_window_covering_the_sequence_and_no_memory_is_full_causal_attention(BmojoPath path)
     {
         manual_seed(41);
@@ -39,7 +40,9 @@ public sealed class SpecialCaseTests
     [Theory]
     [InlineData(1, BmojoPath.Reference)]
     [InlineData(1, BmojoPath.Blockwise)]
+    [InlineData(1, BmojoPath.Banded)]
     [InlineData(4, BmojoPath.Blockwise)]
+    [InlineData(4, BmojoPath.Banded)]
     public void Every_token_stored_with_room_for_all_and_no_fading_tokens_is_full_causal_attention(int window, BmojoPath path)
     {
         manual_seed(42);
@@ -52,8 +55,10 @@ public sealed class SpecialCaseTests
 
     [Theory]
     [InlineData(1, BmojoPath.Blockwise)]
+    [InlineData(1, BmojoPath.Banded)]
     [InlineData(3, BmojoPath.Reference)]
     [InlineData(3, BmojoPath.Blockwise)]
+    [InlineData(3, BmojoPath.Banded)]
     public void No_ssm_window_w_and_no_memory_is_sliding_window_attention(int window, BmojoPath path)
     {
         manual_seed(43);
@@ -67,6 +72,7 @@ public sealed class SpecialCaseTests
     [Theory]
     [InlineData(BmojoPath.Reference)]
     [InlineData(BmojoPath.Blockwise)]
+    [InlineData(BmojoPath.Banded)]
     public void No_window_one_fading_token_and_no_memory_with_identity_projections_is_mamba(BmojoPath path)
     {
         manual_seed(44);
@@ -91,6 +97,7 @@ public sealed class SpecialCaseTests
     [Theory]
     [InlineData(BmojoPath.Reference)]
     [InlineData(BmojoPath.Blockwise)]
+    [InlineData(BmojoPath.Banded)]
     public void Bmojo_f_no_eidetic_capacity_equals_an_infinite_threshold(BmojoPath path)
     {
         manual_seed(45);

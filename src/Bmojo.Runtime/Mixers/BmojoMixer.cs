@@ -65,7 +65,8 @@ public sealed partial class BmojoMixer : Mixer
         Ran(new MixerPath(Scan: ssm?.LastPath?.Scan, BmojoAttention: path));
         // On CUDA the fused path takes s and the eidetic tables from one fused pass (the innovation test and the FIFO
         // bookkeeping together); elsewhere s comes from the reference ops and the tables from torch.
-        EideticSelection? fusedSelection = path == BmojoPath.Fused && x.device_type == DeviceType.CUDA && x.dtype != ScalarType.Float64
+        EideticSelection? fusedSelection = path is (BmojoPath.Fused or BmojoPath.Banded)
+                                           && x.device_type == DeviceType.CUDA && x.dtype != ScalarType.Float64
             ? SelectFused(x, y) : null;
         Tensor selected = fusedSelection?.Selected ?? Select(x, y, previousY: null);             // (B, L)
         RetrievalPlan? plan = options.Retrieval is null ? null
@@ -75,19 +76,19 @@ public sealed partial class BmojoMixer : Mixer
             BmojoPath.Reference => AttendReference(q, k, v, kf, vf, selected, plan),
             BmojoPath.Fused => BmojoAttentionFunction.Apply(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity,
                                                             options.BlockSize, fusedSelection?.Tables),
+            BmojoPath.Banded => BmojoBanded.Run(q, k, v, kf, vf, fusedSelection?.Tables ?? FusedBmojoAttention.Tables(selected, window),
+                                                window, fadingTokens, eideticCapacity, options.BlockSize),
             _ => BmojoBlockwise.Run(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity, plan, options.BlockSize),
         };
         return Output(o).MoveToOuterDisposeScope();
     }
 
-    // The path Auto stands for with these queries (B, H, L, Dh); other paths are kept. With a gradient to compute Auto
-    // takes the fused function only where both its passes are fused (bf16, heads <= 64: the tensor cores); elsewhere
-    // its backward is the blockwise backward after a recompute (no faster), so training stays blockwise.
+    // The path Auto stands for with these queries (B, H, L, Dh); other paths are kept. On CUDA torch's fused attention
+    // over the gathered bands (measured faster than the ILGPU tensor-core kernels, forward and backward: docs/benchmarks.md);
+    // elsewhere the blockwise path.
     private BmojoPath ResolvePath(Tensor q) => attentionPath != BmojoPath.Auto ? attentionPath
         : q.device_type == DeviceType.CUDA && q.dtype != ScalarType.Float64 && options.Retrieval is null
-          && headDim <= FusedBmojoAttention.MaxHeadDim
-          && (!(is_grad_enabled() && q.requires_grad) || BmojoAttentionFunction.FusesBothPasses(q))
-            ? BmojoPath.Fused : BmojoPath.Blockwise;
+            ? BmojoPath.Banded : BmojoPath.Blockwise;
 
     // s and the eidetic tables of a whole sequence in one fused pass: P = identity reads y_{t-1} in the kernel; a
     // learned P is applied by torch first; without an SSM path the prediction is 0. No gradient (selection is discrete).
@@ -180,6 +181,8 @@ public sealed partial class BmojoMixer : Mixer
         if (path == BmojoPath.Fused && (o.Retrieval is not null || dModel / a.Heads > FusedBmojoAttention.MaxHeadDim))
             throw new ArgumentException($"{where}: the fused path has no retrieval and holds heads of at most "
                                         + $"{FusedBmojoAttention.MaxHeadDim} (head size {dModel / a.Heads}); use the Auto or Blockwise path");
+        if (path == BmojoPath.Banded && o.Retrieval is not null)
+            throw new ArgumentException($"{where}: the banded path has no retrieval; use the Auto or Blockwise path");
         if (o.Retrieval is { } r && (r.TopK < 1 || r.ChunkSize < 1))
             throw new ArgumentException($"{where}: retrieval top_k ({r.TopK}) and chunk size ({r.ChunkSize}) must be >= 1");
     }

@@ -13,10 +13,8 @@ public enum Predictor
 /// <summary>Which implementation computes the B'MOJO softmax of a full forward (<see cref="KernelPolicy.BmojoAttention"/>).</summary>
 public enum BmojoPath
 {
-    /// <summary><see cref="Fused"/> for a forward without gradient (inference) on fp32/bf16/half CUDA tensors without
-    /// retrieval and with a head size the kernel holds (<see cref="Ops.BmojoAttention.FusedBmojoAttention.MaxHeadDim"/>);
-    /// <see cref="Blockwise"/> otherwise, training included (the fused backward is not written; see
-    /// <see cref="Fused"/>).</summary>
+    /// <summary><see cref="Banded"/> on CUDA tensors (not float64) without retrieval, training and inference;
+    /// <see cref="Blockwise"/> otherwise (the CPU, float64, retrieval).</summary>
     Auto,
 
     /// <summary>The exact (L x 2L) boolean mask and masked attention: O(L^2) memory, the test oracle.</summary>
@@ -31,6 +29,12 @@ public enum BmojoPath
     /// softmax and accumulation); otherwise an fp32 forward kernel whose backward recomputes through
     /// <see cref="Blockwise"/>. No retrieval (a layer with retrieval refuses this path).</summary>
     Fused,
+
+    /// <summary>The query blocks of <see cref="Blockwise"/> as the batch of one torch <c>scaled_dot_product_attention</c>
+    /// call over each block's gathered keys and a mask (<see cref="Ops.BmojoAttention.BmojoBanded"/>): torch's fused
+    /// attention kernels on CUDA, forward and backward; O(L * (3C + w + m_f + m_e)) work and memory; equals the
+    /// reference. No retrieval (a layer with retrieval refuses this path).</summary>
+    Banded,
 }
 
 /// <summary>Long-term eidetic memory in storage: chunks of evicted tokens, read by top-k retrieval.</summary>
@@ -63,7 +67,7 @@ public sealed record BmojoOptions(
     bool TiedFadingProjections = false,
     RetrievalOptions? Retrieval = null) : MixerOptions
 {
-    /// <summary>Query block length of the blockwise path without retrieval (with retrieval a block is one query
+    /// <summary>Query block length of the blockwise and banded paths without retrieval (with retrieval a block is one query
     /// chunk of <see cref="RetrievalOptions.ChunkSize"/> tokens).</summary>
     public int BlockSize { get; init; } = 64;
 

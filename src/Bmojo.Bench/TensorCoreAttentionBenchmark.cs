@@ -57,6 +57,7 @@ public sealed class TensorCoreAttentionBenchmark(BmojoAttentionShape shape, Devi
         Timing step = timer.Measure(2, shape.Runs, i => TrainingStep(sets[i % InputSets], fused: true));
         output.WriteLine($"tc       training step (fwd + bwd, BmojoAttentionFunction): {step.Milliseconds}");
 
+        Banded(sets, useful, bytes, step, ceilings);
         Anchors(sets, forward, step, ceilings);
         Agreement(sets[0]);
     }
@@ -130,6 +131,50 @@ public sealed class TensorCoreAttentionBenchmark(BmojoAttentionShape shape, Devi
         output.WriteLine($"agree    tensor cores vs blockwise fp32, |x - ref| / |ref|: o {Relative(o, oRef)}, "
                          + string.Join(", ", names.Select((n, i) => $"d{n} {Relative(ours[i].grad!, reference[i].grad!)}"))
                          + $"; all finite: {isfinite(o).all().item<bool>() && ours.All(t => isfinite(t.grad!).all().item<bool>())}");
+    }
+
+    // The banded path (torch's fused attention over each query block's gathered keys) at two block sizes: forward,
+    // backward-inclusive step, and agreement with the blockwise path in fp32. Its executed work counts every slot.
+    private void Banded(AttentionInputs[] sets, double useful, double bytes, Timing tensorCoreStep, DeviceCeilings? ceilings)
+    {
+        foreach (int block in new[] { 64, 128 })
+        {
+            long slots = (block + shape.Window - 1) + (block + shape.FadingTokens - 1) + (shape.EideticCapacity + block);
+            double executed = 4.0 * shape.Batch * shape.Heads * ((shape.Length + block - 1) / block * block) * slots * shape.HeadDim;
+            Timing forward = timer.Measure(3, shape.Runs, i =>
+            {
+                using var g = no_grad();
+                AttentionInputs s = sets[i % InputSets];
+                BmojoBanded.Run(s.Q, s.K, s.V, s.Kf, s.Vf, s.Tables, shape.Window, shape.FadingTokens, shape.EideticCapacity, block).Dispose();
+            });
+            Report($"banded C {block} forward", forward, useful, executed, bytes, ceilings);
+            Timing step = timer.Measure(2, shape.Runs, i =>
+            {
+                using var scope = NewDisposeScope();
+                AttentionInputs s = sets[i % InputSets];
+                Tensor[] leaves = s.Tensors.Select(t => t.detach().requires_grad_(true)).ToArray();
+                BmojoBanded.Run(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], s.Tables, shape.Window, shape.FadingTokens,
+                                shape.EideticCapacity, block).sum().backward();
+            });
+            // Useful backward work is twice the forward's (dV, dP, dK, dQ), so a step does 3 times the forward's.
+            Report($"banded C {block} step", step, 3 * useful, 3 * executed, 3 * bytes, ceilings);
+            string faster = DeviceCeilings.Faster(ceilings, $": {tensorCoreStep.Median / step.Median:F2}x the tensor-core step's speed");
+            if (faster.Length > 0) output.WriteLine($"tc       banded C {block} training step{faster}");
+        }
+        using var agreeScope = NewDisposeScope();
+        AttentionInputs a = sets[0];
+        Tensor weights = randn_like(a.Q).to_type(ScalarType.Float32);
+        Tensor[] ours = a.Tensors.Select(t => t.detach().requires_grad_(true)).ToArray();
+        Tensor[] reference = a.Tensors.Select(t => t.detach().to_type(ScalarType.Float32).requires_grad_(true)).ToArray();
+        Tensor o = BmojoBanded.Run(ours[0], ours[1], ours[2], ours[3], ours[4], a.Tables, shape.Window, shape.FadingTokens, shape.EideticCapacity, 64);
+        Tensor oRef = BmojoBlockwise.Run(reference[0], reference[1], reference[2], reference[3], reference[4], a.Selected,
+                                         shape.Window, shape.FadingTokens, shape.EideticCapacity, plan: null, blockSize: 64);
+        (o.to_type(ScalarType.Float32) * weights).sum().backward();
+        (oRef * weights).sum().backward();
+        string Relative(Tensor x, Tensor e) => $"{((x.to_type(ScalarType.Float32) - e).norm() / e.norm()).item<float>():E2}";
+        string[] names = ["q", "k", "v", "kf", "vf"];
+        output.WriteLine($"agree    banded (bf16) vs blockwise fp32, |x - ref| / |ref|: o {Relative(o, oRef)}, "
+                         + string.Join(", ", names.Select((n, i) => $"d{n} {Relative(ours[i].grad!, reference[i].grad!)}")));
     }
 
     // Useful FLOPs (4 Dh per visible query-key pair) and the FLOPs the 64 x 64 tiles execute, walking the tile ranges the

@@ -152,8 +152,9 @@ public sealed class MixerPathTests
         auto.cuda();
         Tensor x = randn(2, 29, D, device: CUDA), weight = randn(2, 29, D, device: CUDA);
         Tensor xr = x.clone().requires_grad_(), xa = x.clone().requires_grad_();
-        using (no_grad())                                    // inference: Auto runs the fused attention
-            TensorAssert.Close(reference.forward(x).cpu(), auto.forward(x).cpu(), atol: 1e-5, rtol: 1e-4, what: "auto (fused) vs reference on CUDA");
+        using (no_grad())                                    // inference: Auto runs the banded attention
+            TensorAssert.Close(reference.forward(x).cpu(), auto.forward(x).cpu(), atol: 1e-5, rtol: 1e-4, what: "auto (banded) vs reference on CUDA");
+        Assert.Equal(BmojoPath.Banded, auto.LastPath?.BmojoAttention);
         Tensor yr = reference.forward(xr), ya = auto.forward(xa);
         TensorAssert.Close(yr.cpu(), ya.cpu(), atol: 1e-5, rtol: 1e-4, what: "auto (training) vs reference on CUDA");
         (yr * weight).sum().backward();
@@ -162,11 +163,16 @@ public sealed class MixerPathTests
     }
 
     [CudaFact]
-    public void Auto_in_bf16_on_cuda_trains_through_the_tensor_cores()
+    public void Auto_in_bf16_on_cuda_trains_through_torchs_fused_attention() => TrainsInBf16OnCuda(BmojoPath.Auto, BmojoPath.Banded);
+
+    [CudaFact]
+    public void Fused_in_bf16_on_cuda_trains_through_the_tensor_cores() => TrainsInBf16OnCuda(BmojoPath.Fused, BmojoPath.Fused);
+
+    private static void TrainsInBf16OnCuda(BmojoPath path, BmojoPath expected)
     {
         manual_seed(47);
         using var reference = Mixer(Options(5, 3, 4, 1.0), BmojoPath.Reference);
-        using var auto = Copy(reference, Options(5, 3, 4, 1.0), BmojoPath.Auto);
+        using var auto = Copy(reference, Options(5, 3, 4, 1.0), path);
         auto.to(ScalarType.BFloat16).cuda();
         reference.to(ScalarType.Float64);
         foreach (var (name, p) in reference.named_parameters())                  // the same (bf16-valued) weights
@@ -174,11 +180,11 @@ public sealed class MixerPathTests
         Tensor x = randn(2, 150, D).to_type(ScalarType.BFloat16), weight = randn(2, 150, D).to_type(ScalarType.BFloat16);
         Tensor xr = x.to(float64).requires_grad_(), xa = x.cuda().requires_grad_();
         Tensor yr = reference.forward(xr), ya = auto.forward(xa);
-        Assert.Equal(BmojoPath.Fused, auto.LastPath?.BmojoAttention);           // training, bf16: both passes fused
+        Assert.Equal(expected, auto.LastPath?.BmojoAttention);
         (yr * weight.to(float64)).sum().backward();
         (ya * weight.cuda()).sum().backward();
         // bf16 everywhere in the mixer (projections, conv, SSM in and out): relative errors of a few 1e-3 per product.
-        AssertRelative(yr, ya, 3e-2, "auto (tensor cores) vs float64 reference");
+        AssertRelative(yr, ya, 3e-2, $"{path} vs float64 reference");
         AssertRelative(xr.grad!, xa.grad!, 3e-2, "d/dx");
         foreach (var (name, p) in reference.named_parameters())
             AssertRelative(p.grad!, Parameter(auto, name).grad!, 5e-2, $"d/d {name}");

@@ -65,6 +65,13 @@ internal sealed class TensorCoreKernel<TArguments>(Action<TArguments> cuda, Acti
 /// <summary>Tensor preparation shared by the kernels' host code.</summary>
 internal static class KernelTensors
 {
-    /// <summary>A contiguous fp32 tensor with <paramref name="t"/>'s values (itself when it already is one).</summary>
-    public static Tensor Fp32(Tensor t) => t.to_type(ScalarType.Float32).contiguous();
+    /// <summary>A contiguous fp32 tensor with <paramref name="t"/>'s values (itself when it already is one), in one
+    /// pass: a strided tensor of another dtype is cast and laid out by a single copy (<c>to_type</c> keeps a dense
+    /// view's strides, so <c>to_type(...).contiguous()</c> would copy it twice).</summary>
+    public static Tensor Fp32(Tensor t)
+    {
+        if (t.is_contiguous()) return t.to_type(ScalarType.Float32);
+        if (t.dtype == ScalarType.Float32) return t.contiguous();
+        return empty(t.shape, ScalarType.Float32, t.device).copy_(t);   // differentiable, as to_type is
+    }
 }

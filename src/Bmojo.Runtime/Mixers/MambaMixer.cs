@@ -85,9 +85,12 @@ public sealed class MambaMixer : Mixer, IParameterGroups
         if (cache is not null) cache.ConvState = convInput[.., .., (int)length..];
         xs = nn.functional.silu(nn.functional.conv1d(convInput, conv1d.weight!, conv1d.bias, groups: dInner)); // (B, d_inner, L)
 
-        Tensor[] dtBC = x_proj.forward(xs.transpose(1, 2)).split(new[] { dtRank, dState, dState }, -1);
-        Tensor delta = nn.functional.linear(dtBC[0], dt_proj.weight!).transpose(1, 2);     // (B, d_inner, L), bias in the scan
-        Tensor B = dtBC[1].transpose(1, 2), C = dtBC[2].transpose(1, 2);                    // (B, N, L)
+        // x_proj and dt_proj as batched matmuls on the (B, channels, L) side, the weight broadcast over the batch (a
+        // stride-0 view, no copy): dt, B, C and delta come out in the scan's (B, ·, L) layout, with no transposing
+        // copy of xs before x_proj nor of delta after dt_proj (mamba's mamba_inner_fn keeps this layout the same way).
+        Tensor[] dtBC = Batched(x_proj.weight!, xs).split(new[] { dtRank, dState, dState }, 1);    // (B, r | N | N, L)
+        Tensor delta = Batched(dt_proj.weight!, dtBC[0]);                                    // (B, d_inner, L), bias in the scan
+        Tensor B = dtBC[1], C = dtBC[2];                                                     // (B, N, L)
         Tensor A = -exp(A_log.to_type(ComputeType));                                        // (d_inner, N)
 
         ScanPath path = SelectiveScan.Resolve(ScanPath, xs, delta, A, B, C, D, z, dt_proj.bias, cache?.SsmState, keepFinalState: cache is not null);
@@ -99,8 +102,14 @@ public sealed class MambaMixer : Mixer, IParameterGroups
             cache.SsmState = state!;                                                       // kept: there is a cache
             cache.Position += length;
         }
-        return out_proj.forward(y.transpose(1, 2)).MoveToOuterDisposeScope();             // (B, L, D)
+        // out_proj from y's (B, d_inner, L) layout straight to (B, L, D): y^T W^T as a batched matmul, y read transposed.
+        Tensor output = bmm(y.transpose(1, 2), out_proj.weight!.t().expand(y.shape[0], -1, -1));
+        if (out_proj.bias is not null) output = output + out_proj.bias;
+        return output.MoveToOuterDisposeScope();                                             // (B, L, D)
     }
+
+    /// <summary><c>W @ x</c> for a weight (out, in) and <paramref name="x"/> (B, in, L): (B, out, L), contiguous.</summary>
+    private static Tensor Batched(Tensor weight, Tensor x) => bmm(weight.expand(x.shape[0], -1, -1), x);
 
     private ScalarType ComputeType => A_log.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
 

@@ -76,7 +76,12 @@ public sealed class MambaMixer : Mixer, IParameterGroups
         MixerInput.Check(x, in_proj.weight!.shape[1], Where);
         using var scope = NewDisposeScope();
         long length = x.shape[1];
-        Tensor[] xz = in_proj.forward(x).transpose(1, 2).chunk(2, 1);                      // 2 x (B, d_inner, L)
+        // in_proj straight into (B, 2 d_inner, L), x read transposed: x and z then have unit stride along L, the
+        // layout the conv and the scan read (in_proj(x).transpose would leave z strided and cost a transposing copy
+        // of z forward and of its gradient backward).
+        Tensor xzT = Batched(in_proj.weight!, x.transpose(1, 2));
+        if (in_proj.bias is not null) xzT = xzT + in_proj.bias.unsqueeze(-1);
+        Tensor[] xz = xzT.chunk(2, 1);                                                       // 2 x (B, d_inner, L)
         Tensor xs = xz[0], z = xz[1];
 
         // Causal depthwise conv: left context of d_conv - 1 inputs (zeros, or the cached ones), then a valid conv.

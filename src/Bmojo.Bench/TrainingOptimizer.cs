@@ -15,5 +15,7 @@ public static class TrainingOptimizer
     /// <summary>The names of the parameters that get weight decay.</summary>
     public static IReadOnlySet<string> Decayed(nn.Module module) => ParameterGroups.WeightDecayed(module);
 
-    public static AdamW Create(nn.Module module) => ParameterGroups.AdamW(module, LearningRate, WeightDecay).Optimizer;
+    /// <param name="fused">False: TorchSharp's AdamW, the reference of the fused step.</param>
+    public static AdamW Create(nn.Module module, bool fused = true) =>
+        ParameterGroups.AdamW(module, LearningRate, WeightDecay, fused).Optimizer;
 }

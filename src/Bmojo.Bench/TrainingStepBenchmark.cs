@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Bmojo.Runtime;
 using Bmojo.Runtime.Gpu;
 using Bmojo.Runtime.Mixers;
+using Bmojo.Runtime.Ops.AdamWStep;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -109,6 +110,8 @@ public sealed class TrainingStepBenchmark
             };
             output.WriteLine($"{model.Name}: step {step.Milliseconds}, {result.TokensPerSecond:N0} tokens/s; {result.Paths}");
             result = result with { OptimizerSeconds = OptimizerStep(model, module, optimizer, batches[0]) };
+            if (optimizer is FusedAdamW { LastStepFused: true })
+                result = result with { ReferenceOptimizerSeconds = ReferenceOptimizerStep(model, module, batches[0]) };
         }
         catch (Exception e)
         {
@@ -140,6 +143,9 @@ public sealed class TrainingStepBenchmark
             new("AdamW step (timed alone)", BreakdownKind.Optimizer, result.OptimizerSeconds, 1, true,
                 result.OptimizerSeconds is null ? "not measured: the step or its timing failed" : null),
         };
+        if (result.ReferenceOptimizerSeconds is double reference)
+            rows.Add(new("  TorchSharp's AdamW step (the reference, not in the step)", BreakdownKind.Optimizer, reference, 1, false,
+                         $"the fused step is {reference / result.OptimizerSeconds!.Value:F1}x faster"));
         return result with { Breakdown = rows };
     }
 
@@ -205,7 +211,8 @@ public sealed class TrainingStepBenchmark
         {
             using (var scope = NewDisposeScope()) Loss(model, module, batch).backward();
             Timing step = timer.Measure(1, 3, _ => optimizer.step());
-            output.WriteLine($"{model.Name}: AdamW step alone {step.Milliseconds}");
+            string path = optimizer is FusedAdamW { LastStepFused: true } ? "fused" : "TorchSharp's";
+            output.WriteLine($"{model.Name}: AdamW step alone {step.Milliseconds} ({path})");
             return step.Median;
         }
         catch (Exception e)
@@ -216,6 +223,31 @@ public sealed class TrainingStepBenchmark
         finally
         {
             optimizer.zero_grad();
+        }
+    }
+
+    // TorchSharp's own AdamW step alone on the gradients of one more backward (its own moments, as a fresh optimizer's),
+    // the reference the fused step replaces; null when it fails. It moves the parameters, which nothing timed reads after.
+    private double? ReferenceOptimizerStep(ModelEntry model, LanguageModel module, (Tensor, Tensor) batch)
+    {
+        AdamW? reference = null;
+        try
+        {
+            reference = TrainingOptimizer.Create(module, fused: false);
+            using (var scope = NewDisposeScope()) Loss(model, module, batch).backward();
+            Timing step = timer.Measure(1, 3, _ => reference.step());
+            output.WriteLine($"{model.Name}: TorchSharp's AdamW step alone {step.Milliseconds} (the fused step's reference)");
+            return step.Median;
+        }
+        catch (Exception e)
+        {
+            output.WriteLine($"{model.Name}: TorchSharp's AdamW step alone: FAILED: {Describe(e)}");
+            return null;
+        }
+        finally
+        {
+            reference?.zero_grad();
+            reference?.Dispose();
         }
     }
 

@@ -10,9 +10,12 @@ namespace Bmojo.Bench;
 /// <param name="OptimizerSeconds">One AdamW step timed alone (median), or null.</param>
 /// <param name="Breakdown">One layer of each kind timed alone, the head and the optimizer (empty without a breakdown).</param>
 /// <param name="BreakdownNote">Why there is no breakdown, or null.</param>
+/// <param name="ReferenceOptimizerSeconds">TorchSharp's own AdamW step timed alone on the same gradients (median), when
+/// the step's optimizer ran fused; null otherwise.</param>
 public sealed record TrainingStepResult(string Model, long Parameters, string? Error, Timing? StepSeconds, long Tokens,
                                         long? MemoryBytes, string? Paths, double BuildSeconds, double? OptimizerSeconds,
-                                        IReadOnlyList<BreakdownRow> Breakdown, string? BreakdownNote = null)
+                                        IReadOnlyList<BreakdownRow> Breakdown, string? BreakdownNote = null,
+                                        double? ReferenceOptimizerSeconds = null)
 {
     public double? TokensPerSecond => StepSeconds is Timing t ? Tokens / t.Median : null;
 }

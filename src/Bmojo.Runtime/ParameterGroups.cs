@@ -1,4 +1,5 @@
 using TorchSharp;
+using Bmojo.Runtime.Ops.AdamWStep;
 using TorchSharp.Modules;
 
 namespace Bmojo.Runtime;
@@ -35,9 +36,12 @@ public static class ParameterGroups
             .ToHashSet();
     }
 
-    /// <summary>AdamW (betas 0.9 / 0.95) over two groups: <see cref="WeightDecayed"/> with <paramref name="weightDecay"/>,
+    /// <summary>AdamW (betas 0.9 / 0.95; <see cref="FusedAdamW"/>, one kernel a parameter on CUDA) over two groups:
+    /// <see cref="WeightDecayed"/> with <paramref name="weightDecay"/>,
     /// the rest without; and the parameter names in the optimizer's state order (decayed group first).</summary>
-    public static (AdamW Optimizer, IReadOnlyList<string> Names) AdamW(torch.nn.Module root, double learningRate, double weightDecay)
+    /// <param name="fused">False: TorchSharp's own AdamW (the reference the benchmarks compare the fused step with).</param>
+    public static (AdamW Optimizer, IReadOnlyList<string> Names) AdamW(torch.nn.Module root, double learningRate, double weightDecay,
+                                                                       bool fused = true)
     {
         IReadOnlySet<string> decays = WeightDecayed(root);
         var named = root.named_parameters().Where(p => p.parameter.requires_grad).ToList();
@@ -48,7 +52,10 @@ public static class ParameterGroups
             new AdamW.ParamGroup(decayed.Select(p => p.parameter), new AdamW.Options { weight_decay = weightDecay }),
             new AdamW.ParamGroup(plain.Select(p => p.parameter), new AdamW.Options { weight_decay = 0.0 }),
         };
-        return (torch.optim.AdamW(groups, lr: learningRate, beta1: 0.9, beta2: 0.95), decayed.Concat(plain).Select(p => p.name).ToList());
+        AdamW optimizer = fused
+            ? new FusedAdamW(groups, learningRate, beta1: 0.9, beta2: 0.95)
+            : torch.optim.AdamW(groups, lr: learningRate, beta1: 0.9, beta2: 0.95);
+        return (optimizer, decayed.Concat(plain).Select(p => p.name).ToList());
     }
 
     private static IEnumerable<IParameterGroups> Groups(torch.nn.Module root) =>

@@ -46,6 +46,14 @@ public sealed class TorchInterop : IDisposable
         return Wrap<byte>(tensor, sizeof(byte));
     }
 
+    /// <summary>A bf16 tensor of exactly <paramref name="shape"/> as a view of its raw 16-bit values (the upper half of
+    /// the fp32 bits: <c>bits &lt;&lt; 16</c> is the value as a float).</summary>
+    public ArrayView<ushort> Bf16(Tensor tensor, string name, params long[] shape)
+    {
+        Check(tensor, name, ScalarType.BFloat16, shape);
+        return Wrap<ushort>(tensor, sizeof(ushort));
+    }
+
     /// <summary>A bf16 tensor of exactly <paramref name="shape"/> (last dimension even) as a view of bf16 pairs: one
     /// uint holds elements 2i (low 16 bits) and 2i + 1.</summary>
     public ArrayView<uint> Bf16Pairs(Tensor tensor, string name, params long[] shape)

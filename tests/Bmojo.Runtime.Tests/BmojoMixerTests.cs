@@ -56,9 +56,19 @@ public sealed class BmojoMixerTests
     [MemberData(nameof(CasesWithoutRetrieval))]
     public void Banded_equals_reference_values_and_gradients(int w, int mf, int me, double tau, bool ssm, int length, int topK, int chunk)
     {
+        // Blocks of 4 queries, and the default block (longer than these sequences: one block).
+        foreach (int? block in new int?[] { 4, null })
+        {
+            var options = Case(w, mf, me, tau, ssm, topK, chunk);
+            CheckBanded(w, mf, me, tau, ssm, length, topK, chunk, block is int c ? options with { BandedBlockSize = c } : options);
+        }
+    }
+
+    private void CheckBanded(int w, int mf, int me, double tau, bool ssm, int length, int topK, int chunk, BmojoOptions options)
+    {
         manual_seed(37);
         using var reference = Mixer(Case(w, mf, me, tau, ssm, topK, chunk), BmojoPath.Reference);
-        using var banded = Copy(reference, Case(w, mf, me, tau, ssm, topK, chunk) with { BlockSize = 4 }, BmojoPath.Banded);
+        using var banded = Copy(reference, options, BmojoPath.Banded);
         Tensor x = randn(2, length, D);
         Tensor xr = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
         Tensor weight = randn(2, length, D);
@@ -70,6 +80,13 @@ public sealed class BmojoMixerTests
         TensorAssert.Close(xr.grad!, xb.grad!, atol: 1e-5, what: "d/dx");
         foreach (var (name, p) in reference.named_parameters())
             TensorAssert.Close(p.grad ?? zeros_like(p), Parameter(banded, name).grad ?? zeros_like(p), atol: 1e-5, what: $"d/d {name}");
+    }
+
+    [Fact]
+    public void Refuses_a_banded_block_size_below_one()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Mixer(Options(2, 2, 2, 1.0) with { BandedBlockSize = 0 }, BmojoPath.Banded));
+        Assert.Contains("banded block size (0) must be >= 1", error.Message);
     }
 
     [Fact]

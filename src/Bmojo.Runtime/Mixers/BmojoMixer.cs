@@ -77,7 +77,7 @@ public sealed partial class BmojoMixer : Mixer
             BmojoPath.Fused => BmojoAttentionFunction.Apply(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity,
                                                             options.BlockSize, fusedSelection?.Tables),
             BmojoPath.Banded => BmojoBanded.Run(q, k, v, kf, vf, fusedSelection?.Tables ?? FusedBmojoAttention.Tables(selected, window),
-                                                window, fadingTokens, eideticCapacity, options.BlockSize),
+                                                window, fadingTokens, eideticCapacity, options.BandedBlockSize),
             _ => BmojoBlockwise.Run(q, k, v, kf, vf, selected, window, fadingTokens, eideticCapacity, plan, options.BlockSize),
         };
         return Output(o).MoveToOuterDisposeScope();
@@ -178,6 +178,8 @@ public sealed partial class BmojoMixer : Mixer
             throw new ArgumentException($"{where}: the innovation threshold tau is NaN");
         if (o.BlockSize < 1)
             throw new ArgumentException($"{where}: block size ({o.BlockSize}) must be >= 1");
+        if (o.BandedBlockSize < 1)
+            throw new ArgumentException($"{where}: banded block size ({o.BandedBlockSize}) must be >= 1");
         if (path == BmojoPath.Fused && (o.Retrieval is not null || dModel / a.Heads > FusedBmojoAttention.MaxHeadDim))
             throw new ArgumentException($"{where}: the fused path has no retrieval and holds heads of at most "
                                         + $"{FusedBmojoAttention.MaxHeadDim} (head size {dModel / a.Heads}); use the Auto or Blockwise path");

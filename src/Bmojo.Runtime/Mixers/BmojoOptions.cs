@@ -67,9 +67,15 @@ public sealed record BmojoOptions(
     bool TiedFadingProjections = false,
     RetrievalOptions? Retrieval = null) : MixerOptions
 {
-    /// <summary>Query block length of the blockwise and banded paths without retrieval (with retrieval a block is one query
-    /// chunk of <see cref="RetrievalOptions.ChunkSize"/> tokens).</summary>
+    /// <summary>Query block length of the blockwise path without retrieval (with retrieval a block is one query chunk of
+    /// <see cref="RetrievalOptions.ChunkSize"/> tokens).</summary>
     public int BlockSize { get; init; } = 64;
+
+    /// <summary>Query block length of the banded path (CUDA). A block's keys are gathered once for its C queries, so a
+    /// larger C gathers fewer key rows a query ((3C + w + m_f + m_e) / C) at the price of more masked slots; the gather
+    /// and its atomic backward dominate, and C 256 measured fastest of 64, 128 and 256 on the H200 (docs/benchmarks.md).
+    /// A performance knob only: every C computes the same function.</summary>
+    public int BandedBlockSize { get; init; } = 256;
 
     /// <summary>m_f in effect: <see cref="FadingTokens"/>, or 0 without an SSM path.</summary>
     public int EffectiveFadingTokens => Fading is null ? 0 : FadingTokens;

@@ -133,11 +133,11 @@ public sealed class TensorCoreAttentionBenchmark(BmojoAttentionShape shape, Devi
                          + $"; all finite: {isfinite(o).all().item<bool>() && ours.All(t => isfinite(t.grad!).all().item<bool>())}");
     }
 
-    // The banded path (torch's fused attention over each query block's keys) at three block sizes: forward,
+    // The banded path (torch's fused attention over each query block's keys) at four block sizes: forward,
     // backward-inclusive step, and agreement with the blockwise path in fp32. Its executed work counts every slot.
     private void Banded(AttentionInputs[] sets, double useful, double bytes, Timing tensorCoreStep, DeviceCeilings? ceilings)
     {
-        foreach (int block in new[] { 64, 128, 256 })
+        foreach (int block in new[] { 64, 128, 256, 512 })
         {
             long slots = (block + shape.Window - 1) + (block + shape.FadingTokens - 1) + (shape.EideticCapacity + block);
             double executed = 4.0 * shape.Batch * shape.Heads * ((shape.Length + block - 1) / block * block) * slots * shape.HeadDim;

@@ -8,7 +8,7 @@ public static class TrainingStepReport
 {
     public static string Header(TrainingStepOptions o, string device, string processes) =>
         $"bench train-step on {device}: B={o.Batch} L={o.Length}, {o.DtypeName} parameters and activations (the scan computes "
-        + $"in fp32, the B'MOJO attention in bf16 on the tensor cores with fp32 accumulation), AdamW lr {TrainingOptimizer.LearningRate} weight decay {TrainingOptimizer.WeightDecay} "
+        + $"in fp32, the B'MOJO attention on the path in the kernel paths column, with fp32 softmax and accumulation), AdamW lr {TrainingOptimizer.LearningRate} weight decay {TrainingOptimizer.WeightDecay} "
         + $"on matrices; {o.Warmup} warm-up steps, then the median of {o.Steps}; a step = forward on random tokens, cross-entropy "
         + $"(fp32 logits) against the next tokens (+ the model's aux loss, if any), backward, AdamW step, zero_grad; {processes}; "
         + $"time limit {o.TimeLimitSeconds:F0} s";

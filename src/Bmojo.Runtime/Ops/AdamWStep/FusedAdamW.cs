@@ -18,7 +18,9 @@ namespace Bmojo.Runtime.Ops.AdamWStep;
 /// The fused step runs when every parameter with a gradient is on one CUDA device (or, for tests, on the CPU with
 /// <c>kernelOnCpu</c>: ILGPU's CPU accelerator), its gradient and both moments have its dtype (fp32 or bf16) and all
 /// four are contiguous, no group asks for amsgrad or maximize and no closure is given. Otherwise the step is
-/// TorchSharp's, unchanged. <see cref="LastStepFused"/> says which ran.
+/// TorchSharp's, unchanged. <see cref="LastStepFused"/> says which ran. The kernels' views of a parameter's four
+/// tensors are made once and kept while the tensors keep their memory (the usual case: backward accumulates into the
+/// gradients that zero_grad zeroed in place), so a step costs a few pointer reads a parameter on the host.
 /// </para>
 /// </summary>
 public sealed class FusedAdamW : AdamW
@@ -44,20 +46,39 @@ public sealed class FusedAdamW : AdamW
     /// <summary>True when the last <see cref="step"/> ran the fused kernel, false when it ran TorchSharp's.</summary>
     public bool LastStepFused { get; private set; }
 
+    /// <summary>Where the last fused step's time went, in seconds: collecting and checking the tensors and making their
+    /// views (host), and <see cref="KernelHost.Launch"/> (waiting for torch, enqueueing the kernels, waiting for them);
+    /// and how many kernels it launched. Null when the last step was TorchSharp's.</summary>
+    public (double Prepare, double Launch, int Kernels)? LastStepTimes { get; private set; }
+
     public override Tensor step(Func<Tensor>? closure = null)
     {
+        LastStepTimes = null;
         LastStepFused = closure is null && TryFusedStep();
         return LastStepFused ? null! : base.step(closure!);
     }
 
-    private readonly record struct Work(Tensor Parameter, Tensor Gradient, State State, Options Options);
+    // A parameter's launch as last built: the data pointers of its four tensors, its host and format, and the kernel
+    // arguments with views over that memory (kept from step to step: making the views cost ~15 µs a parameter).
+    private sealed class Entry(IntPtr[] pointers, KernelHost host, Format format, AdamWArguments arguments, TorchInterop views)
+        : IDisposable
+    {
+        public IntPtr[] Pointers { get; } = pointers;
+        public KernelHost Host { get; } = host;
+        public Format Format { get; } = format;
+        public AdamWArguments Arguments = arguments;
+        public void Dispose() => views.Dispose();
+    }
+
+    private readonly Dictionary<IntPtr, Entry> entries = [];         // by the parameter's handle
 
     private bool TryFusedStep()
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var work = new List<Work>();
-        Device? device = null;
+        var work = new List<(Entry Entry, State State, Options Options)>();
+        KernelHost? host = null;
         foreach (var group in _parameter_groups)
         {
             var options = (Options)group.Options;
@@ -67,32 +88,68 @@ public sealed class FusedAdamW : AdamW
                 Tensor? gradient = parameter.grad;
                 if (gradient is null) continue;
                 var state = (State)_state[parameter.Handle];
-                if (!Fusable(parameter, gradient, state)) return false;
-                device ??= parameter.device;
-                if (parameter.device_type != device.type || parameter.device_index != device.index) return false;
-                work.Add(new Work(parameter, gradient, state, options));
+                Entry? entry = Current(parameter, gradient, state);
+                if (entry is null || (host is not null && entry.Host != host)) return false;
+                host = entry.Host;
+                work.Add((entry, state, options));
             }
         }
-        if (device is null) return true;                       // no gradients: nothing to update, as TorchSharp's step
-        if (device.type == DeviceType.CPU ? !kernelOnCpu : device.type != DeviceType.CUDA) return false;
+        if (host is null) return true;                         // no gradients: nothing to update, as TorchSharp's step
+        if (!host.IsCuda && !kernelOnCpu) return false;
 
-        KernelHost host = KernelHost.For(device);
-        using var views = new TorchInterop(host, Operation);
-        var launches = new List<(Format Format, AdamWArguments Arguments)>(work.Count);
-        foreach (Work w in work)
+        foreach (var (entry, state, options) in work)
         {
-            w.State.step += 1;
-            Format format = w.Parameter.dtype != ScalarType.BFloat16 ? Format.Fp32
-                          : w.Parameter.dim() > 0 && w.Parameter.shape[^1] % 2 == 0 ? Format.Bf16Pairs : Format.Bf16;
-            launches.Add((format, Arguments(w, format, views)));
+            state.step += 1;
+            SetScalars(ref entry.Arguments, options, state.step);
         }
+        long prepared = System.Diagnostics.Stopwatch.GetTimestamp();
         host.Launch(accelerator =>
         {
             var kernels = new[] { Fp32Kernel.On(accelerator), Bf16Kernel.On(accelerator), Bf16PairsKernel.On(accelerator) };
-            foreach (var (format, arguments) in launches)
-                kernels[(int)format](new KernelConfig(AdamWKernel.Groups(arguments.Count), AdamWKernel.GroupSize), arguments);
+            foreach (var (entry, _, _) in work)
+                if (entry.Arguments.Count > 0)
+                    kernels[(int)entry.Format](new KernelConfig(AdamWKernel.Groups(entry.Arguments.Count), AdamWKernel.GroupSize),
+                                               entry.Arguments);
         });
+        LastStepTimes = (System.Diagnostics.Stopwatch.GetElapsedTime(started, prepared).TotalSeconds,
+                         System.Diagnostics.Stopwatch.GetElapsedTime(prepared).TotalSeconds, work.Count);
         return true;
+    }
+
+    // The parameter's entry, reused while its four tensors keep their memory (a tensor that keeps its data pointer keeps
+    // its dtype, size and layout: parameters and moments are never reallocated in place, and a gradient, when autograd
+    // makes a new one, takes the parameter's layout); rebuilt after a change, null when the tensors cannot be fused.
+    private Entry? Current(Tensor parameter, Tensor gradient, State state)
+    {
+        if (state.exp_avg is null || state.exp_avg_sq is null) return null;
+        Tensor[] tensors = [parameter, gradient, state.exp_avg, state.exp_avg_sq];
+        if (parameter.numel() == 0) return null;
+        IntPtr[] pointers = tensors.Select(TorchInterop.DataPointer).ToArray();
+        if (entries.TryGetValue(parameter.Handle, out Entry? entry))
+        {
+            if (entry.Pointers.SequenceEqual(pointers)) return entry;
+            entries.Remove(parameter.Handle);
+            entry.Dispose();
+        }
+        if (!Fusable(parameter, gradient, state)) return null;
+        if (parameter.device_type is not (DeviceType.CUDA or DeviceType.CPU)) return null;
+        KernelHost host = KernelHost.For(parameter.device);
+        Format format = parameter.dtype != ScalarType.BFloat16 ? Format.Fp32
+                      : parameter.dim() > 0 && parameter.shape[^1] % 2 == 0 ? Format.Bf16Pairs : Format.Bf16;
+        var views = new TorchInterop(host, Operation);
+        entry = new Entry(pointers, host, format, Views(tensors, format, views), views);
+        entries[parameter.Handle] = entry;
+        return entry;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            foreach (Entry entry in entries.Values) entry.Dispose();
+            entries.Clear();
+        }
+        base.Dispose(disposing);
     }
 
     private static bool Fusable(Tensor parameter, Tensor gradient, State state)
@@ -106,45 +163,48 @@ public sealed class FusedAdamW : AdamW
         return parameter.is_contiguous() && gradient.is_contiguous() && state.exp_avg.is_contiguous() && state.exp_avg_sq.is_contiguous();
     }
 
-    private static AdamWArguments Arguments(Work w, Format format, TorchInterop views)
+    // The step's scalars, computed in double and rounded to fp32 as torch rounds a scalar for an fp32 op.
+    private static void SetScalars(ref AdamWArguments a, Options o, long step)
     {
-        Options o = w.Options;
         double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, beta2 = o.beta2!.Value;
-        double correction1 = 1 - Math.Pow(beta1, w.State.step), correction2 = 1 - Math.Pow(beta2, w.State.step);
-        long[] shape = w.Parameter.shape;
-        var arguments = new AdamWArguments
+        double correction1 = 1 - Math.Pow(beta1, step), correction2 = 1 - Math.Pow(beta2, step);
+        a.Decay = (float)(1 - lr * o.weight_decay!.Value);
+        a.Beta1 = (float)beta1;
+        a.OneMinusBeta1 = (float)(1 - beta1);
+        a.Beta2 = (float)beta2;
+        a.OneMinusBeta2 = (float)(1 - beta2);
+        a.StepSize = (float)(lr / correction1);
+        a.RootCorrection2 = (float)Math.Sqrt(correction2);
+        a.Eps = (float)o.eps!.Value;
+    }
+
+    // Views of parameter, gradient, exp_avg and exp_avg_sq in the kernel's format.
+    private static AdamWArguments Views(Tensor[] t, Format format, TorchInterop views)
+    {
+        long[] shape = t[0].shape;
+        string[] names = ["parameter", "gradient", "exp_avg", "exp_avg_sq"];
+        var arguments = new AdamWArguments { Count = t[0].numel() };
+        switch (format)
         {
-            Count = w.Parameter.numel(),
-            Decay = (float)(1 - lr * o.weight_decay!.Value),
-            Beta1 = (float)beta1,
-            OneMinusBeta1 = (float)(1 - beta1),
-            Beta2 = (float)beta2,
-            OneMinusBeta2 = (float)(1 - beta2),
-            StepSize = (float)(lr / correction1),
-            RootCorrection2 = (float)Math.Sqrt(correction2),
-            Eps = (float)o.eps!.Value,
-        };
-        if (format == Format.Bf16Pairs)
-        {
-            arguments.Count /= 2;
-            arguments.ParameterPairs = views.Bf16Pairs(w.Parameter, "parameter", shape);
-            arguments.GradientPairs = views.Bf16Pairs(w.Gradient, "gradient", shape);
-            arguments.ExpAvgPairs = views.Bf16Pairs(w.State.exp_avg, "exp_avg", shape);
-            arguments.ExpAvgSqPairs = views.Bf16Pairs(w.State.exp_avg_sq, "exp_avg_sq", shape);
-        }
-        else if (format == Format.Bf16)
-        {
-            arguments.ParameterBf16 = views.Bf16(w.Parameter, "parameter", shape);
-            arguments.GradientBf16 = views.Bf16(w.Gradient, "gradient", shape);
-            arguments.ExpAvgBf16 = views.Bf16(w.State.exp_avg, "exp_avg", shape);
-            arguments.ExpAvgSqBf16 = views.Bf16(w.State.exp_avg_sq, "exp_avg_sq", shape);
-        }
-        else
-        {
-            arguments.Parameter = views.Float32(w.Parameter, "parameter", shape);
-            arguments.Gradient = views.Float32(w.Gradient, "gradient", shape);
-            arguments.ExpAvg = views.Float32(w.State.exp_avg, "exp_avg", shape);
-            arguments.ExpAvgSq = views.Float32(w.State.exp_avg_sq, "exp_avg_sq", shape);
+            case Format.Bf16Pairs:
+                arguments.Count /= 2;
+                arguments.ParameterPairs = views.Bf16Pairs(t[0], names[0], shape);
+                arguments.GradientPairs = views.Bf16Pairs(t[1], names[1], shape);
+                arguments.ExpAvgPairs = views.Bf16Pairs(t[2], names[2], shape);
+                arguments.ExpAvgSqPairs = views.Bf16Pairs(t[3], names[3], shape);
+                break;
+            case Format.Bf16:
+                arguments.ParameterBf16 = views.Bf16(t[0], names[0], shape);
+                arguments.GradientBf16 = views.Bf16(t[1], names[1], shape);
+                arguments.ExpAvgBf16 = views.Bf16(t[2], names[2], shape);
+                arguments.ExpAvgSqBf16 = views.Bf16(t[3], names[3], shape);
+                break;
+            default:
+                arguments.Parameter = views.Float32(t[0], names[0], shape);
+                arguments.Gradient = views.Float32(t[1], names[1], shape);
+                arguments.ExpAvg = views.Float32(t[2], names[2], shape);
+                arguments.ExpAvgSq = views.Float32(t[3], names[3], shape);
+                break;
         }
         return arguments;
     }

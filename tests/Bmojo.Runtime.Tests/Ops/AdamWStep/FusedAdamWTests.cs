@@ -146,6 +146,41 @@ public sealed class FusedAdamWTests
     [CudaFact]
     public void RoundsOnceInBf16OnCuda() => RoundsOnceInBf16(CUDA);
 
+    /// <summary>The fused step keeps its views of a parameter's tensors while they keep their memory (gradients written
+    /// in place, as backward accumulates into them after zero_grad) and makes new ones when a tensor moves (a new gradient
+    /// tensor, moments replaced by a state load); the results follow TorchSharp's step throughout.</summary>
+    [Fact]
+    public void FollowsTensorsThatStayAndTensorsThatMove()
+    {
+        manual_seed(11);
+        using var scope = NewDisposeScope();
+        Tensor[] initial = Initial(CPU, ScalarType.Float32)[..4];
+        var gradients = Gradients(initial, steps: 5);
+        using Setup reference = Build(initial, fused: false), fused = Build(initial, fused: true);
+        foreach (Setup setup in new[] { reference, fused })
+            for (int i = 0; i < initial.Length; i++) setup.Parameters[i].grad = zeros_like(initial[i]);
+        for (int step = 0; step < gradients.Count; step++)
+        {
+            foreach (Setup setup in new[] { reference, fused })
+            {
+                for (int i = 0; i < initial.Length; i++)
+                    if (step == 3 && i == 2) setup.Parameters[i].grad = gradients[step][i].clone();     // moves
+                    else setup.Parameters[i].grad!.copy_(gradients[step][i]);                              // stays
+                if (step == 4)                                                                               // moments move
+                {
+                    AdamW.State state = setup.State(0);
+                    Tensor m = state.exp_avg.clone(), v = state.exp_avg_sq.clone();
+                    state.exp_avg = m;
+                    state.exp_avg_sq = v;
+                }
+                setup.Optimizer.step();
+            }
+            Assert.Equal(initial.Length, ((FusedAdamW)fused.Optimizer).LastStepTimes!.Value.Kernels);
+            for (int i = 0; i < initial.Length; i++)
+                TensorAssert.Close(reference.Parameters[i], fused.Parameters[i], atol: 1e-6, rtol: 1e-5, what: $"step {step}, parameter {i}");
+        }
+    }
+
     [Fact]
     public void CpuParametersKeepTorchSharpsStepUnlessAskedForTheKernel()
     {

@@ -48,6 +48,7 @@ public sealed class BenchKernelsTests
             // Every kernel the runtime launches, wherever its operation's folder puts it.
             string[] expected =
             [
+                "AdamWKernel.Bf16", "AdamWKernel.Bf16Pairs", "AdamWKernel.Fp32",
                 "BmojoAttentionKernel.Forward", "InnovationKernel.Run", "RegisterScanBackwardKernel.Backward",
                 "RegisterScanKernel.Forward", "SelectiveScanBackwardKernel.Backward", "SelectiveScanKernel.Forward",
                 "TensorCoreAttentionBackwardKernel.KeyGradients", "TensorCoreAttentionBackwardKernel.QueryGradients",

@@ -145,7 +145,7 @@ public sealed class TrainingStepBenchmark
         };
         if (result.ReferenceOptimizerSeconds is double reference)
             rows.Add(new("  TorchSharp's AdamW step (the reference, not in the step)", BreakdownKind.Optimizer, reference, 1, false,
-                         $"the fused step is {reference / result.OptimizerSeconds!.Value:F1}x faster"));
+                         result.OptimizerSeconds is double fused ? $"the fused step is {reference / fused:F1}x faster" : null));
         return result with { Breakdown = rows };
     }
 
@@ -205,51 +205,52 @@ public sealed class TrainingStepBenchmark
     }
 
     // One AdamW step alone, with the gradients of one more backward in place; null when that fails (the step's time stands).
-    private double? OptimizerStep(ModelEntry model, LanguageModel module, AdamW optimizer, (Tensor, Tensor) batch)
-    {
-        try
+    private double? OptimizerStep(ModelEntry model, LanguageModel module, AdamW optimizer, (Tensor, Tensor) batch) =>
+        TimeAlone(model, module, () => optimizer, batch, "AdamW step alone", optimizer => optimizer switch
         {
-            using (var scope = NewDisposeScope()) Loss(model, module, batch).backward();
-            Timing step = timer.Measure(1, 3, _ => optimizer.step());
-            string path = optimizer is FusedAdamW { LastStepFused: true, LastStepTimes: var (prepare, launch, kernels) }
-                ? $"fused: {kernels} kernels; the last step {prepare * 1e3:F2} ms preparing, {launch * 1e3:F2} ms launching and waiting"
-                : "TorchSharp's";
-            output.WriteLine($"{model.Name}: AdamW step alone {step.Milliseconds} ({path})");
-            return step.Median;
-        }
-        catch (Exception e)
-        {
-            output.WriteLine($"{model.Name}: AdamW step alone: FAILED: {Describe(e)}");
-            return null;
-        }
-        finally
-        {
-            optimizer.zero_grad();
-        }
-    }
+            FusedAdamW { LastStepFused: true, LastStepTimes: var (prepare, launch, kernels) } =>
+                $"fused: {kernels} kernels; the last step {prepare * 1e3:F2} ms preparing, {launch * 1e3:F2} ms launching and waiting",
+            _ => "TorchSharp's",
+        });
 
-    // TorchSharp's own AdamW step alone on the gradients of one more backward (its own moments, as a fresh optimizer's),
-    // the reference the fused step replaces; null when it fails. It moves the parameters, which nothing timed reads after.
+    // TorchSharp's own AdamW step alone on the same kind of gradients (its own moments, as a fresh optimizer's): the
+    // reference the fused step replaces. It moves the parameters, which nothing timed reads after.
     private double? ReferenceOptimizerStep(ModelEntry model, LanguageModel module, (Tensor, Tensor) batch)
     {
         AdamW? reference = null;
         try
         {
-            reference = TrainingOptimizer.Create(module, fused: false);
+            return TimeAlone(model, module, () => reference = TrainingOptimizer.Create(module, fused: false), batch,
+                             "TorchSharp's AdamW step alone", _ => "the fused step's reference");
+        }
+        finally
+        {
+            reference?.Dispose();
+        }
+    }
+
+    // The optimizer's step timed alone on the gradients of one more backward, reported as "label time (what)"; null,
+    // reported, when building it, the backward or the timing fails. The gradients are zeroed after.
+    private double? TimeAlone(ModelEntry model, LanguageModel module, Func<AdamW> build, (Tensor, Tensor) batch,
+                              string label, Func<AdamW, string> what)
+    {
+        AdamW? optimizer = null;
+        try
+        {
+            optimizer = build();
             using (var scope = NewDisposeScope()) Loss(model, module, batch).backward();
-            Timing step = timer.Measure(1, 3, _ => reference.step());
-            output.WriteLine($"{model.Name}: TorchSharp's AdamW step alone {step.Milliseconds} (the fused step's reference)");
+            Timing step = timer.Measure(1, 3, _ => optimizer.step());
+            output.WriteLine($"{model.Name}: {label} {step.Milliseconds} ({what(optimizer)})");
             return step.Median;
         }
         catch (Exception e)
         {
-            output.WriteLine($"{model.Name}: TorchSharp's AdamW step alone: FAILED: {Describe(e)}");
+            output.WriteLine($"{model.Name}: {label}: FAILED: {Describe(e)}");
             return null;
         }
         finally
         {
-            reference?.zero_grad();
-            reference?.Dispose();
+            optimizer?.zero_grad();
         }
     }
 

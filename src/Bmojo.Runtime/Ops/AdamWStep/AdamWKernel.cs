@@ -53,8 +53,8 @@ internal static class AdamWKernel
         long stride = (long)Grid.DimX * Group.DimX;
         for (long i = (long)Grid.IdxX * Group.DimX + Group.IdxX; i < a.Count; i += stride)
         {
-            Update(a, Load(a.ParameterBf16[i]), Load(a.GradientBf16[i]), Load(a.ExpAvgBf16[i]), Load(a.ExpAvgSqBf16[i]),
-                   out float p, out float m, out float v);
+            Update(a, Gpu.Bf16.Low(a.ParameterBf16[i]), Gpu.Bf16.Low(a.GradientBf16[i]), Gpu.Bf16.Low(a.ExpAvgBf16[i]),
+                   Gpu.Bf16.Low(a.ExpAvgSqBf16[i]), out float p, out float m, out float v);
             a.ParameterBf16[i] = (ushort)Gpu.Bf16.Round(p);
             a.ExpAvgBf16[i] = (ushort)Gpu.Bf16.Round(m);
             a.ExpAvgSqBf16[i] = (ushort)Gpu.Bf16.Round(v);
@@ -76,8 +76,6 @@ internal static class AdamWKernel
             a.ExpAvgSqPairs[i] = Gpu.Bf16.PackInSoftware(v0, v1);
         }
     }
-
-    private static float Load(ushort bits) => Interop.IntAsFloat((uint)bits << 16);
 
     private static void Update(in AdamWArguments a, float p, float g, float m, float v, out float pOut, out float mOut, out float vOut)
     {

@@ -107,9 +107,8 @@ public sealed class FusedAdamW : AdamW
         {
             var kernels = new[] { Fp32Kernel.On(accelerator), Bf16Kernel.On(accelerator), Bf16PairsKernel.On(accelerator) };
             foreach (var (entry, _, _) in work)
-                if (entry.Arguments.Count > 0)
-                    kernels[(int)entry.Format](new KernelConfig(AdamWKernel.Groups(entry.Arguments.Count), AdamWKernel.GroupSize),
-                                               entry.Arguments);
+                kernels[(int)entry.Format](new KernelConfig(AdamWKernel.Groups(entry.Arguments.Count), AdamWKernel.GroupSize),
+                                           entry.Arguments);
         });
         LastStepTimes = (System.Diagnostics.Stopwatch.GetElapsedTime(started, prepared).TotalSeconds,
                          System.Diagnostics.Stopwatch.GetElapsedTime(prepared).TotalSeconds, work.Count);
@@ -121,9 +120,9 @@ public sealed class FusedAdamW : AdamW
     // makes a new one, takes the parameter's layout); rebuilt after a change, null when the tensors cannot be fused.
     private Entry? Current(Tensor parameter, Tensor gradient, State state)
     {
-        if (state.exp_avg is null || state.exp_avg_sq is null) return null;
+        // An empty parameter has no data pointer to view: TorchSharp's step takes it (and the rest).
+        if (state.exp_avg is null || state.exp_avg_sq is null || parameter.numel() == 0) return null;
         Tensor[] tensors = [parameter, gradient, state.exp_avg, state.exp_avg_sq];
-        if (parameter.numel() == 0) return null;
         IntPtr[] pointers = tensors.Select(TorchInterop.DataPointer).ToArray();
         if (entries.TryGetValue(parameter.Handle, out Entry? entry))
         {
@@ -157,7 +156,7 @@ public sealed class FusedAdamW : AdamW
         ScalarType dtype = parameter.dtype;
         if (dtype != ScalarType.Float32 && dtype != ScalarType.BFloat16) return false;
         foreach (Tensor t in new[] { gradient, state.exp_avg, state.exp_avg_sq })
-            if (t is null || t.dtype != dtype || !t.shape.SequenceEqual(parameter.shape) ||
+            if (t.dtype != dtype || !t.shape.SequenceEqual(parameter.shape) ||
                 t.device_type != parameter.device_type || t.device_index != parameter.device_index)
                 return false;
         return parameter.is_contiguous() && gradient.is_contiguous() && state.exp_avg.is_contiguous() && state.exp_avg_sq.is_contiguous();

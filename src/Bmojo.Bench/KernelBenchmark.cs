@@ -127,6 +127,14 @@ public sealed class KernelBenchmark
 
         Timing fused = timer.Measure(3, options.Runs, i => Fused(sets[i % InputSets]).Dispose());
         Report("fused (ILGPU)", fused, bytes, flops, ceilings);
+        int steps = FusedSelectiveScan.SegmentSteps(KernelHost.For(device), b, d, l, requested: 0);
+        if (n <= RegisterScanKernelStates && steps < l)
+        {
+            // The register kernels cut L into segments here; the same kernels over one segment, for the ratio.
+            Timing whole = timer.Measure(3, options.Runs, i => OneSegment(sets[i % InputSets]).Dispose());
+            Report("fused, one segment", whole, bytes, flops, ceilings);
+            output.WriteLine($"segments {(l + steps - 1) / steps} of {steps} steps: forward {whole.Median / fused.Median:F2}x faster than one segment");
+        }
 
         Timing sequential = timer.Measure(1, options.ReferenceRuns, i => Sequential(sets[i % InputSets]).Dispose());
         Report("sequential reference", sequential, bytes, flops, ceilings);
@@ -154,6 +162,7 @@ public sealed class KernelBenchmark
 
         Backward(sets, ceilings);
         TrainingStep(sets[0], ceilings);
+        if (device.type == DeviceType.CUDA) SegmentSweep();
         foreach (Tensor t in sets.SelectMany(x => x)) t.Dispose();
     }
 
@@ -182,6 +191,19 @@ public sealed class KernelBenchmark
             foreach (Tensor? t in new[] { g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias }) t?.Dispose();
         });
         Report("fused backward, checkpoints", fromCheckpoints, bytes, flops, ceilings);
+        int backwardSteps = FusedSelectiveScanBackward.SegmentSteps(KernelHost.For(device), b, d, l, requested: 0);
+        if (n <= RegisterScanKernelStates && backwardSteps < l)
+        {
+            Timing whole = timer.Measure(3, options.Runs, i =>
+            {
+                Tensor[] s = sets[i % InputSets];
+                SelectiveScanGradients g = FusedSelectiveScanBackward.Run(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], true,
+                                                                          gradOutputs[i % InputSets], checkpoints[i % InputSets], segmentSteps: (int)l);
+                foreach (Tensor? t in new[] { g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias }) t?.Dispose();
+            });
+            Report("fused backward, one segment", whole, bytes, flops, ceilings);
+            output.WriteLine($"segments backward {(l + backwardSteps - 1) / backwardSteps} of {backwardSteps} steps: {whole.Median / fromCheckpoints.Median:F2}x faster than one segment");
+        }
         Timing ownPass = timer.Measure(3, options.Runs, i =>
         {
             Tensor[] s = sets[i % InputSets];
@@ -241,6 +263,58 @@ public sealed class KernelBenchmark
         randn(b, n, l, device: device), randn(b, n, l, device: device), randn(d, device: device),
         randn(b, d, l, device: device), randn(d, device: device) * 0.1,
     ];
+
+    /// <summary>The register kernels at the 370M training steps' scan shapes (d_inner 2048, N 16: B 4 · L 2048 and
+    /// B 1 · L 16384), forward with checkpoints and backward from them, over one segment and over the segments the
+    /// automatic choice makes, with the gradients of the two compared.</summary>
+    private void SegmentSweep()
+    {
+        KernelHost host = KernelHost.For(device);
+        foreach ((long b, long l) in new[] { (4L, 2048L), (1L, 16384L) })
+        {
+            using var scope = NewDisposeScope();
+            const long d = 2048, n = 16;
+            Tensor[] s = ScanInputs(b, d, l, n);
+            Tensor gradOutput = randn(b, d, l, device: device);
+            int forward = FusedSelectiveScan.SegmentSteps(host, b, d, l, requested: 0);
+            int backward = FusedSelectiveScanBackward.SegmentSteps(host, b, d, l, requested: 0);
+            Tensor checkpoints = FusedSelectiveScan.RunForTraining(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], true).Checkpoints;
+            Timing Forward(int steps) => timer.Measure(3, options.Runs, _ =>
+            {
+                (Tensor y, Tensor c) = FusedSelectiveScan.RunForTraining(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], true, steps);
+                y.Dispose();
+                c.Dispose();
+            });
+            SelectiveScanGradients Gradients(int steps) =>
+                FusedSelectiveScanBackward.Run(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], true, gradOutput, checkpoints, steps);
+            Timing Backward(int steps) => timer.Measure(3, options.Runs, _ =>
+            {
+                SelectiveScanGradients g = Gradients(steps);
+                foreach (Tensor? t in new[] { g.U, g.Delta, g.A, g.B, g.C, g.D, g.Z, g.DeltaBias }) t?.Dispose();
+            });
+            Timing forwardWhole = Forward((int)l), forwardCut = Forward(forward);
+            Timing backwardWhole = Backward((int)l), backwardCut = Backward(backward);
+            output.WriteLine($"segments B={b} L={l}: forward {forwardWhole.Median * 1e3:F3} ms one segment, {forwardCut.Median * 1e3:F3} ms in "
+                             + $"{(l + forward - 1) / forward} of {forward} ({forwardWhole.Median / forwardCut.Median:F2}x); backward "
+                             + $"{backwardWhole.Median * 1e3:F3} ms, {backwardCut.Median * 1e3:F3} ms in {(l + backward - 1) / backward} of {backward} "
+                             + $"({backwardWhole.Median / backwardCut.Median:F2}x)");
+            SelectiveScanGradients whole = Gradients((int)l), cut = Gradients(backward);
+            double worst = new[] { (whole.U, cut.U), (whole.Delta, cut.Delta), (whole.A, cut.A), (whole.B, cut.B), (whole.C, cut.C) }
+                .Max(p => ((p.Item1 - p.Item2).norm() / p.Item1.norm()).item<float>());
+            output.WriteLine($"agree    segments vs one segment, gradients: worst |cut - whole| / |whole| = {worst:E1}");
+        }
+    }
+
+    /// <summary>The largest d_state of the register kernels, the ones that cut L into segments.</summary>
+    private const long RegisterScanKernelStates = 16;
+
+    private static Tensor OneSegment(Tensor[] s)
+    {
+        (Tensor y, Tensor last) = FusedSelectiveScan.RunWithFinalState(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], true, null,
+                                                                       segmentSteps: (int)s[0].shape[2]);
+        last.Dispose();
+        return y;
+    }
 
     private static Tensor Fused(Tensor[] s) => FusedSelectiveScan.Run(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], deltaSoftplus: true);
 

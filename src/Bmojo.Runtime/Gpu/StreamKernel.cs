@@ -27,6 +27,23 @@ internal sealed class StreamKernel<TArguments>(Action<TArguments> kernel) where 
             return loaded;
         }
     }
+
+    /// <summary>How many blocks of <paramref name="groupSize"/> threads and <paramref name="sharedBytes"/> of dynamic
+    /// shared memory fit on one multiprocessor at once (the driver's occupancy estimate, from the kernel's registers).</summary>
+    public int ResidentGroups(Accelerator accelerator, int groupSize, int sharedBytes)
+    {
+        lock (_resident)
+        {
+            if (!_resident.TryGetValue((accelerator, groupSize, sharedBytes), out int groups))
+            {
+                groups = Math.Max(1, accelerator.EstimateMaxActiveGroupsPerMultiprocessor(On(accelerator).GetKernel(), groupSize, sharedBytes));
+                _resident[(accelerator, groupSize, sharedBytes)] = groups;
+            }
+            return groups;
+        }
+    }
+
+    private readonly Dictionary<(Accelerator, int, int), int> _resident = [];
 }
 
 /// <summary>A kernel generic in its <see cref="ITensorCores"/>: the CUDA instance on CUDA accelerators, compiled to PTX

@@ -34,8 +34,11 @@ public static class FusedSelectiveScanBackward
     /// <param name="checkpoints">The forward kernel's states before each chunk (from the autograd function's forward
     /// pass); when null, they are recomputed: for d_state &lt;= 16 by the forward kernel first, above it by a forward
     /// sweep inside the backward kernel.</param>
+    /// <param name="segmentSteps">Steps per segment along L for the register kernels
+    /// (<see cref="FusedSelectiveScan.SegmentSteps"/>); 0 chooses.</param>
     internal static SelectiveScanGradients Run(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z,
-                                               Tensor? deltaBias, bool deltaSoftplus, Tensor gradOutput, Tensor? checkpoints)
+                                               Tensor? deltaBias, bool deltaSoftplus, Tensor gradOutput, Tensor? checkpoints,
+                                               int segmentSteps = 0)
     {
         ScanShapes.Check(u, delta, A, B, C, D, z, deltaBias, initialState: null);
         long batch = u.shape[0], dInner = u.shape[1], length = u.shape[2], dState = A.shape[1];
@@ -44,7 +47,7 @@ public static class FusedSelectiveScanBackward
         if (dState > FusedSelectiveScan.MaxDState)
             throw new ArgumentException($"{Operation}: d_state = {dState} is over the kernel's {FusedSelectiveScan.MaxDState}; use SelectiveScanReference");
         if (FusedSelectiveScan.InRegisters(dState))
-            return RunInRegisters(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, gradOutput, checkpoints);
+            return RunInRegisters(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, gradOutput, checkpoints, segmentSteps);
         int lanes = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(dState, 1));
         long blocksPerBatch = SelectiveScanBackwardKernel.BlocksPerBatch((int)dInner, lanes);
         long chunks = SelectiveScanBackwardKernel.Chunks((int)length, lanes);
@@ -54,7 +57,7 @@ public static class FusedSelectiveScanBackward
 
         using var scope = NewDisposeScope();
         KernelHost host = KernelHost.For(u);
-        var t = new Buffers(u, delta, A, B, C, D, z, deltaBias, gradOutput);
+        var t = new Buffers(u, delta, A, B, C, D, z, deltaBias, gradOutput, segments: 1);
         ScalarType f = ScalarType.Float32;
         Tensor gradBBlocks = empty(batch, blocksPerBatch, dState, length, f, u.device);           // per block
         Tensor gradCBlocks = empty(batch, blocksPerBatch, dState, length, f, u.device);
@@ -84,7 +87,8 @@ public static class FusedSelectiveScanBackward
     }
 
     private static SelectiveScanGradients RunInRegisters(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z,
-                                                         Tensor? deltaBias, bool deltaSoftplus, Tensor gradOutput, Tensor? checkpoints)
+                                                         Tensor? deltaBias, bool deltaSoftplus, Tensor gradOutput, Tensor? checkpoints,
+                                                         int segmentSteps)
     {
         long batch = u.shape[0], dInner = u.shape[1], length = u.shape[2], dState = A.shape[1];
         long chunks = FusedSelectiveScan.Chunks(length, dState);
@@ -92,13 +96,15 @@ public static class FusedSelectiveScanBackward
             throw new ArgumentException($"{Operation}: (B={batch}, d_inner={dInner}, L={length}) has more than 2^31 elements; split the batch");
 
         using var scope = NewDisposeScope();
+        KernelHost host = KernelHost.For(u);
+        int steps = SegmentSteps(host, batch, dInner, length, segmentSteps);
+        int segments = (int)((length + steps - 1) / Math.Max(steps, 1));
         if (checkpoints is null)
         {
-            (Tensor y, checkpoints) = FusedSelectiveScan.RunForTraining(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus);
+            (Tensor y, checkpoints) = FusedSelectiveScan.RunForTraining(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, steps);
             y.Dispose();
         }
-        KernelHost host = KernelHost.For(u);
-        var t = new Buffers(u, delta, A, B, C, D, z, deltaBias, gradOutput);
+        var t = new Buffers(u, delta, A, B, C, D, z, deltaBias, gradOutput, Math.Max(segments, 1));
         Tensor gradB = zeros(batch, dState, length, ScalarType.Float32, u.device);               // summed by atomics
         Tensor gradC = zeros(batch, dState, length, ScalarType.Float32, u.device);
         using (var views = new TorchInterop(host, Operation))
@@ -113,26 +119,52 @@ public static class FusedSelectiveScanBackward
                 GradB = views.Float32(gradB, "gradB", batch, dState, length),
                 GradC = views.Float32(gradC, "gradC", batch, dState, length),
                 Batch = (int)batch, DInner = (int)dInner, Length = (int)length, DState = (int)dState,
+                SegmentSteps = steps, Segments = segments,
                 Options = t.Options(deltaSoftplus),
             };
-            long groups = batch * RegisterScanBackwardKernel.BlocksPerBatch((int)dInner);          // one batch row per block
-            if (groups > 0 && length > 0)
-                host.Launch(accelerator => RegisterKernel.On(accelerator)(
-                    ((int)groups, RegisterScanBackwardKernel.Threads, SharedMemoryConfig.RequestDynamic<Float4>(RegisterScanBackwardKernel.SharedQuads)),
-                    arguments));
+            // One block per (batch row, segment, 64 channels); with segments, pass 1 (each segment's local adjoint)
+            // and pass 2 one after the other on the accelerator's stream.
+            long groups = batch * segments * RegisterScanBackwardKernel.BlocksPerBatch((int)dInner);
+            var config = ((int)groups, RegisterScanBackwardKernel.Threads, SharedMemoryConfig.RequestDynamic<Float4>(RegisterScanBackwardKernel.SharedQuads));
+            if (groups > 0 && length > 0 && segments == 1)
+                host.Launch(accelerator => RegisterKernel.On(accelerator)(config, arguments));
+            else if (groups > 0 && length > 0)
+            {
+                Tensor carries = empty(batch, segments, dInner, dState, ScalarType.Float32, u.device);
+                Tensor sums = empty(batch, segments, dInner, ScalarType.Float32, u.device);
+                RegisterScanGradientArguments local = arguments, main = arguments;
+                local.SegmentCarries = main.SegmentCarries = views.Float32(carries, "segmentCarries", batch, segments, dInner, dState);
+                local.SegmentSums = main.SegmentSums = views.Float32(sums, "segmentSums", batch, segments, dInner);
+                local.Options |= ScanOptions.SegmentLocal;
+                main.Options |= ScanOptions.Segmented;
+                host.Launch(accelerator =>
+                {
+                    RegisterKernel.On(accelerator)(config, local);
+                    RegisterKernel.On(accelerator)(config, main);
+                });
+            }
         }
         return t.Result(gradB, gradC);
     }
+
+    /// <summary><see cref="FusedSelectiveScan.SegmentSteps(KernelHost, long, long, long, int, int)"/> for the backward
+    /// register kernel (its own residency: its registers and shared memory differ from the forward's).</summary>
+    internal static int SegmentSteps(KernelHost host, long batch, long dInner, long length, int requested) =>
+        FusedSelectiveScan.SegmentSteps(host, batch, dInner, length, requested, host.IsCuda && requested == 0
+            ? RegisterKernel.ResidentGroups(host.Accelerator, RegisterScanBackwardKernel.Threads, RegisterScanBackwardKernel.SharedQuads * 16)
+            : 1);
 
     /// <summary>What both kernels read and the per-channel gradients both write: the inputs as contiguous fp32 and
     /// the buffers of du, d delta, dz, dA, dD, d delta_bias (the last three per batch row, summed in <see cref="Result"/>).</summary>
     private sealed class Buffers
     {
-        private readonly long batch, dInner, length, dState;
+        private readonly long batch, dInner, length, dState, rows;
         private readonly Tensor u, delta, a, b, c, gradOutput, gradU, gradDelta, gradA, gradD, gradBias;
         private readonly Tensor? d, z, bias, gradZ;
 
-        public Buffers(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z, Tensor? deltaBias, Tensor gradOutput)
+        /// <param name="segments">Segments along L: dA, dD and d delta_bias are kept per (batch row, segment).</param>
+        public Buffers(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z, Tensor? deltaBias, Tensor gradOutput,
+                       int segments)
         {
             (batch, dInner, length, dState) = (u.shape[0], u.shape[1], u.shape[2], A.shape[1]);
             (this.u, this.delta, a, b, c, this.gradOutput) = (Fp32(u), Fp32(delta), Fp32(A), Fp32(B), Fp32(C), Fp32(gradOutput));
@@ -142,9 +174,10 @@ public static class FusedSelectiveScanBackward
             gradU = empty(batch, dInner, length, f, device);
             gradDelta = empty(batch, dInner, length, f, device);
             gradZ = z is null ? null : empty(batch, dInner, length, f, device);
-            gradA = empty(batch, dInner, dState, f, device);                                      // per batch row
-            gradD = empty(batch, dInner, f, device);
-            gradBias = empty(batch, dInner, f, device);
+            rows = batch * segments;
+            gradA = empty(rows, dInner, dState, f, device);                                       // per batch row, segment
+            gradD = empty(rows, dInner, f, device);
+            gradBias = empty(rows, dInner, f, device);
         }
 
         public ScanOptions Options(bool deltaSoftplus) =>
@@ -164,9 +197,9 @@ public static class FusedSelectiveScanBackward
             GradU: views.Float32(gradU, "gradU", batch, dInner, length),
             GradDelta: views.Float32(gradDelta, "gradDelta", batch, dInner, length),
             GradZ: gradZ is null ? TorchInterop.Absent : views.Float32(gradZ, "gradZ", batch, dInner, length),
-            GradA: views.Float32(gradA, "gradA", batch, dInner, dState),
-            GradD: views.Float32(gradD, "gradD", batch, dInner),
-            GradDeltaBias: views.Float32(gradBias, "gradDeltaBias", batch, dInner));
+            GradA: views.Float32(gradA, "gradA", rows, dInner, dState),
+            GradD: views.Float32(gradD, "gradD", rows, dInner),
+            GradDeltaBias: views.Float32(gradBias, "gradDeltaBias", rows, dInner));
 
         /// <summary>The gradients, moved out of the caller's dispose scope, with <paramref name="gradB"/> and
         /// <paramref name="gradC"/> (B, N, L) as the kernel left them.</summary>

@@ -22,11 +22,15 @@ internal struct RegisterScanGradientArguments
     public ArrayView<float> GradU;         // (B, d_inner, L)
     public ArrayView<float> GradDelta;     // (B, d_inner, L)
     public ArrayView<float> GradZ;         // (B, d_inner, L) or empty
-    public ArrayView<float> GradA;         // (B, d_inner, N): summed over B afterwards
+    public ArrayView<float> GradA;         // (B, segments, d_inner, N): summed over B and the segments afterwards
     public ArrayView<float> GradB;         // (B, N, L), zeroed: the kernel adds every block's sums in
     public ArrayView<float> GradC;         // (B, N, L), zeroed
-    public ArrayView<float> GradD;         // (B, d_inner): summed over B afterwards
+    public ArrayView<float> GradD;         // (B, segments, d_inner): summed afterwards
     public ArrayView<float> GradDeltaBias; // (B, d_inner)
+    public ArrayView<float> SegmentCarries; // segmented: (B, segments, d_inner, N), each segment's local adjoint carried out of its start
+    public ArrayView<float> SegmentSums;   // segmented: (B, segments, d_inner), each segment's sum of dt
+    public int SegmentSteps;               // steps per segment along L (a multiple of 32, or L when one)
+    public int Segments;                   // segments along L (1: not segmented); dA, dD, d delta_bias are (B, segments, ...)
     public int Batch;
     public int DInner;
     public int Length;
@@ -88,8 +92,13 @@ internal static class RegisterScanBackwardKernel
             Biases = shared.SubView(ChannelTiles * TileQuads + TileSteps * StepQuads + SumQuads, Channels / 4).Cast<float>(),
         };
         int blocksPerBatch = BlocksPerBatch(p.DInner);
-        int b = Grid.IdxX / blocksPerBatch;
-        int d0 = (Grid.IdxX - b * blocksPerBatch) * Channels;
+        int row = Grid.IdxX / blocksPerBatch;                  // (b, segment)
+        int b = row / p.Segments, segment = row - b * p.Segments;
+        int d0 = (Grid.IdxX - row * blocksPerBatch) * Channels;
+        bool local = p.Has(ScanOptions.SegmentLocal);
+        if (local && segment == 0) return;                     // the first segment's local adjoint is never read
+        int tStart = segment * p.SegmentSteps, tEnd = XMath.Min(tStart + p.SegmentSteps, p.Length);
+        int firstChunk = tStart / TileSteps, lastChunk = (tEnd - 1) / TileSteps;
         var loader = new Loader(p, b, d0, Group.IdxX, tiles);
 
         // This thread as one of its channel's two lanes.
@@ -116,41 +125,97 @@ internal static class RegisterScanBackwardKernel
 
         if (Group.IdxX < Channels)
             tiles.Biases[Group.IdxX] = p.Has(ScanOptions.DeltaBias) ? p.DeltaBias[XMath.Min(d0 + Group.IdxX, p.DInner - 1)] : 0f;
-        TileReads next = loader.Read((chunks - 1) * TileSteps);
-        States nextStart = lanes.Load(p.Checkpoints, checkpoints + (chunks - 1) * p.DState, p.DState, 1f);
+        TileReads next = loader.Read(lastChunk * TileSteps);
+        States nextStart = local ? default : lanes.Load(p.Checkpoints, checkpoints + lastChunk * p.DState, p.DState, 1f);
         Group.Barrier();
 
         var sums = new ChannelSums();
-        States carry = default;
-        for (int chunk = chunks - 1; chunk >= 0; chunk--)
+        States carry = p.Has(ScanOptions.Segmented) && segment < p.Segments - 1 ? SegmentEnd(p, lanes, a, b, segment, d) : default;
+        float stepSum = 0f;
+        for (int chunk = lastChunk; chunk >= firstChunk; chunk--)
         {
             int t0 = chunk * TileSteps;
             TileReads current = next;
             States start = nextStart;
-            if (chunk > 0)
+            if (chunk > firstChunk)
             {
                 next = loader.Read(t0 - TileSteps);
-                nextStart = lanes.Load(p.Checkpoints, checkpoints + (chunk - 1) * p.DState, p.DState, 1f);
+                if (!local) nextStart = lanes.Load(p.Checkpoints, checkpoints + (chunk - 1) * p.DState, p.DState, 1f);
             }
             loader.Stage(current, t0);
             Group.Barrier();
 
-            Tile(ref carry, ref sums, start, a, lane, p.Has(ScanOptions.Z));
+            if (local) LocalTile(ref carry, ref stepSum, a, lane);
+            else Tile(ref carry, ref sums, start, a, lane, p.Has(ScanOptions.Z));
             Group.Barrier();
 
-            loader.Write(t0);
+            if (!local) loader.Write(t0);
         }
 
-        if (active)
+        if (!active) return;
+        int segmentRow = (b * p.Segments + segment) * p.DInner + d;
+        if (local)
         {
-            lanes.Store(p.GradA, c * p.DState, p.DState, sums.A);
-            if (lane.WritesRows)
-            {
-                p.GradD[c] = sums.D;
-                p.GradDeltaBias[c] = sums.Bias;
-            }
+            lanes.Store(p.SegmentCarries, segmentRow * p.DState, p.DState, carry);
+            if (lane.WritesRows) p.SegmentSums[segmentRow] = stepSum;
+            return;
+        }
+        lanes.Store(p.GradA, segmentRow * p.DState, p.DState, sums.A);
+        if (lane.WritesRows)
+        {
+            p.GradD[segmentRow] = sums.D;
+            p.GradDeltaBias[segmentRow] = sums.Bias;
         }
     }
+
+    /// <summary>The adjoint carried into the last step of segment <paramref name="segment"/> (&lt; segments - 1) from
+    /// pass 1's local carries <c>K_j</c> (each segment's carry out of its first step, from none at its end) and step
+    /// sums <c>E_j</c>: <c>K = K_last</c>, then <c>K = 2^(a E_j) K + K_j</c> for j = segments - 2 down to segment + 1.</summary>
+    private static States SegmentEnd(RegisterScanGradientArguments p, StateLanes lanes, States a, int b, int segment, int d)
+    {
+        int first = b * p.Segments * p.DInner + d;             // (b, 0, d) in SegmentSums
+        States carry = lanes.Load(p.SegmentCarries, (first + (p.Segments - 1) * p.DInner) * p.DState, p.DState, 1f);
+        for (int j = p.Segments - 2; j > segment; j--)
+        {
+            int at = first + j * p.DInner;
+            float sum = p.SegmentSums[at];
+            States local = lanes.Load(p.SegmentCarries, at * p.DState, p.DState, 1f);
+            carry.Lo = RegisterScanKernel.Decay(carry.Lo, a.Lo, sum, local.Lo);
+            carry.Hi = RegisterScanKernel.Decay(carry.Hi, a.Hi, sum, local.Hi);
+        }
+        return carry;
+    }
+
+    /// <summary>Pass 1 of a segmented backward, one tile: the adjoint alone walks the 8 steps backwards
+    /// (<c>λ = gy C + carry</c>, <c>carry ← 2^(dt a) λ</c>) and the steps' dt add to the segment's sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LocalTile(ref States carry, ref float stepSum, States a, Lane lane)
+    {
+        for (int j = 1; j >= 0; j--)
+        {
+            Float4 dt = lane.Get(StepSizes, j), gy = lane.Get(Grads, j);
+            LocalReverse(ref carry, a, dt.W, gy.W, lane, 4 * j + 3);
+            LocalReverse(ref carry, a, dt.Z, gy.Z, lane, 4 * j + 2);
+            LocalReverse(ref carry, a, dt.Y, gy.Y, lane, 4 * j + 1);
+            LocalReverse(ref carry, a, dt.X, gy.X, lane, 4 * j);
+            stepSum += (dt.X + dt.Y) + (dt.Z + dt.W);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LocalReverse(ref States carry, States a, float dt, float gy, Lane lane, int k)
+    {
+        carry.Lo = Adjoint(carry.Lo, a.Lo, lane.RowsLo[k * StepQuads + 4], dt, gy);
+        carry.Hi = Adjoint(carry.Hi, a.Hi, lane.RowsHi[k * StepQuads + 4], dt, gy);
+    }
+
+    /// <summary><c>2^(dt a) (gy C + carry)</c> for a quad of states.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Float4 Adjoint(Float4 carry, Float4 a, Float4 c, float dt, float gy) => new(
+        XMath.Exp2(dt * a.X) * (gy * c.X + carry.X),
+        XMath.Exp2(dt * a.Y) * (gy * c.Y + carry.Y),
+        XMath.Exp2(dt * a.Z) * (gy * c.Z + carry.Z),
+        XMath.Exp2(dt * a.W) * (gy * c.W + carry.W));
 
     /// <summary>Where a lane's dB or dC sum goes in its warp's (step, 33) block of sums: its quantity
     /// (lane bit 1: 0 = dB, 1 = dC) times 16 plus its state (<see cref="TransposeReduce"/>).</summary>

@@ -55,8 +55,12 @@ internal static class RegisterScanKernel
             Biases = shared.SubView(ChannelTiles * TileQuads + TileSteps * StepQuads, Channels / 4).Cast<float>(),
         };
         int blocksPerBatch = BlocksPerBatch(p.DInner);
-        int b = Grid.IdxX / blocksPerBatch;
-        int d0 = (Grid.IdxX - b * blocksPerBatch) * Channels;
+        int row = Grid.IdxX / blocksPerBatch;                  // (b, segment)
+        int b = row / p.Segments, segment = row - b * p.Segments;
+        int d0 = (Grid.IdxX - row * blocksPerBatch) * Channels;
+        bool local = p.Has(ScanOptions.SegmentLocal);
+        if (local && segment == p.Segments - 1) return;        // the last segment's local state is never read
+        int tStart = segment * p.SegmentSteps, tEnd = XMath.Min(tStart + p.SegmentSteps, p.Length);
         var loader = new Loader(p, b, d0, Group.IdxX, tiles);
 
         // This thread as one of its channel's two lanes.
@@ -66,7 +70,8 @@ internal static class RegisterScanKernel
         int c = b * p.DInner + d;
         StateLanes lanes = StateLanes.Of(Group.IdxX & 31);
         States a = lanes.Load(p.A, d * p.DState, p.DState, Log2E);
-        States h = p.Has(ScanOptions.InitialState) ? lanes.Load(p.InitialState, c * p.DState, p.DState, 1f) : default;
+        States h = segment == 0 && p.Has(ScanOptions.InitialState) ? lanes.Load(p.InitialState, c * p.DState, p.DState, 1f) : default;
+        if (p.Has(ScanOptions.Segmented) && segment > 0) h = SegmentStart(p, lanes, a, b, segment, d);
         float skip = p.Has(ScanOptions.D) ? p.D[d] : 0f;
         var lane = new Lane
         {
@@ -82,30 +87,92 @@ internal static class RegisterScanKernel
 
         if (Group.IdxX < Channels)
             tiles.Biases[Group.IdxX] = p.Has(ScanOptions.DeltaBias) ? p.DeltaBias[XMath.Min(d0 + Group.IdxX, p.DInner - 1)] : 0f;
-        TileReads next = loader.Read(0);
+        TileReads next = loader.Read(tStart);
         Group.Barrier();
-        loader.Stage(next, 0);
-        if (TileSteps < p.Length) next = loader.Read(TileSteps);
+        loader.Stage(next, tStart);
+        if (tStart + TileSteps < tEnd) next = loader.Read(tStart + TileSteps);
         Group.Barrier();
-        for (int t0 = 0; t0 < p.Length; t0 += TileSteps)
+        float stepSum = 0f;
+        for (int t0 = tStart; t0 < tEnd; t0 += TileSteps)
         {
-            Chunk(ref h, a, skip, lane, t0, 0);
-            Chunk(ref h, a, skip, lane, t0, 8);
-            Chunk(ref h, a, skip, lane, t0, 16);
-            Chunk(ref h, a, skip, lane, t0, 24);
+            if (local)
+            {
+                for (int q = 0; q < TileSteps / 4; q++) LocalQuad(ref h, ref stepSum, a, lane, q);
+            }
+            else
+            {
+                Chunk(ref h, a, skip, lane, t0, 0);
+                Chunk(ref h, a, skip, lane, t0, 8);
+                Chunk(ref h, a, skip, lane, t0, 16);
+                Chunk(ref h, a, skip, lane, t0, 24);
+            }
             Group.Barrier();                                   // the tile's y is complete; its inputs are all read
 
-            loader.Write(t0);
-            if (t0 + TileSteps < p.Length)
+            if (!local) loader.Write(t0);
+            if (t0 + TileSteps < tEnd)
             {
                 TileReads current = next;
-                if (t0 + 2 * TileSteps < p.Length) next = loader.Read(t0 + 2 * TileSteps);
+                if (t0 + 2 * TileSteps < tEnd) next = loader.Read(t0 + 2 * TileSteps);
                 loader.Stage(current, t0 + TileSteps);
             }
             Group.Barrier();
         }
 
-        if (active) lanes.Store(p.FinalState, c * p.DState, p.DState, h);
+        if (!active) return;
+        int segmentRow = (b * p.Segments + segment) * p.DInner + d;
+        if (local)
+        {
+            lanes.Store(p.SegmentStates, segmentRow * p.DState, p.DState, h);
+            if (lane.WritesY) p.SegmentSums[segmentRow] = stepSum;
+        }
+        else if (segment == p.Segments - 1) lanes.Store(p.FinalState, c * p.DState, p.DState, h);
+    }
+
+    /// <summary>The state before segment <paramref name="segment"/> (&gt; 0) from pass 1's local end states <c>h_j</c>
+    /// (segment 0's from the initial state) and step sums <c>E_j</c>: <c>h = h_0</c>, then <c>h = 2^(a E_j) h + h_j</c>
+    /// for j = 1 .. segment - 1 (the decay over a segment is the product of its steps' decays, <c>2^(a Σ dt)</c>).</summary>
+    private static States SegmentStart(SelectiveScanArguments p, StateLanes lanes, States a, int b, int segment, int d)
+    {
+        int first = b * p.Segments * p.DInner + d;             // (b, 0, d) in SegmentSums
+        States h = lanes.Load(p.SegmentStates, first * p.DState, p.DState, 1f);
+        for (int j = 1; j < segment; j++)
+        {
+            int at = first + j * p.DInner;
+            float sum = p.SegmentSums[at];
+            States local = lanes.Load(p.SegmentStates, at * p.DState, p.DState, 1f);
+            h.Lo = Decay(h.Lo, a.Lo, sum, local.Lo);
+            h.Hi = Decay(h.Hi, a.Hi, sum, local.Hi);
+        }
+        return h;
+    }
+
+    /// <summary><c>2^(a sum) h + add</c> for a quad of states: a segment's decay of a carried state (or adjoint).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Float4 Decay(Float4 h, Float4 a, float sum, Float4 add) => new(
+        XMath.Exp2(sum * a.X) * h.X + add.X,
+        XMath.Exp2(sum * a.Y) * h.Y + add.Y,
+        XMath.Exp2(sum * a.Z) * h.Z + add.Z,
+        XMath.Exp2(sum * a.W) * h.W + add.W);
+
+    /// <summary>Pass 1 of a segmented scan, steps <c>4q .. 4q + 3</c> of the tile: the states advance (no output) and
+    /// the steps' dt add to the segment's sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LocalQuad(ref States h, ref float stepSum, States a, Lane lane, int q)
+    {
+        Float4 dt = lane.Row[StepSizes * TileQuads + q], u = lane.Row[Inputs * TileQuads + q];
+        LocalStep(ref h, a, dt.X, u.X, lane, 4 * q);
+        LocalStep(ref h, a, dt.Y, u.Y, lane, 4 * q + 1);
+        LocalStep(ref h, a, dt.Z, u.Z, lane, 4 * q + 2);
+        LocalStep(ref h, a, dt.W, u.W, lane, 4 * q + 3);
+        stepSum += (dt.X + dt.Y) + (dt.Z + dt.W);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LocalStep(ref States h, States a, float dt, float u, Lane lane, int k)
+    {
+        float dtu = dt * u;
+        h.Lo = Advance(h.Lo, a.Lo, lane.RowsLo[k * StepQuads], dt, dtu);
+        h.Hi = Advance(h.Hi, a.Hi, lane.RowsHi[k * StepQuads], dt, dtu);
     }
 
     /// <summary>Steps <c>k0 .. k0 + 7</c> of the tile at <c>t0</c> (<c>k0</c> a constant: every shared-memory address

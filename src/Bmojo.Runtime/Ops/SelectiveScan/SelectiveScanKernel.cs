@@ -20,6 +20,10 @@ internal struct SelectiveScanArguments
     public ArrayView<float> Output;        // (B, d_inner, L)
     public ArrayView<float> FinalState;    // (B, d_inner, N)
     public ArrayView<float> Checkpoints;   // (B, d_inner, chunks, N) or empty: the state before each chunk
+    public ArrayView<float> SegmentStates; // register kernel, segmented: (B, segments, d_inner, N), each segment's local end state
+    public ArrayView<float> SegmentSums;   // register kernel, segmented: (B, segments, d_inner), each segment's sum of dt
+    public int SegmentSteps;               // register kernel: steps per segment along L (a multiple of 32, or L when one)
+    public int Segments;                   // register kernel: segments along L (1: not segmented)
     public int Batch;
     public int DInner;
     public int Length;
@@ -41,6 +45,8 @@ internal enum ScanOptions
     InitialState = 8,
     DeltaSoftplus = 16,
     Checkpoints = 32,   // forward: write the state before each chunk; backward: read them instead of a forward sweep
+    SegmentLocal = 64,  // register kernels, pass 1 of a segmented scan: each segment's local state (or adjoint) and sum of dt
+    Segmented = 128,    // register kernels, pass 2: each segment starts from the combination of pass 1's results
 }
 
 /// <summary>

@@ -84,6 +84,85 @@ public sealed class RegisterScanTests
         CheckBackward(new Case(2, 200, 600, 16, Options.All), CUDA);
     }
 
+    /// <summary>Segments along L (pass 1: each segment's local state or adjoint and its sum of dt; pass 2: each segment
+    /// from the combination of the others'): 2 to 5 segments of 32 or 64 steps, the last one short, with and without
+    /// each option, against the float64 reference.</summary>
+    public static TheoryData<long, long, long, long, Options, int> SegmentedShapes => new()
+    {
+        // batch, d_inner, L, d_state, options, steps per segment
+        { 2, 3, 70, 16, Options.All, 32 },                             // 3 segments, the last of 6 steps
+        { 1, 70, 64, 5, Options.All, 32 },                             // 2 whole segments, a second block of channels
+        { 3, 2, 160, 16, Options.DeltaBias | Options.Softplus, 32 },   // 5 segments
+        { 1, 9, 129, 12, Options.Z | Options.InitialState, 64 },       // 3 segments, the last of 1 step
+        { 2, 5, 100, 1, Options.None, 64 },                            // N = 1, no options
+    };
+
+    [Theory]
+    [MemberData(nameof(SegmentedShapes))]
+    public void SegmentedForwardMatchesTheReferenceOnCpu(long batch, long dInner, long length, long dState, Options options, int steps) =>
+        CheckForward(new Case(batch, dInner, length, dState, options), CPU, steps);
+
+    [Theory]
+    [MemberData(nameof(SegmentedShapes))]
+    public void SegmentedBackwardMatchesReferenceAutogradOnCpu(long batch, long dInner, long length, long dState, Options options, int steps) =>
+        CheckBackward(new Case(batch, dInner, length, dState, options), CPU, steps);
+
+    [Fact]
+    public void SegmentedRunsMatchOneSegmentsOnCpu()
+    {
+        // The same kernels with and without segments: equal up to the order of rounding (and dB, dC's atomics).
+        var c = new Case(2, 67, 150, 16, Options.All & ~Options.InitialState);
+        Arguments s = Arguments.For(c, CPU);
+        Tensor gradOutput = randn(c.Batch, c.DInner, c.Length);
+        (Tensor whole, Tensor wholeStates) = FusedSelectiveScan.RunForTraining(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, true, segmentSteps: 150);
+        (Tensor cut, Tensor cutStates) = FusedSelectiveScan.RunForTraining(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, true, segmentSteps: 32);
+        TensorAssert.Close(whole, cut, 1e-5, 1e-4, "y");
+        TensorAssert.Close(wholeStates, cutStates, 1e-5, 1e-4, "checkpoints");
+        SelectiveScanGradients one = FusedSelectiveScanBackward.Run(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, true, gradOutput, wholeStates, segmentSteps: 150);
+        SelectiveScanGradients five = FusedSelectiveScanBackward.Run(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, true, gradOutput, wholeStates, segmentSteps: 32);
+        Tensor[] expected = [one.U, one.Delta, one.A, one.B, one.C, one.D!, one.Z!, one.DeltaBias!];
+        Tensor[] actual = [five.U, five.Delta, five.A, five.B, five.C, five.D!, five.Z!, five.DeltaBias!];
+        for (int i = 0; i < expected.Length; i++) TensorAssert.Close(expected[i], actual[i], 1e-5, 1e-4, $"gradient {i}");
+    }
+
+    [Fact]
+    public void SegmentStepsRoundToTheTileAndChooseOneSegmentOnCpu()
+    {
+        var host = Bmojo.Runtime.Gpu.KernelHost.For(CPU);
+        Assert.Equal(64, FusedSelectiveScan.SegmentSteps(host, 4, 2048, 2048, requested: 33));    // up to the 32-step tile
+        Assert.Equal(2048, FusedSelectiveScan.SegmentSteps(host, 4, 2048, 2048, requested: 0));   // the CPU: one segment
+        Assert.Equal(40, FusedSelectiveScan.SegmentSteps(host, 1, 8, 40, requested: 64));         // never past L
+        Assert.Throws<ArgumentOutOfRangeException>(() => FusedSelectiveScan.SegmentSteps(host, 1, 8, 40, requested: -1));
+    }
+
+    [Fact]
+    public void SegmentsFillOneWaveOfResidentBlocks()
+    {
+        // An H200's 132 SMs at 2 resident blocks: a wave of 264.
+        Assert.Equal(2048, FusedSelectiveScan.WaveSegmentSteps(blocks: 256, wave: 264, length: 2048));   // B 8: one segment
+        Assert.Equal(1024, FusedSelectiveScan.WaveSegmentSteps(blocks: 128, wave: 264, length: 2048));   // B 4: two
+        Assert.Equal(2048, FusedSelectiveScan.WaveSegmentSteps(blocks: 32, wave: 264, length: 16384));   // B 1 at 16K: eight
+        Assert.Equal(160, FusedSelectiveScan.WaveSegmentSteps(blocks: 1, wave: 264, length: 1000));      // 7 segments: none under 128
+        Assert.Equal(352, FusedSelectiveScan.WaveSegmentSteps(blocks: 100, wave: 264, length: 700));     // rounded up to the tile
+        Assert.Equal(100, FusedSelectiveScan.WaveSegmentSteps(blocks: 1, wave: 264, length: 100));       // short L: one segment
+    }
+
+    [CudaFact]
+    public void SegmentedScanMatchesTheReferenceOnCuda()
+    {
+        // The automatic choice cuts these into segments on an H200 (few blocks: B x d_inner / 64 << 8 per SM).
+        var host = Bmojo.Runtime.Gpu.KernelHost.For(CUDA);
+        var big = new Case(2, 200, 1500, 16, Options.All);
+        Assert.True(FusedSelectiveScan.SegmentSteps(host, big.Batch, big.DInner, big.Length, 0) < big.Length, "expected segments on CUDA");
+        CheckForward(big, CUDA);
+        CheckBackward(new Case(2, 200, 1500, 16, Options.All & ~Options.InitialState), CUDA);
+        foreach (object[] row in SegmentedShapes)
+        {
+            CheckForward(Case.Of(row), CUDA, (int)row[5]);
+            CheckBackward(Case.Of(row), CUDA, (int)row[5]);
+        }
+    }
+
     [Fact]
     public void BackwardWithoutCheckpointsRunsTheForwardKernelFirst()
     {
@@ -161,13 +240,13 @@ public sealed class RegisterScanTests
 
     /// <summary>Every input's gradient, from the forward kernel's checkpoints (as training runs), against float64
     /// autograd through the reference.</summary>
-    private static void CheckBackward(Case c, Device device)
+    private static void CheckBackward(Case c, Device device, int segmentSteps = 0)
     {
         Arguments s = Arguments.For(c, device);
         bool softplus = c.Has(Options.Softplus);
         Tensor gradOutput = randn(c.Batch, c.DInner, c.Length, device: device);
-        (_, Tensor checkpoints) = FusedSelectiveScan.RunForTraining(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, softplus);
-        SelectiveScanGradients g = FusedSelectiveScanBackward.Run(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, softplus, gradOutput, checkpoints);
+        (_, Tensor checkpoints) = FusedSelectiveScan.RunForTraining(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, softplus, segmentSteps);
+        SelectiveScanGradients g = FusedSelectiveScanBackward.Run(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, softplus, gradOutput, checkpoints, segmentSteps);
 
         Tensor?[] inputs = [s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias];
         Tensor?[] leaves = inputs.Select(t => t?.detach().to_type(ScalarType.Float64).cpu().requires_grad_(true)).ToArray();
@@ -189,11 +268,11 @@ public sealed class RegisterScanTests
         }
     }
 
-    private static void CheckForward(Case c, Device device)
+    private static void CheckForward(Case c, Device device, int segmentSteps = 0)
     {
         Arguments s = Arguments.For(c, device), r = s.Float64Cpu();
         bool softplus = c.Has(Options.Softplus);
-        (Tensor y, Tensor last) = FusedSelectiveScan.RunWithFinalState(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, softplus, s.InitialState);
+        (Tensor y, Tensor last) = FusedSelectiveScan.RunWithFinalState(s.U, s.Delta, s.A, s.B, s.C, s.D, s.Z, s.DeltaBias, softplus, s.InitialState, segmentSteps);
         (Tensor yRef, Tensor lastRef) = SelectiveScanReference.RunWithFinalState(r.U, r.Delta, r.A, r.B, r.C, r.D, r.Z, r.DeltaBias, softplus, r.InitialState);
         Assert.Equal(device.type, y.device_type);
         Close(yRef, y, Atol, Rtol, $"y {c} on {device}");

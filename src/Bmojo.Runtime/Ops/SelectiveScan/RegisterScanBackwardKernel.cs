@@ -54,7 +54,10 @@ internal struct RegisterScanGradientArguments
 /// (<see cref="TransposeReduce"/>: 15 shuffles, after which each lane holds one of the 32 sums). The block adds its
 /// 4 warps' sums in shared memory and adds them into <c>dB, dC</c> with one global atomic per (state, step) and
 /// block. <c>du, d(dt), dz</c> leave through shared tiles as coalesced writes; <c>dA, dD, d delta_bias</c> are
-/// written per batch row.
+/// written per (batch row, segment). With segments along L the block serves one of them: with
+/// <see cref="ScanOptions.SegmentLocal"/> only the adjoint walks its steps (from none at the segment's end) and
+/// its carry out and sum of dt are kept; with <see cref="ScanOptions.Segmented"/> it starts from the carry the
+/// segments after it combine to.
 /// </summary>
 internal static class RegisterScanBackwardKernel
 {

@@ -18,7 +18,10 @@ namespace Bmojo.Runtime.Ops.SelectiveScan;
 /// quads as broadcast 16-byte loads and <c>dt, u</c> four steps at a time; <c>y = Σ_n C h + D u</c> takes one
 /// shuffle with the partner lane, and goes out through a shared tile as coalesced writes, gated by <c>silu(z)</c>.
 /// With <see cref="ScanOptions.Checkpoints"/> it writes the state before every <see cref="ChunkSteps"/> steps,
-/// (B, d_inner, chunks, N), for <see cref="RegisterScanBackwardKernel"/>.
+/// (B, d_inner, chunks, N), for <see cref="RegisterScanBackwardKernel"/>. A block may serve one segment of L
+/// (<see cref="FusedSelectiveScan.SegmentSteps(Bmojo.Runtime.Gpu.KernelHost, long, long, long, int, int)"/>): with
+/// <see cref="ScanOptions.SegmentLocal"/> it keeps only its segment's end state from zero and its sum of dt; with
+/// <see cref="ScanOptions.Segmented"/> it starts from the combination of the segments before it.
 /// </summary>
 internal static class RegisterScanKernel
 {

@@ -26,8 +26,28 @@ public sealed class PtxDump(TextWriter output)
             .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
             .Where(m => m.ReturnType == typeof(void) && m.GetParameters() is [{ ParameterType: { IsValueType: true } type }]
                         && type.Name.EndsWith("Arguments", StringComparison.Ordinal))
-            .Select(m => m.IsGenericMethodDefinition ? m.MakeGenericMethod(typeof(CudaTensorCores)) : m)   // the CUDA instance
-            .OrderBy(m => m.DeclaringType!.Name).ThenBy(m => m.Name);
+            .SelectMany(Instances)
+            .OrderBy(m => m.DeclaringType!.Name).ThenBy(Name, StringComparer.Ordinal);
+
+    /// <summary>What the runtime loads of a kernel: itself, or of a generic one the CUDA tensor-core instance, or both
+    /// of the scan kernels' instances (fp32 and bf16 tensors).</summary>
+    private static IEnumerable<MethodInfo> Instances(MethodInfo kernel)
+    {
+        if (!kernel.IsGenericMethodDefinition) return [kernel];
+        Type[] constraints = kernel.GetGenericArguments()[0].GetGenericParameterConstraints();
+        if (constraints.Contains(typeof(ITensorCores))) return [kernel.MakeGenericMethod(typeof(CudaTensorCores))];
+        if (constraints.Contains(typeof(Bmojo.Runtime.Ops.SelectiveScan.IScanElements)))
+            return [kernel.MakeGenericMethod(typeof(Bmojo.Runtime.Ops.SelectiveScan.Fp32Elements)),
+                    kernel.MakeGenericMethod(typeof(Bmojo.Runtime.Ops.SelectiveScan.Bf16Elements))];
+        throw new InvalidOperationException($"{kernel.DeclaringType!.Name}.{kernel.Name}: no instance known for its type parameter");
+    }
+
+    /// <summary>The kernel's file and row name: type and method, and after an underscore the type argument of a scan
+    /// instance.</summary>
+    private static string Name(MethodInfo m) =>
+        $"{m.DeclaringType!.Name}.{m.Name}" + (m.IsGenericMethod && !UsesTensorCores(m) ? $"_{m.GetGenericArguments()[0].Name}" : "");
+
+    private static bool UsesTensorCores(MethodInfo m) => m.IsGenericMethod && m.GetGenericArguments()[0] == typeof(CudaTensorCores);
 
     /// <returns>The number of kernels that failed to compile.</returns>
     public int Run(string directory, string filter)
@@ -36,14 +56,14 @@ public sealed class PtxDump(TextWriter output)
         using Context context = Context.Create(builder => KernelHost.Configure(builder).Cuda());
         using var backend = new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, nvvmAPI: null!);
         int failed = 0;
-        foreach (MethodInfo kernel in Kernels().Where(m => $"{m.DeclaringType!.Name}.{m.Name}".Contains(filter, StringComparison.Ordinal)))
+        foreach (MethodInfo kernel in Kernels().Where(m => Name(m).Contains(filter, StringComparison.Ordinal)))
         {
-            string name = $"{kernel.DeclaringType!.Name}.{kernel.Name}";
+            string name = Name(kernel);
             try
             {
                 var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), new KernelSpecialization());
                 string ptx = compiled.PTXAssembly;
-                if (kernel.IsGenericMethod)                          // the tensor-core kernels load with their locals promoted
+                if (UsesTensorCores(kernel))                         // the tensor-core kernels load with their locals promoted
                     ptx = PtxLocals.Promote(ptx, out int promoted);
                 File.WriteAllText(Path.Combine(directory, name + ".ptx"), ptx);
                 int localBytes = Regex.Matches(ptx, @"\.local \.align \d+ \.b8 \w+\[(\d+)\]").Sum(m => int.Parse(m.Groups[1].Value));

@@ -45,12 +45,15 @@ public sealed class BenchKernelsTests
             Assert.True(result.ExitCode == 0, result.Errors + result.Text);
             string[] lines = result.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.All(lines, l => Assert.Matches(@"^\w+\.\w+\s+\d+ lines \| local \d+ B", l));
-            // Every kernel the runtime launches, wherever its operation's folder puts it.
+            // Every kernel the runtime launches, wherever its operation's folder puts it; the register scans as their fp32
+            // and bf16 instances.
             string[] expected =
             [
                 "AdamWKernel.Bf16", "AdamWKernel.Bf16Pairs", "AdamWKernel.Fp32",
-                "BmojoAttentionKernel.Forward", "InnovationKernel.Run", "RegisterScanBackwardKernel.Backward",
-                "RegisterScanKernel.Forward", "SelectiveScanBackwardKernel.Backward", "SelectiveScanKernel.Forward",
+                "BmojoAttentionKernel.Forward", "InnovationKernel.Run",
+                "RegisterScanBackwardKernel.Backward_Bf16Elements", "RegisterScanBackwardKernel.Backward_Fp32Elements",
+                "RegisterScanKernel.Forward_Bf16Elements", "RegisterScanKernel.Forward_Fp32Elements",
+                "SelectiveScanBackwardKernel.Backward", "SelectiveScanKernel.Forward",
                 "TensorCoreAttentionBackwardKernel.KeyGradients", "TensorCoreAttentionBackwardKernel.QueryGradients",
                 "TensorCoreAttentionKernel.Forward",
             ];

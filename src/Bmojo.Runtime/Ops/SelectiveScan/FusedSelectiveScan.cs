@@ -14,7 +14,9 @@ namespace Bmojo.Runtime.Ops.SelectiveScan;
 /// The selective scan as one fused ILGPU kernel, on CUDA tensors or (through ILGPU's CPU accelerator) CPU tensors,
 /// with the arguments and results of <see cref="SelectiveScanReference"/>. The state stays in registers in fp32; the
 /// kernel reads <c>u, delta, z, B, C</c> once and writes <c>y</c> once. Inputs are taken as fp32 and contiguous
-/// (other dtypes or layouts cost one conversion copy each); <c>y</c> comes back in <c>u</c>'s dtype.
+/// (other dtypes or layouts cost one conversion copy each), except that for d_state &lt;= 16 bf16 <c>u, delta, z, B,
+/// C</c> (all of them) are read as bf16 and <c>y</c> written in bf16, with no fp32 copies (strided ones are made
+/// contiguous first); <c>y</c> comes back in <c>u</c>'s dtype.
 /// This is the forward pass only: for training use <see cref="SelectiveScanFunction"/>.
 /// </summary>
 public static class FusedSelectiveScan
@@ -26,7 +28,8 @@ public static class FusedSelectiveScan
     public const int MaxDState = SelectiveScanKernel.MaxLanes;
 
     private static readonly StreamKernel<SelectiveScanArguments> LaneKernel = new(SelectiveScanKernel.Forward);
-    private static readonly StreamKernel<SelectiveScanArguments> RegisterKernel = new(RegisterScanKernel.Forward);
+    private static readonly StreamKernel<SelectiveScanArguments> RegisterKernel = new(RegisterScanKernel.Forward<Fp32Elements>);
+    private static readonly StreamKernel<SelectiveScanArguments> RegisterKernelBf16 = new(RegisterScanKernel.Forward<Bf16Elements>);
 
     /// <inheritdoc cref="SelectiveScanReference.Run"/>
     public static Tensor Run(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D = null, Tensor? z = null,
@@ -114,12 +117,15 @@ public static class FusedSelectiveScan
         return segments == 1 ? length : ((length + segments - 1) / segments + tile - 1) / tile * tile;
     }
 
-    /// <summary><see cref="SegmentSteps(KernelHost, long, long, long, int, int)"/> for the forward register kernel.</summary>
-    internal static int SegmentSteps(KernelHost host, long batch, long dInner, long length, int requested) =>
-        SegmentSteps(host, batch, dInner, length, requested, host.IsCuda && requested == 0 ? ResidentBlocks(host) : 1);
+    /// <summary><see cref="SegmentSteps(KernelHost, long, long, long, int, int)"/> for the forward register kernel
+    /// (its fp32 or, with <paramref name="bf16"/>, its bf16 instance).</summary>
+    internal static int SegmentSteps(KernelHost host, long batch, long dInner, long length, int requested, bool bf16 = false) =>
+        SegmentSteps(host, batch, dInner, length, requested, host.IsCuda && requested == 0 ? ResidentBlocks(host, bf16) : 1);
 
-    private static int ResidentBlocks(KernelHost host) =>
-        RegisterKernel.ResidentGroups(host.Accelerator, RegisterScanKernel.Threads, RegisterScanKernel.SharedQuads * 16);
+    private static int ResidentBlocks(KernelHost host, bool bf16) =>
+        Register(bf16).ResidentGroups(host.Accelerator, RegisterScanKernel.Threads, RegisterScanKernel.SharedQuads * 16);
+
+    private static StreamKernel<SelectiveScanArguments> Register(bool bf16) => bf16 ? RegisterKernelBf16 : RegisterKernel;
 
     private static int Lanes(long dState) => (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(dState, 1));
 
@@ -139,35 +145,41 @@ public static class FusedSelectiveScan
 
         using var scope = NewDisposeScope();
         KernelHost host = KernelHost.For(u);
-        Tensor output = empty(batch, dInner, length, ScalarType.Float32, u.device);       // (B, d_inner, L)
+        // The register kernels read bf16 inputs as they are and write y in bf16; otherwise the inputs go in as fp32.
+        bool bf16 = InRegisters(dState) && ScanViews.AllBf16(u, delta, z, B, C);
+        Tensor output = empty(batch, dInner, length, bf16 ? ScalarType.BFloat16 : ScalarType.Float32, u.device);  // (B, d_inner, L)
         Tensor finalState = empty(batch, dInner, dState, ScalarType.Float32, u.device);   // (B, d_inner, N)
         long chunks = Chunks(length, dState);
         Tensor? states = checkpoints ? empty(batch, dInner, chunks, dState, ScalarType.Float32, u.device) : null;
-        Tensor uf = Fp32(u), deltaf = Fp32(delta), Af = Fp32(A), Bf = Fp32(B), Cf = Fp32(C);
-        Tensor? Df = D is null ? null : Fp32(D), zf = z is null ? null : Fp32(z);
+        Tensor uf = ScanViews.Prepare(u, bf16), deltaf = ScanViews.Prepare(delta, bf16), Af = Fp32(A);
+        Tensor Bf = ScanViews.Prepare(B, bf16), Cf = ScanViews.Prepare(C, bf16);
+        Tensor? Df = D is null ? null : Fp32(D), zf = z is null ? null : ScanViews.Prepare(z, bf16);
         Tensor? biasf = deltaBias is null ? null : Fp32(deltaBias), h0 = initialState is null ? null : Fp32(initialState);
 
         using (var views = new TorchInterop(host, Operation))
         {
             int lanes = Lanes(dState);
+            var (uView, u16) = ScanViews.Of(views, uf, bf16, "u", batch, dInner, length);
+            var (deltaView, delta16) = ScanViews.Of(views, deltaf, bf16, "delta", batch, dInner, length);
+            var (bView, b16) = ScanViews.Of(views, Bf, bf16, "B", batch, dState, length);
+            var (cView, c16) = ScanViews.Of(views, Cf, bf16, "C", batch, dState, length);
+            var (zView, z16) = ScanViews.Of(views, zf, bf16, "z", batch, dInner, length);
+            var (outputView, output16) = ScanViews.Of(views, output, bf16, "output", batch, dInner, length);
             var arguments = new SelectiveScanArguments
             {
-                U = views.Float32(uf, "u", batch, dInner, length),
-                Delta = views.Float32(deltaf, "delta", batch, dInner, length),
+                U = uView, Delta = deltaView, B = bView, C = cView, Z = zView, Output = outputView,
+                U16 = u16, Delta16 = delta16, B16 = b16, C16 = c16, Z16 = z16, Output16 = output16,
                 A = views.Float32(Af, "A", dInner, dState),
-                B = views.Float32(Bf, "B", batch, dState, length),
-                C = views.Float32(Cf, "C", batch, dState, length),
                 D = Df is null ? TorchInterop.Absent : views.Float32(Df, "D", dInner),
-                Z = zf is null ? TorchInterop.Absent : views.Float32(zf, "z", batch, dInner, length),
                 DeltaBias = biasf is null ? TorchInterop.Absent : views.Float32(biasf, "deltaBias", dInner),
                 InitialState = h0 is null ? TorchInterop.Absent : views.Float32(h0, "initialState", batch, dInner, dState),
-                Output = views.Float32(output, "output", batch, dInner, length),
                 FinalState = views.Float32(finalState, "finalState", batch, dInner, dState),
                 Checkpoints = states is null ? TorchInterop.Absent : views.Float32(states, "checkpoints", batch, dInner, chunks, dState),
                 Batch = (int)batch, DInner = (int)dInner, Length = (int)length, DState = (int)dState, Lanes = lanes,
                 Options = (Df is null ? 0 : ScanOptions.D) | (zf is null ? 0 : ScanOptions.Z)
                           | (biasf is null ? 0 : ScanOptions.DeltaBias) | (h0 is null ? 0 : ScanOptions.InitialState)
-                          | (deltaSoftplus ? ScanOptions.DeltaSoftplus : 0) | (states is null ? 0 : ScanOptions.Checkpoints),
+                          | (deltaSoftplus ? ScanOptions.DeltaSoftplus : 0) | (states is null ? 0 : ScanOptions.Checkpoints)
+                          | (bf16 ? ScanOptions.Bf16 : 0),
             };
             if (batch > 0 && dInner > 0 && length > 0)
             {
@@ -185,7 +197,7 @@ public static class FusedSelectiveScan
             }
         }
 
-        Tensor y = output.to_type(u.dtype);
+        Tensor y = output.to_type(u.dtype);                                                 // itself in bf16 mode
         return (y.MoveToOuterDisposeScope(), finalState.MoveToOuterDisposeScope(), states?.MoveToOuterDisposeScope());
     }
 
@@ -193,7 +205,9 @@ public static class FusedSelectiveScan
     /// and pass 2 (<see cref="SegmentSteps"/>) one after the other on the accelerator's stream.</summary>
     private static void LaunchInRegisters(KernelHost host, TorchInterop views, Device device, SelectiveScanArguments arguments, int requested)
     {
-        int steps = SegmentSteps(host, arguments.Batch, arguments.DInner, arguments.Length, requested);
+        bool bf16 = arguments.Has(ScanOptions.Bf16);
+        StreamKernel<SelectiveScanArguments> kernel = Register(bf16);
+        int steps = SegmentSteps(host, arguments.Batch, arguments.DInner, arguments.Length, requested, bf16);
         int segments = (arguments.Length + steps - 1) / steps;
         arguments.SegmentSteps = steps;
         arguments.Segments = segments;
@@ -201,7 +215,7 @@ public static class FusedSelectiveScan
         var config = ((int)groups, RegisterScanKernel.Threads, SharedMemoryConfig.RequestDynamic<Float4>(RegisterScanKernel.SharedQuads));
         if (segments == 1)
         {
-            host.Launch(accelerator => RegisterKernel.On(accelerator)(config, arguments));
+            host.Launch(accelerator => kernel.On(accelerator)(config, arguments));
             return;
         }
         // In the caller's dispose scope: freed after the launch and the views.
@@ -214,8 +228,8 @@ public static class FusedSelectiveScan
         main.Options |= ScanOptions.Segmented;
         host.Launch(accelerator =>
         {
-            RegisterKernel.On(accelerator)(config, local);
-            RegisterKernel.On(accelerator)(config, main);
+            kernel.On(accelerator)(config, local);
+            kernel.On(accelerator)(config, main);
         });
     }
 }

@@ -17,7 +17,9 @@ public sealed record SelectiveScanGradients(Tensor U, Tensor Delta, Tensor A, Te
 /// The selective scan's backward pass as one fused ILGPU kernel: for d_state &lt;= 16 the register-state kernel
 /// (<see cref="RegisterScanBackwardKernel"/>: dB, dC summed by atomics in the kernel), above it the lane-per-state
 /// one (<see cref="SelectiveScanBackwardKernel"/>: dB, dC as per-block partials); then torch sums of the per-row
-/// partials (dA, dD, d delta_bias; and the lane kernel's dB, dC). Gradients come back fp32, on the inputs' device.
+/// partials (dA, dD, d delta_bias; and the lane kernel's dB, dC). Gradients come back fp32, on the inputs' device,
+/// except that when the register kernel reads bf16 (u, delta, z, B, C and gradOutput all bf16, no fp32 copies) du,
+/// d delta and dz come back bf16.
 /// Arguments as <see cref="FusedSelectiveScan.Run"/>, plus <c>gradOutput</c> (B, d_inner, L).
 /// </summary>
 public static class FusedSelectiveScanBackward
@@ -25,7 +27,8 @@ public static class FusedSelectiveScanBackward
     private const string Operation = "fused selective scan backward";
 
     private static readonly StreamKernel<SelectiveScanGradientArguments> LaneKernel = new(SelectiveScanBackwardKernel.Backward);
-    private static readonly StreamKernel<RegisterScanGradientArguments> RegisterKernel = new(RegisterScanBackwardKernel.Backward);
+    private static readonly StreamKernel<RegisterScanGradientArguments> RegisterKernel = new(RegisterScanBackwardKernel.Backward<Fp32Elements>);
+    private static readonly StreamKernel<RegisterScanGradientArguments> RegisterKernelBf16 = new(RegisterScanBackwardKernel.Backward<Bf16Elements>);
 
     public static SelectiveScanGradients Run(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z,
                                              Tensor? deltaBias, bool deltaSoftplus, Tensor gradOutput)
@@ -57,7 +60,7 @@ public static class FusedSelectiveScanBackward
 
         using var scope = NewDisposeScope();
         KernelHost host = KernelHost.For(u);
-        var t = new Buffers(u, delta, A, B, C, D, z, deltaBias, gradOutput, segments: 1);
+        var t = new Buffers(u, delta, A, B, C, D, z, deltaBias, gradOutput, segments: 1, bf16: false);
         ScalarType f = ScalarType.Float32;
         Tensor gradBBlocks = empty(batch, blocksPerBatch, dState, length, f, u.device);           // per block
         Tensor gradCBlocks = empty(batch, blocksPerBatch, dState, length, f, u.device);
@@ -97,14 +100,17 @@ public static class FusedSelectiveScanBackward
 
         using var scope = NewDisposeScope();
         KernelHost host = KernelHost.For(u);
-        int steps = SegmentSteps(host, batch, dInner, length, segmentSteps);
+        // bf16 tensors go in as they are, and du, d delta, dz come out in bf16 (dB, dC, dA, dD, d delta_bias: fp32).
+        bool bf16 = ScanViews.AllBf16(u, delta, z, B, C, gradOutput);
+        StreamKernel<RegisterScanGradientArguments> kernel = bf16 ? RegisterKernelBf16 : RegisterKernel;
+        int steps = SegmentSteps(host, batch, dInner, length, segmentSteps, bf16);
         int segments = (int)((length + steps - 1) / Math.Max(steps, 1));
         if (checkpoints is null)
         {
             (Tensor y, checkpoints) = FusedSelectiveScan.RunForTraining(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, steps);
             y.Dispose();
         }
-        var t = new Buffers(u, delta, A, B, C, D, z, deltaBias, gradOutput, Math.Max(segments, 1));
+        var t = new Buffers(u, delta, A, B, C, D, z, deltaBias, gradOutput, Math.Max(segments, 1), bf16);
         Tensor gradB = zeros(batch, dState, length, ScalarType.Float32, u.device);               // summed by atomics
         Tensor gradC = zeros(batch, dState, length, ScalarType.Float32, u.device);
         using (var views = new TorchInterop(host, Operation))
@@ -115,6 +121,8 @@ public static class FusedSelectiveScanBackward
                 U = v.U, Delta = v.Delta, A = v.A, B = v.B, C = v.C, D = v.D, Z = v.Z, DeltaBias = v.DeltaBias,
                 GradOutput = v.GradOutput, GradU = v.GradU, GradDelta = v.GradDelta, GradZ = v.GradZ, GradA = v.GradA,
                 GradD = v.GradD, GradDeltaBias = v.GradDeltaBias,
+                U16 = v.Raw.U, Delta16 = v.Raw.Delta, Z16 = v.Raw.Z, B16 = v.Raw.B, C16 = v.Raw.C,
+                GradOutput16 = v.Raw.GradOutput, GradU16 = v.Raw.GradU, GradDelta16 = v.Raw.GradDelta, GradZ16 = v.Raw.GradZ,
                 Checkpoints = views.Float32(checkpoints, "checkpoints", batch, dInner, chunks, dState),
                 GradB = views.Float32(gradB, "gradB", batch, dState, length),
                 GradC = views.Float32(gradC, "gradC", batch, dState, length),
@@ -127,7 +135,7 @@ public static class FusedSelectiveScanBackward
             long groups = batch * segments * RegisterScanBackwardKernel.BlocksPerBatch((int)dInner);
             var config = ((int)groups, RegisterScanBackwardKernel.Threads, SharedMemoryConfig.RequestDynamic<Float4>(RegisterScanBackwardKernel.SharedQuads));
             if (groups > 0 && length > 0 && segments == 1)
-                host.Launch(accelerator => RegisterKernel.On(accelerator)(config, arguments));
+                host.Launch(accelerator => kernel.On(accelerator)(config, arguments));
             else if (groups > 0 && length > 0)
             {
                 Tensor carries = empty(batch, segments, dInner, dState, ScalarType.Float32, u.device);
@@ -139,8 +147,8 @@ public static class FusedSelectiveScanBackward
                 main.Options |= ScanOptions.Segmented;
                 host.Launch(accelerator =>
                 {
-                    RegisterKernel.On(accelerator)(config, local);
-                    RegisterKernel.On(accelerator)(config, main);
+                    kernel.On(accelerator)(config, local);
+                    kernel.On(accelerator)(config, main);
                 });
             }
         }
@@ -148,32 +156,38 @@ public static class FusedSelectiveScanBackward
     }
 
     /// <summary><see cref="FusedSelectiveScan.SegmentSteps(KernelHost, long, long, long, int, int)"/> for the backward
-    /// register kernel (its own residency: its registers and shared memory differ from the forward's).</summary>
-    internal static int SegmentSteps(KernelHost host, long batch, long dInner, long length, int requested) =>
+    /// register kernel (its own residency: its registers and shared memory differ from the forward's), its fp32 or,
+    /// with <paramref name="bf16"/>, its bf16 instance.</summary>
+    internal static int SegmentSteps(KernelHost host, long batch, long dInner, long length, int requested, bool bf16 = false) =>
         FusedSelectiveScan.SegmentSteps(host, batch, dInner, length, requested, host.IsCuda && requested == 0
-            ? RegisterKernel.ResidentGroups(host.Accelerator, RegisterScanBackwardKernel.Threads, RegisterScanBackwardKernel.SharedQuads * 16)
+            ? (bf16 ? RegisterKernelBf16 : RegisterKernel).ResidentGroups(host.Accelerator, RegisterScanBackwardKernel.Threads, RegisterScanBackwardKernel.SharedQuads * 16)
             : 1);
 
-    /// <summary>What both kernels read and the per-channel gradients both write: the inputs as contiguous fp32 and
-    /// the buffers of du, d delta, dz, dA, dD, d delta_bias (the last three per batch row, summed in <see cref="Result"/>).</summary>
+    /// <summary>What both kernels read and the per-channel gradients both write: the inputs as contiguous fp32 (or,
+    /// for the register kernel, the per-token ones as contiguous bf16) and the buffers of du, d delta, dz, dA, dD,
+    /// d delta_bias (the last three per batch row, summed in <see cref="Result"/>).</summary>
     private sealed class Buffers
     {
         private readonly long batch, dInner, length, dState, rows;
+        private readonly bool bf16;
         private readonly Tensor u, delta, a, b, c, gradOutput, gradU, gradDelta, gradA, gradD, gradBias;
         private readonly Tensor? d, z, bias, gradZ;
 
         /// <param name="segments">Segments along L: dA, dD and d delta_bias are kept per (batch row, segment).</param>
+        /// <param name="bf16">u, delta, z, B, C and gradOutput read as bf16, du, d delta and dz written as bf16
+        /// (<see cref="ScanOptions.Bf16"/>, the register kernel only).</param>
         public Buffers(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z, Tensor? deltaBias, Tensor gradOutput,
-                       int segments)
+                       int segments, bool bf16)
         {
-            (batch, dInner, length, dState) = (u.shape[0], u.shape[1], u.shape[2], A.shape[1]);
-            (this.u, this.delta, a, b, c, this.gradOutput) = (Fp32(u), Fp32(delta), Fp32(A), Fp32(B), Fp32(C), Fp32(gradOutput));
-            (d, this.z, bias) = (D is null ? null : Fp32(D), z is null ? null : Fp32(z), deltaBias is null ? null : Fp32(deltaBias));
-            ScalarType f = ScalarType.Float32;
+            (batch, dInner, length, dState, this.bf16) = (u.shape[0], u.shape[1], u.shape[2], A.shape[1], bf16);
+            (this.u, this.delta, a) = (ScanViews.Prepare(u, bf16), ScanViews.Prepare(delta, bf16), Fp32(A));
+            (b, c, this.gradOutput) = (ScanViews.Prepare(B, bf16), ScanViews.Prepare(C, bf16), ScanViews.Prepare(gradOutput, bf16));
+            (d, this.z, bias) = (D is null ? null : Fp32(D), z is null ? null : ScanViews.Prepare(z, bf16), deltaBias is null ? null : Fp32(deltaBias));
+            ScalarType f = ScalarType.Float32, perToken = bf16 ? ScalarType.BFloat16 : f;
             Device device = u.device;
-            gradU = empty(batch, dInner, length, f, device);
-            gradDelta = empty(batch, dInner, length, f, device);
-            gradZ = z is null ? null : empty(batch, dInner, length, f, device);
+            gradU = empty(batch, dInner, length, perToken, device);
+            gradDelta = empty(batch, dInner, length, perToken, device);
+            gradZ = z is null ? null : empty(batch, dInner, length, perToken, device);
             rows = batch * segments;
             gradA = empty(rows, dInner, dState, f, device);                                       // per batch row, segment
             gradD = empty(rows, dInner, f, device);
@@ -182,24 +196,30 @@ public static class FusedSelectiveScanBackward
 
         public ScanOptions Options(bool deltaSoftplus) =>
             (d is null ? 0 : ScanOptions.D) | (z is null ? 0 : ScanOptions.Z) | (bias is null ? 0 : ScanOptions.DeltaBias)
-            | (deltaSoftplus ? ScanOptions.DeltaSoftplus : 0);
+            | (deltaSoftplus ? ScanOptions.DeltaSoftplus : 0) | (bf16 ? ScanOptions.Bf16 : 0);
 
-        public Views Views(TorchInterop views) => new(
-            U: views.Float32(u, "u", batch, dInner, length),
-            Delta: views.Float32(delta, "delta", batch, dInner, length),
-            A: views.Float32(a, "A", dInner, dState),
-            B: views.Float32(b, "B", batch, dState, length),
-            C: views.Float32(c, "C", batch, dState, length),
-            D: d is null ? TorchInterop.Absent : views.Float32(d, "D", dInner),
-            Z: z is null ? TorchInterop.Absent : views.Float32(z, "z", batch, dInner, length),
-            DeltaBias: bias is null ? TorchInterop.Absent : views.Float32(bias, "deltaBias", dInner),
-            GradOutput: views.Float32(gradOutput, "gradOutput", batch, dInner, length),
-            GradU: views.Float32(gradU, "gradU", batch, dInner, length),
-            GradDelta: views.Float32(gradDelta, "gradDelta", batch, dInner, length),
-            GradZ: gradZ is null ? TorchInterop.Absent : views.Float32(gradZ, "gradZ", batch, dInner, length),
-            GradA: views.Float32(gradA, "gradA", rows, dInner, dState),
-            GradD: views.Float32(gradD, "gradD", rows, dInner),
-            GradDeltaBias: views.Float32(gradBias, "gradDeltaBias", rows, dInner));
+        public Views Views(TorchInterop views)
+        {
+            var (uView, u16) = ScanViews.Of(views, u, bf16, "u", batch, dInner, length);
+            var (deltaView, delta16) = ScanViews.Of(views, delta, bf16, "delta", batch, dInner, length);
+            var (bView, b16) = ScanViews.Of(views, b, bf16, "B", batch, dState, length);
+            var (cView, c16) = ScanViews.Of(views, c, bf16, "C", batch, dState, length);
+            var (zView, z16) = ScanViews.Of(views, z, bf16, "z", batch, dInner, length);
+            var (gradOutputView, gradOutput16) = ScanViews.Of(views, gradOutput, bf16, "gradOutput", batch, dInner, length);
+            var (gradUView, gradU16) = ScanViews.Of(views, gradU, bf16, "gradU", batch, dInner, length);
+            var (gradDeltaView, gradDelta16) = ScanViews.Of(views, gradDelta, bf16, "gradDelta", batch, dInner, length);
+            var (gradZView, gradZ16) = ScanViews.Of(views, gradZ, bf16, "gradZ", batch, dInner, length);
+            return new(
+                U: uView, Delta: deltaView, A: views.Float32(a, "A", dInner, dState), B: bView, C: cView,
+                D: d is null ? TorchInterop.Absent : views.Float32(d, "D", dInner),
+                Z: zView,
+                DeltaBias: bias is null ? TorchInterop.Absent : views.Float32(bias, "deltaBias", dInner),
+                GradOutput: gradOutputView, GradU: gradUView, GradDelta: gradDeltaView, GradZ: gradZView,
+                GradA: views.Float32(gradA, "gradA", rows, dInner, dState),
+                GradD: views.Float32(gradD, "gradD", rows, dInner),
+                GradDeltaBias: views.Float32(gradBias, "gradDeltaBias", rows, dInner),
+                Raw: new RawViews(u16, delta16, z16, b16, c16, gradOutput16, gradU16, gradDelta16, gradZ16));
+        }
 
         /// <summary>The gradients, moved out of the caller's dispose scope, with <paramref name="gradB"/> and
         /// <paramref name="gradC"/> (B, N, L) as the kernel left them.</summary>
@@ -218,5 +238,10 @@ public static class FusedSelectiveScanBackward
         ArrayView<float> U, ArrayView<float> Delta, ArrayView<float> A, ArrayView<float> B, ArrayView<float> C,
         ArrayView<float> D, ArrayView<float> Z, ArrayView<float> DeltaBias, ArrayView<float> GradOutput,
         ArrayView<float> GradU, ArrayView<float> GradDelta, ArrayView<float> GradZ, ArrayView<float> GradA,
-        ArrayView<float> GradD, ArrayView<float> GradDeltaBias);
+        ArrayView<float> GradD, ArrayView<float> GradDeltaBias, RawViews Raw);
+
+    /// <summary>The register kernel's bf16 views (<see cref="ScanOptions.Bf16"/>); empty in fp32 mode.</summary>
+    private readonly record struct RawViews(
+        ArrayView<ushort> U, ArrayView<ushort> Delta, ArrayView<ushort> Z, ArrayView<ushort> B, ArrayView<ushort> C,
+        ArrayView<ushort> GradOutput, ArrayView<ushort> GradU, ArrayView<ushort> GradDelta, ArrayView<ushort> GradZ);
 }

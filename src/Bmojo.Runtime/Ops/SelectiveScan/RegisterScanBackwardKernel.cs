@@ -29,6 +29,9 @@ internal struct RegisterScanGradientArguments
     public ArrayView<float> GradDeltaBias; // (B, d_inner)
     public ArrayView<float> SegmentCarries; // segmented: (B, segments, d_inner, N), each segment's local adjoint carried out of its start
     public ArrayView<float> SegmentSums;   // segmented: (B, segments, d_inner), each segment's sum of dt
+    // With ScanOptions.Bf16: u, delta, z, B, C and the output gradient read from these raw bf16 views (same shapes)
+    // instead of the fp32 ones above, du, d delta, dz written to GradU16, GradDelta16, GradZ16.
+    public ArrayView<ushort> U16, Delta16, Z16, B16, C16, GradOutput16, GradU16, GradDelta16, GradZ16;
     public int SegmentSteps;               // steps per segment along L (a multiple of 32, or L when one)
     public int Segments;                   // segments along L (1: not segmented); dA, dD, d delta_bias are (B, segments, ...)
     public int Batch;
@@ -84,7 +87,8 @@ internal static class RegisterScanBackwardKernel
 
     public static int BlocksPerBatch(int dInner) => RegisterScanKernel.BlocksPerBatch(dInner);
 
-    public static void Backward(RegisterScanGradientArguments p)
+    public static void Backward<TElements>(RegisterScanGradientArguments p)
+        where TElements : struct, IScanElements
     {
         ArrayView<Float4> shared = SharedMemory.GetDynamic<Float4>();
         var tiles = new Tiles
@@ -102,7 +106,7 @@ internal static class RegisterScanBackwardKernel
         if (local && segment == 0) return;                     // the first segment's local adjoint is never read
         int tStart = segment * p.SegmentSteps, tEnd = XMath.Min(tStart + p.SegmentSteps, p.Length);
         int firstChunk = tStart / TileSteps, lastChunk = (tEnd - 1) / TileSteps;
-        var loader = new Loader(p, b, d0, Group.IdxX, tiles);
+        var loader = new Loader<TElements>(p, b, d0, Group.IdxX, tiles);
 
         // This thread as one of its channel's two lanes.
         int channel = Group.IdxX >> 1;
@@ -432,7 +436,7 @@ internal static class RegisterScanBackwardKernel
     /// step s' of B and C, and the block's dB, dC sums of state r at step s. Channels past d_inner read 0 and steps
     /// past L re-read step L - 1; both are staged as zero steps with gy = 0, which change nothing and add nothing.
     /// </summary>
-    private readonly struct Loader
+    private readonly struct Loader<TElements> where TElements : struct, IScanElements
     {
         private readonly RegisterScanGradientArguments p;
         private readonly int first, rowStep, entries, step, stateFirst, stateStep, sumRow;
@@ -465,22 +469,23 @@ internal static class RegisterScanBackwardKernel
             int stateAt = stateFirst + XMath.Min(t0 + stateStep, p.Length - 1);
             return new TileReads
             {
-                U = Column(p.U, at),
-                Delta = Column(p.Delta, at),
-                Z = p.Has(ScanOptions.Z) ? Column(p.Z, at) : default,
-                Grad = Column(p.GradOutput, at),
-                B = realState ? p.B[stateAt] : 0f,
-                C = realState ? p.C[stateAt] : 0f,
+                U = Column(p.U, p.U16, at),
+                Delta = Column(p.Delta, p.Delta16, at),
+                Z = p.Has(ScanOptions.Z) ? Column(p.Z, p.Z16, at) : default,
+                Grad = Column(p.GradOutput, p.GradOutput16, at),
+                B = realState ? default(TElements).Load(p.B, p.B16, stateAt) : 0f,
+                C = realState ? default(TElements).Load(p.C, p.C16, stateAt) : 0f,
             };
         }
 
         /// <summary>This thread's entry (r + 16m, s) of a (channel, step) tile.</summary>
         private ref float Entry(int tile, int m) => ref entry[tile * 4 * TileQuads + 16 * m * RowFloats];
 
-        private Float4 Column(ArrayView<float> source, int at) =>
-            new(Entry(source, at, 0), Entry(source, at, 1), Entry(source, at, 2), Entry(source, at, 3));
+        private Float4 Column(ArrayView<float> source, ArrayView<ushort> bf16, int at) =>
+            new(Entry(source, bf16, at, 0), Entry(source, bf16, at, 1), Entry(source, bf16, at, 2), Entry(source, bf16, at, 3));
 
-        private float Entry(ArrayView<float> source, int at, int m) => m < entries ? source[at + m * rowStep] : 0f;
+        private float Entry(ArrayView<float> source, ArrayView<ushort> bf16, int at, int m) =>
+            m < entries ? default(TElements).Load(source, bf16, at + m * rowStep) : 0f;
 
         public void Stage(TileReads r, int t0)
         {
@@ -544,9 +549,9 @@ internal static class RegisterScanBackwardKernel
         private void WriteEntry(int at, int m)
         {
             if (m >= entries) return;
-            p.GradU[at + m * rowStep] = Entry(GradInputs, m);
-            p.GradDelta[at + m * rowStep] = Entry(GradSteps, m);
-            if (p.Has(ScanOptions.Z)) p.GradZ[at + m * rowStep] = Entry(GradGates, m);
+            default(TElements).Store(p.GradU, p.GradU16, at + m * rowStep, Entry(GradInputs, m));
+            default(TElements).Store(p.GradDelta, p.GradDelta16, at + m * rowStep, Entry(GradSteps, m));
+            if (p.Has(ScanOptions.Z)) default(TElements).Store(p.GradZ, p.GradZ16, at + m * rowStep, Entry(GradGates, m));
         }
     }
 }

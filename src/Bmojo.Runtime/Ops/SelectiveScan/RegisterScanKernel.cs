@@ -48,7 +48,8 @@ internal static class RegisterScanKernel
 
     public static int Chunks(int length) => (length + ChunkSteps - 1) / ChunkSteps;
 
-    public static void Forward(SelectiveScanArguments p)
+    public static void Forward<TElements>(SelectiveScanArguments p)
+        where TElements : struct, IScanElements
     {
         ArrayView<Float4> shared = SharedMemory.GetDynamic<Float4>();
         var tiles = new Tiles
@@ -64,7 +65,7 @@ internal static class RegisterScanKernel
         bool local = p.Has(ScanOptions.SegmentLocal);
         if (local && segment == p.Segments - 1) return;        // the last segment's local state is never read
         int tStart = segment * p.SegmentSteps, tEnd = XMath.Min(tStart + p.SegmentSteps, p.Length);
-        var loader = new Loader(p, b, d0, Group.IdxX, tiles);
+        var loader = new Loader<TElements>(p, b, d0, Group.IdxX, tiles);
 
         // This thread as one of its channel's two lanes.
         int channel = Group.IdxX >> 1;
@@ -261,7 +262,7 @@ internal static class RegisterScanKernel
     /// re-read step L - 1, and both are staged as zero steps (dt = 0, u = 0: the state does not change). Shared
     /// addresses are the thread's base plus constants.
     /// </summary>
-    private readonly struct Loader
+    private readonly struct Loader<TElements> where TElements : struct, IScanElements
     {
         private readonly SelectiveScanArguments p;
         private readonly int first, rowStep, entries, step, stateFirst, stateStep;
@@ -291,29 +292,33 @@ internal static class RegisterScanKernel
             bool z = p.Has(ScanOptions.Z);
             return new TileReads
             {
-                U0 = Column(p.U, at, 0), U1 = Column(p.U, at, 1), U2 = Column(p.U, at, 2), U3 = Column(p.U, at, 3),
-                Delta0 = Column(p.Delta, at, 0), Delta1 = Column(p.Delta, at, 1),
-                Delta2 = Column(p.Delta, at, 2), Delta3 = Column(p.Delta, at, 3),
-                Z0 = z ? Column(p.Z, at, 0) : default, Z1 = z ? Column(p.Z, at, 1) : default,
-                Z2 = z ? Column(p.Z, at, 2) : default, Z3 = z ? Column(p.Z, at, 3) : default,
-                B = StateColumn(p.B, t0),
-                C = StateColumn(p.C, t0),
+                U0 = Column(p.U, p.U16, at, 0), U1 = Column(p.U, p.U16, at, 1),
+                U2 = Column(p.U, p.U16, at, 2), U3 = Column(p.U, p.U16, at, 3),
+                Delta0 = Column(p.Delta, p.Delta16, at, 0), Delta1 = Column(p.Delta, p.Delta16, at, 1),
+                Delta2 = Column(p.Delta, p.Delta16, at, 2), Delta3 = Column(p.Delta, p.Delta16, at, 3),
+                Z0 = z ? Column(p.Z, p.Z16, at, 0) : default, Z1 = z ? Column(p.Z, p.Z16, at, 1) : default,
+                Z2 = z ? Column(p.Z, p.Z16, at, 2) : default, Z3 = z ? Column(p.Z, p.Z16, at, 3) : default,
+                B = StateColumn(p.B, p.B16, t0),
+                C = StateColumn(p.C, p.C16, t0),
             };
         }
 
         /// <summary>This thread's entry (r + 4m, s) of a (channel, step) tile.</summary>
         private ref float Entry(int tile, int m) => ref entry[tile * 4 * TileQuads + m * 4 * 4 * RowQuads];
 
-        private Float4 Column(ArrayView<float> source, int at, int j) =>
-            new(Entry(source, at, 4 * j), Entry(source, at, 4 * j + 1), Entry(source, at, 4 * j + 2), Entry(source, at, 4 * j + 3));
+        private Float4 Column(ArrayView<float> source, ArrayView<ushort> bf16, int at, int j) =>
+            new(Entry(source, bf16, at, 4 * j), Entry(source, bf16, at, 4 * j + 1),
+                Entry(source, bf16, at, 4 * j + 2), Entry(source, bf16, at, 4 * j + 3));
 
-        private float Entry(ArrayView<float> source, int at, int m) => m < entries ? source[at + m * rowStep] : 0f;
+        private float Entry(ArrayView<float> source, ArrayView<ushort> bf16, int at, int m) =>
+            m < entries ? default(TElements).Load(source, bf16, at + m * rowStep) : 0f;
 
-        private Float4 StateColumn(ArrayView<float> source, int t0) =>
-            new(StateEntry(source, t0, 0), StateEntry(source, t0, 1), StateEntry(source, t0, 2), StateEntry(source, t0, 3));
+        private Float4 StateColumn(ArrayView<float> source, ArrayView<ushort> bf16, int t0) =>
+            new(StateEntry(source, bf16, t0, 0), StateEntry(source, bf16, t0, 1),
+                StateEntry(source, bf16, t0, 2), StateEntry(source, bf16, t0, 3));
 
-        private float StateEntry(ArrayView<float> source, int t0, int e) =>
-            realState ? source[stateFirst + XMath.Min(t0 + stateStep + 8 * e, p.Length - 1)] : 0f;
+        private float StateEntry(ArrayView<float> source, ArrayView<ushort> bf16, int t0, int e) =>
+            realState ? default(TElements).Load(source, bf16, stateFirst + XMath.Min(t0 + stateStep + 8 * e, p.Length - 1)) : 0f;
 
         public void Stage(TileReads r, int t0)
         {
@@ -382,7 +387,7 @@ internal static class RegisterScanKernel
                 float z = Entry(Gates, m);
                 y *= z / (1f + XMath.Exp(-z));
             }
-            p.Output[at + m * rowStep] = y;
+            default(TElements).Store(p.Output, p.Output16, at + m * rowStep, y);
         }
     }
 }

@@ -95,3 +95,37 @@ internal readonly struct StateLanes
         if (first + 3 < dState) target[at + first + 3] = values.W;
     }
 }
+
+/// <summary>
+/// How the register kernels read and write the per-token tensors in global memory: <see cref="Fp32Elements"/> or
+/// <see cref="Bf16Elements"/> (<see cref="ScanOptions.Bf16"/>: a bf16 training step hands its tensors over without fp32
+/// copies). The kernels are generic in it, so each instance reads one kind of view and carries no branch for the other.
+/// </summary>
+internal interface IScanElements
+{
+    float Load(ArrayView<float> fp32, ArrayView<ushort> raw, int index);
+
+    void Store(ArrayView<float> fp32, ArrayView<ushort> raw, int index, float value);
+}
+
+/// <summary>fp32 tensors: the <c>ArrayView&lt;float&gt;</c> views.</summary>
+internal readonly struct Fp32Elements : IScanElements
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Load(ArrayView<float> fp32, ArrayView<ushort> raw, int index) => fp32[index];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Store(ArrayView<float> fp32, ArrayView<ushort> raw, int index, float value) => fp32[index] = value;
+}
+
+/// <summary>bf16 tensors: the raw 16-bit views. A value is read as the upper half of a float and written rounded to
+/// nearest, ties to even, as torch's <c>to(bfloat16)</c> rounds, so on the same values the bf16 instance gives exactly
+/// the fp32 instance's results, rounded once.</summary>
+internal readonly struct Bf16Elements : IScanElements
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Load(ArrayView<float> fp32, ArrayView<ushort> raw, int index) => Gpu.Bf16.Low(raw[index]);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Store(ArrayView<float> fp32, ArrayView<ushort> raw, int index, float value) => raw[index] = (ushort)Gpu.Bf16.Round(value);
+}

@@ -44,3 +44,24 @@ internal static class ScanShapes
         if (!condition) throw new ArgumentException("selective scan: " + message);
     }
 }
+
+/// <summary>The register kernels' per-token tensors as kernel views, fp32 or raw bf16 (<see cref="ScanOptions.Bf16"/>).</summary>
+internal static class ScanViews
+{
+    /// <summary>True when the register kernels can read every given per-token tensor as it is: all bf16 (absent ones,
+    /// null, do not count).</summary>
+    public static bool AllBf16(params Tensor?[] tensors) =>
+        tensors.All(t => t is null || t.dtype == ScalarType.BFloat16);
+
+    /// <summary>The tensor as the kernels read it: contiguous bf16 in bf16 mode (one copy only when strided), else
+    /// contiguous fp32 (<see cref="Gpu.KernelTensors.Fp32"/>).</summary>
+    public static Tensor Prepare(Tensor t, bool bf16) => bf16 ? t.contiguous() : Gpu.KernelTensors.Fp32(t);
+
+    /// <summary>The fp32 view (bf16 mode: empty) and the raw bf16 view (fp32 mode: empty) of a prepared tensor, or two
+    /// empty views when it is absent.</summary>
+    public static (ILGPU.ArrayView<float> Fp32, ILGPU.ArrayView<ushort> Raw) Of(Gpu.TorchInterop views, Tensor? t, bool bf16, string name, params long[] shape)
+    {
+        if (t is null) return (Gpu.TorchInterop.Absent, ILGPU.ArrayView<ushort>.Empty);
+        return bf16 ? (Gpu.TorchInterop.Absent, views.Bf16(t, name, shape)) : (views.Float32(t, name, shape), ILGPU.ArrayView<ushort>.Empty);
+    }
+}

@@ -24,6 +24,9 @@ internal struct SelectiveScanArguments
     public ArrayView<float> SegmentSums;   // register kernel, segmented: (B, segments, d_inner), each segment's sum of dt
     public int SegmentSteps;               // register kernel: steps per segment along L (a multiple of 32, or L when one)
     public int Segments;                   // register kernel: segments along L (1: not segmented)
+    // Register kernel with ScanOptions.Bf16: u, delta, z, B, C read from these raw bf16 views (same shapes) instead
+    // of the fp32 ones above, and y written to Output16.
+    public ArrayView<ushort> U16, Delta16, Z16, B16, C16, Output16;
     public int Batch;
     public int DInner;
     public int Length;
@@ -47,6 +50,8 @@ internal enum ScanOptions
     Checkpoints = 32,   // forward: write the state before each chunk; backward: read them instead of a forward sweep
     SegmentLocal = 64,  // register kernels, pass 1 of a segmented scan: each segment's local state (or adjoint) and sum of dt
     Segmented = 128,    // register kernels, pass 2: each segment starts from the combination of pass 1's results
+    Bf16 = 256,         // register kernels: bf16 views set, the Bf16Elements instance runs: the per-token inputs (and the output
+                        // gradient) read as bf16, y (du, d delta, dz) written as bf16
 }
 
 /// <summary>

@@ -163,6 +163,68 @@ public sealed class RegisterScanTests
         }
     }
 
+    /// <summary>bf16 tensors go into the register kernels as they are (<c>ScanOptions.Bf16</c>, no fp32 copies): the
+    /// arithmetic is the fp32 kernels', so on the same values every result is exactly theirs, y, du, d delta and dz
+    /// rounded once to bf16 (ties to even, as torch rounds). Shapes as <see cref="Shapes"/> and a segmented one.</summary>
+    public static TheoryData<long, long, long, long, Options, int> Bf16Shapes => new()
+    {
+        // batch, d_inner, L, d_state, options, steps per segment (0: one segment)
+        { 2, 3, 37, 16, Options.All, 0 },
+        { 1, 70, 45, 5, Options.All, 0 },
+        { 1, 4, 100, 1, Options.D | Options.Z, 0 },
+        { 3, 2, 8, 16, Options.DeltaBias | Options.Softplus, 0 },
+        { 2, 5, 70, 16, Options.All, 32 },                             // 3 segments
+    };
+
+    [Theory]
+    [MemberData(nameof(Bf16Shapes))]
+    public void Bf16ForwardIsTheFp32KernelRoundedOnCpu(long batch, long dInner, long length, long dState, Options options, int steps) =>
+        CheckBf16Forward(new Case(batch, dInner, length, dState, options), CPU, steps);
+
+    [Theory]
+    [MemberData(nameof(Bf16Shapes))]
+    public void Bf16BackwardIsTheFp32KernelRoundedOnCpu(long batch, long dInner, long length, long dState, Options options, int steps) =>
+        CheckBf16Backward(new Case(batch, dInner, length, dState, options & ~Options.InitialState), CPU, steps);
+
+    [Fact]
+    public void Bf16ReadsStridedInputsAsTheMambaMixerPassesThem()
+    {
+        // z a half of in_proj's (B, 2 d_inner, L) output, B and C slices of x_proj's (B, r + 2N, L) output: strided
+        // along the batch, as MambaMixer hands them over.
+        manual_seed(11);
+        long batch = 2, dInner = 6, length = 40, dState = 16, rank = 3;
+        Tensor xz = randn(batch, 2 * dInner, length).to_type(ScalarType.BFloat16);
+        Tensor dtBC = randn(batch, rank + 2 * dState, length).to_type(ScalarType.BFloat16);
+        Tensor u = xz[.., ..(int)dInner], z = xz[.., (int)dInner..];
+        Tensor[] parts = dtBC.split([rank, dState, dState], 1);
+        Tensor delta = (randn(batch, dInner, length) * 0.5 - 1.0).to_type(ScalarType.BFloat16);
+        Tensor A = -exp(randn(dInner, dState) * 0.5), D = randn(dInner), bias = randn(dInner) * 0.1;
+        Assert.False(z.is_contiguous() || parts[1].is_contiguous() || parts[2].is_contiguous() || u.is_contiguous());
+        (Tensor y, Tensor states) = FusedSelectiveScan.RunForTraining(u, delta, A, parts[1], parts[2], D, z, bias, true);
+        (Tensor y32, Tensor states32) = FusedSelectiveScan.RunForTraining(Up(u), Up(delta), A, Up(parts[1]), Up(parts[2]), D, Up(z), bias, true);
+        Assert.Equal(ScalarType.BFloat16, y.dtype);
+        TensorAssert.Close(y32.to_type(ScalarType.BFloat16), y, 0, 0, "y (bf16, strided inputs)");
+        TensorAssert.Close(states32, states, 0, 0, "checkpoints (bf16, strided inputs)");
+        Tensor gradOutput = randn(batch, dInner, length).to_type(ScalarType.BFloat16);
+        SelectiveScanGradients g = FusedSelectiveScanBackward.Run(u, delta, A, parts[1], parts[2], D, z, bias, true, gradOutput, states);
+        SelectiveScanGradients g32 = FusedSelectiveScanBackward.Run(Up(u), Up(delta), A, Up(parts[1]), Up(parts[2]), D, Up(z), bias, true, Up(gradOutput), states32);
+        TensorAssert.Close(g32.Z!.to_type(ScalarType.BFloat16), g.Z!, 0, 0, "dz (bf16, strided inputs)");
+        TensorAssert.Close(g32.C, g.C, 1e-6, 1e-6, "dC (bf16, strided inputs)");
+    }
+
+    [CudaFact]
+    public void Bf16IsTheFp32KernelRoundedOnCuda()
+    {
+        foreach (object[] row in Bf16Shapes)
+        {
+            Case c = Case.Of(row);
+            CheckBf16Forward(c, CUDA, (int)row[5]);
+            CheckBf16Backward(c with { Options = c.Options & ~Options.InitialState }, CUDA, (int)row[5]);
+        }
+        CheckBf16Forward(new Case(2, 200, 1500, 16, Options.All), CUDA, 0);
+        CheckBf16Backward(new Case(2, 200, 1500, 16, Options.All & ~Options.InitialState), CUDA, 0);
+    }
+
     [Fact]
     public void BackwardWithoutCheckpointsRunsTheForwardKernelFirst()
     {
@@ -277,6 +339,54 @@ public sealed class RegisterScanTests
         Assert.Equal(device.type, y.device_type);
         Close(yRef, y, Atol, Rtol, $"y {c} on {device}");
         Close(lastRef, last, Atol, Rtol, $"final state {c} on {device}");
+    }
+
+    private static Tensor Up(Tensor t) => t.to_type(ScalarType.Float32);
+
+    /// <summary>The case's per-token inputs (u, delta, z, B, C) rounded to bf16, and the same values in fp32.</summary>
+    private static (Arguments Bf16, Arguments Fp32) Rounded(Case c, Device device)
+    {
+        Arguments s = Arguments.For(c, device);
+        Tensor? Half(Tensor? t) => t?.to_type(ScalarType.BFloat16);
+        Arguments half = s with { U = Half(s.U)!, Delta = Half(s.Delta)!, B = Half(s.B)!, C = Half(s.C)!, Z = Half(s.Z) };
+        return (half, half with { U = Up(half.U), Delta = Up(half.Delta), B = Up(half.B), C = Up(half.C), Z = half.Z is null ? null : Up(half.Z) });
+    }
+
+    private static void CheckBf16Forward(Case c, Device device, int segmentSteps)
+    {
+        (Arguments h, Arguments f) = Rounded(c, device);
+        bool softplus = c.Has(Options.Softplus);
+        (Tensor y, Tensor last) = FusedSelectiveScan.RunWithFinalState(h.U, h.Delta, h.A, h.B, h.C, h.D, h.Z, h.DeltaBias, softplus, h.InitialState, segmentSteps);
+        (Tensor y32, Tensor last32) = FusedSelectiveScan.RunWithFinalState(f.U, f.Delta, f.A, f.B, f.C, f.D, f.Z, f.DeltaBias, softplus, f.InitialState, segmentSteps);
+        Assert.Equal(ScalarType.BFloat16, y.dtype);
+        TensorAssert.Close(y32.to_type(ScalarType.BFloat16), y, 0, 0, $"y (bf16) {c} on {device}");
+        TensorAssert.Close(last32, last, 0, 0, $"final state (bf16) {c} on {device}");
+        if (c.Has(Options.InitialState)) return;
+        (_, Tensor states) = FusedSelectiveScan.RunForTraining(h.U, h.Delta, h.A, h.B, h.C, h.D, h.Z, h.DeltaBias, softplus, segmentSteps);
+        (_, Tensor states32) = FusedSelectiveScan.RunForTraining(f.U, f.Delta, f.A, f.B, f.C, f.D, f.Z, f.DeltaBias, softplus, segmentSteps);
+        TensorAssert.Close(states32, states, 0, 0, $"checkpoints (bf16) {c} on {device}");
+    }
+
+    private static void CheckBf16Backward(Case c, Device device, int segmentSteps)
+    {
+        (Arguments h, Arguments f) = Rounded(c, device);
+        bool softplus = c.Has(Options.Softplus);
+        Tensor gradOutput = randn(c.Batch, c.DInner, c.Length, device: device).to_type(ScalarType.BFloat16);
+        (_, Tensor checkpoints) = FusedSelectiveScan.RunForTraining(f.U, f.Delta, f.A, f.B, f.C, f.D, f.Z, f.DeltaBias, softplus, segmentSteps);
+        SelectiveScanGradients g = FusedSelectiveScanBackward.Run(h.U, h.Delta, h.A, h.B, h.C, h.D, h.Z, h.DeltaBias, softplus, gradOutput, checkpoints, segmentSteps);
+        SelectiveScanGradients g32 = FusedSelectiveScanBackward.Run(f.U, f.Delta, f.A, f.B, f.C, f.D, f.Z, f.DeltaBias, softplus, Up(gradOutput), checkpoints, segmentSteps);
+        string where = $"{c} on {device}";
+        foreach ((Tensor? half, Tensor? full, string name) in new[] { (g.U, g32.U, "du"), (g.Delta, g32.Delta, "d delta"), (g.Z, g32.Z, "dz") })
+        {
+            if (full is null) { Assert.Null(half); continue; }
+            Assert.Equal(ScalarType.BFloat16, half!.dtype);
+            TensorAssert.Close(full.to_type(ScalarType.BFloat16), half, 0, 0, $"{name} (bf16) {where}");
+        }
+        // dA, dD, d delta_bias: per-row sums in a fixed order; dB, dC: sums by atomics, in an order that may vary.
+        foreach ((Tensor? half, Tensor? full, string name) in new[] { (g.A, g32.A, "dA"), (g.D, g32.D, "dD"), (g.DeltaBias, g32.DeltaBias, "d delta_bias") })
+            if (full is not null) Close(full, half!, 0, 0, $"{name} (bf16) {where}");
+        Close(g32.B, g.B, 1e-6, 1e-6, $"dB (bf16) {where}");
+        Close(g32.C, g.C, 1e-6, 1e-6, $"dC (bf16) {where}");
     }
 
     /// <summary><see cref="TensorAssert.Close"/>, which needs elements; an empty tensor (N = 0) must match in shape.</summary>

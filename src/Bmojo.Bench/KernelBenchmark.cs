@@ -163,6 +163,7 @@ public sealed class KernelBenchmark
         Backward(sets, ceilings);
         TrainingStep(sets[0], ceilings);
         if (device.type == DeviceType.CUDA) SegmentSweep();
+        Bf16Feed(ceilings is not null);
         foreach (Tensor t in sets.SelectMany(x => x)) t.Dispose();
     }
 
@@ -302,6 +303,59 @@ public sealed class KernelBenchmark
             double worst = new[] { (whole.U, cut.U), (whole.Delta, cut.Delta), (whole.A, cut.A), (whole.B, cut.B), (whole.C, cut.C) }
                 .Max(p => ((p.Item1 - p.Item2).norm() / p.Item1.norm()).item<float>());
             output.WriteLine($"agree    segments vs one segment, gradients: worst |cut - whole| / |whole| = {worst:E1}");
+        }
+    }
+
+    /// <summary>A bf16 training step's scan at the sweep's shapes: the register kernels reading and writing bf16 as
+    /// they are, against the same bf16 tensors through fp32 copies (u, delta, z, B, C and the output gradient made fp32
+    /// first, y, du, d delta and dz cast back to bf16 after: what the scan did before it read bf16), forward with
+    /// checkpoints and backward from them; and the largest difference of the two's bf16 results. On the CPU
+    /// accelerator one small shape (B 1 · d_inner 64 · L 64), times and agreement only.</summary>
+    private void Bf16Feed(bool ratios)
+    {
+        ScalarType bf16 = ScalarType.BFloat16;
+        long d = device.type == DeviceType.CUDA ? 2048 : 64, n = 16;
+        foreach ((long b, long l) in device.type == DeviceType.CUDA ? new[] { (4L, 2048L), (1L, 16384L) } : new[] { (1L, 64L) })
+        {
+            using var scope = NewDisposeScope();
+            int[] perToken = [0, 1, 3, 4, 6];                                  // u, delta, B, C, z
+            Tensor[] s = ScanInputs(b, d, l, n).Select((t, i) => perToken.Contains(i) ? t.to_type(bf16) : t).ToArray();
+            Tensor gradOutput = randn(b, d, l, device: device).to_type(bf16);
+            Tensor[] Up(Tensor[] x) => x.Select((t, i) => perToken.Contains(i) ? t.to_type(ScalarType.Float32) : t).ToArray();
+            (Tensor Y, Tensor Checkpoints) Forward(bool copies)
+            {
+                Tensor[] x = copies ? Up(s) : s;
+                (Tensor y, Tensor c) = FusedSelectiveScan.RunForTraining(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], true);
+                return (copies ? y.to_type(bf16) : y, c);
+            }
+            Tensor checkpoints = Forward(copies: false).Checkpoints;
+            Tensor[] Backward(bool copies)
+            {
+                Tensor[] x = copies ? Up(s) : s;
+                SelectiveScanGradients g = FusedSelectiveScanBackward.Run(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], true,
+                                                                          copies ? gradOutput.to_type(ScalarType.Float32) : gradOutput, checkpoints);
+                return [g.U.to_type(bf16), g.Delta.to_type(bf16), g.Z!.to_type(bf16), g.A, g.B, g.C, g.D!, g.DeltaBias!];
+            }
+            Timing TimeForward(bool copies) => timer.Measure(3, options.Runs, _ =>
+            {
+                using var run = NewDisposeScope();
+                Forward(copies);
+            });
+            Timing TimeBackward(bool copies) => timer.Measure(3, options.Runs, _ =>
+            {
+                using var run = NewDisposeScope();
+                Backward(copies);
+            });
+            Timing forwardDirect = TimeForward(false), forwardCopies = TimeForward(true);
+            Timing backwardDirect = TimeBackward(false), backwardCopies = TimeBackward(true);
+            string Ratio(Timing copies, Timing direct) => ratios ? $" ({copies.Median / direct.Median:F2}x)" : "";
+            output.WriteLine($"bf16     B={b} d_inner={d} L={l}: forward {forwardDirect.Median * 1e3:F3} ms reading bf16, {forwardCopies.Median * 1e3:F3} ms "
+                             + $"through fp32 copies{Ratio(forwardCopies, forwardDirect)}; backward {backwardDirect.Median * 1e3:F3} ms, "
+                             + $"{backwardCopies.Median * 1e3:F3} ms{Ratio(backwardCopies, backwardDirect)}");
+            double yDiff = (Forward(false).Y.to_type(ScalarType.Float32) - Forward(true).Y.to_type(ScalarType.Float32)).abs().max().item<float>();
+            Tensor[] direct = Backward(false), copied = Backward(true);
+            double gradDiff = direct.Zip(copied).Take(3).Max(p => (p.First.to_type(ScalarType.Float32) - p.Second.to_type(ScalarType.Float32)).abs().max().item<float>());
+            output.WriteLine($"agree    bf16 read vs fp32 copies: max |diff| y {yDiff:E1}, du / d delta / dz {gradDiff:E1} (0: the same kernels' arithmetic)");
         }
     }
 
